@@ -1,0 +1,93 @@
+"""`make demo`: migrate, fill with demo data, create demo users, serve web + worker + beat."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
+
+from inspections.models import Employer
+from inspections.services.accounts import demo_accounts_ensure
+from miningwatch.processes import processes_run
+
+
+class Command(BaseCommand):
+    help = "Bring the whole application up with demo data (Ctrl-C stops everything)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--employers", type=int, default=20_000)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true", help="prepare the data and users, then exit")
+
+    def handle(self, *args: Any, employers: int, seed: int, bind: str, no_serve: bool, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self._ensure_data(employers=employers, seed=seed)
+        self._print_accounts(bind)
+        if no_serve:
+            return
+        call_command("collectstatic", interactive=False, verbosity=0)
+        connections.close_all()
+        code = processes_run(self._commands(bind))
+        self._stop_embedded_services()
+        sys.exit(code)
+
+    def _ensure_data(self, *, employers: int, seed: int) -> None:
+        if Employer.objects.exists():
+            self.stdout.write("Demo data already present; keeping it (delete var/ to start afresh).")
+            return
+        from inspections.services.generation import demo_data_generate
+
+        self.stdout.write(f"Generating {employers:,} demo employers (seed {seed})...")
+        summary = demo_data_generate(employers=employers, seed=seed, progress=True)
+        self.stdout.write(self.style.SUCCESS(str(summary)))
+
+    def _print_accounts(self, bind: str) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nMiningWatch demo on http://{bind}/  (Ctrl-C stops it)"))
+        self.stdout.write("Demo accounts (username / password, role):")
+        for account in demo_accounts_ensure():
+            note = f" - {account.note}" if account.note else ""
+            self.stdout.write(f"  {account.username:20} {account.password:18} {account.role}{note}")
+        self.stdout.write("")
+
+    def _commands(self, bind: str) -> dict[str, list[str]]:
+        python = sys.executable
+        bin_dir = os.path.dirname(python)
+        return {
+            "web": [
+                os.path.join(bin_dir, "gunicorn"),
+                "miningwatch.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+            ],
+            "worker": [
+                os.path.join(bin_dir, "celery"),
+                "-A",
+                "miningwatch",
+                "worker",
+                "--loglevel",
+                "info",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [os.path.join(bin_dir, "celery"), "-A", "miningwatch", "beat", "--loglevel", "info", "--pidfile="],
+        }
+
+    def _stop_embedded_services(self) -> None:
+        from miningwatch.embedded import embedded_postgres_stop, embedded_redis_stop
+
+        connections.close_all()
+        if not os.environ.get("REDIS_URL"):
+            embedded_redis_stop(settings.VAR_DIR)
+        if not os.environ.get("DATABASE_URL"):
+            embedded_postgres_stop(settings.VAR_DIR)
+        self.stdout.write("Stopped.")

@@ -1,0 +1,451 @@
+"""The inspectorate's data: places, sectors, employers, declarations, inspections.
+
+Rules about a single row (a valid enterprise number, a quarter that starts a
+quarter, a finding that recovered money only if something was found) live here
+and in database constraints; workflows over many rows live in services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from stdnum.be import vat as be_enterprise_number
+from stdnum.exceptions import ValidationError as StdnumError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+def enterprise_number_validate(value: str) -> None:
+    """KBO/BCE number: 10 digits, first 0 or 1, mod-97 check (python-stdnum)."""
+    if len(value) != 10 or not value.isdigit():
+        raise ValidationError(_("An enterprise number has 10 digits, e.g. 0403170701."), code="format")
+    try:
+        be_enterprise_number.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(
+            _("%(value)s is not a valid enterprise number (%(reason)s)."),
+            params={"value": value, "reason": exc.message},
+            code="checksum",
+        ) from exc
+
+
+class TranslatedName(models.Model):
+    """Reference rows carry their name in English, Dutch and French."""
+
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=200)
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        language = (get_language() or "en")[:2]
+        return getattr(self, f"name_{language}", None) or self.name_en
+
+
+class Region(TranslatedName):
+    """NUTS-1 region: Brussels-Capital, Flemish or Walloon Region."""
+
+    code = models.CharField(max_length=3, primary_key=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("region")
+
+
+class Province(TranslatedName):
+    """NUTS-2 unit: the 10 provinces and Brussels."""
+
+    code = models.CharField(max_length=4, primary_key=True)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="provinces")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("province")
+
+
+class SubRegion(TranslatedName):
+    """NUTS-3 arrondissement: the sub-region inspectors choose."""
+
+    code = models.CharField(max_length=5, primary_key=True)
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="subregions")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="subregions")
+    population = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("sub-region")
+
+
+class PostalCode(models.Model):
+    code = models.CharField(max_length=4, primary_key=True)
+    municipality = models.CharField(max_length=100)
+    subregion = models.ForeignKey(SubRegion, on_delete=models.PROTECT, related_name="postal_codes")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("postal code")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.municipality}"
+
+
+class Sector(TranslatedName):
+    """One of the sectors MiningWatch models: construction, cleaning, hospitality."""
+
+    code = models.SlugField(max_length=30, primary_key=True)
+    joint_committee = models.CharField(max_length=6)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("sector")
+
+
+class NaceCode(TranslatedName):
+    """NACE-BEL 2008 subclass (e.g. 43.320); each belongs to one sector."""
+
+    code = models.CharField(max_length=6, primary_key=True)
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="nace_codes")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("NACE code")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class OffenceType(TranslatedName):
+    code = models.SlugField(max_length=40, primary_key=True)
+    description_en = models.TextField(blank=True)
+    description_nl = models.TextField(blank=True)
+    description_fr = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("offence type")
+
+    @property
+    def description(self) -> str:
+        language = (get_language() or "en")[:2]
+        return getattr(self, f"description_{language}", None) or self.description_en
+
+
+class LegalForm(models.TextChoices):
+    BV = "BV", _("Private limited company (BV/SRL)")
+    NV = "NV", _("Public limited company (NV/SA)")
+    CV = "CV", _("Cooperative company (CV/SC)")
+    COMMV = "COMMV", _("Limited partnership (CommV/SComm)")
+    VOF = "VOF", _("General partnership (VOF/SNC)")
+    VZW = "VZW", _("Non-profit association (VZW/ASBL)")
+    EZ = "EZ", _("Sole trader (natural person)")
+    FOREIGN = "FOREIGN", _("Foreign company")
+
+
+class EmployerQuerySet(models.QuerySet["Employer"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> EmployerQuerySet:
+        """The one place that limits employers to what a user may see.
+
+        Inspectors limited to regions or sub-regions see employers there only;
+        everyone else (and inspectors without limits) sees all of them.
+        """
+        if not user.is_authenticated:
+            return self.none()
+        subregions = InspectorScope.subregion_codes_for(user)
+        if subregions is None:
+            return self
+        return self.filter(subregion_id__in=subregions)
+
+
+class Employer(models.Model):
+    enterprise_number = models.CharField(
+        _("enterprise number"), max_length=10, unique=True, validators=[enterprise_number_validate]
+    )
+    nsso_number = models.CharField(
+        _("social-security employer number"),
+        max_length=10,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[RegexValidator(r"^\d{9,10}$", _("9 or 10 digits"))],
+    )
+    name = models.CharField(_("name"), max_length=200)
+    legal_form = models.CharField(_("legal form"), max_length=10, choices=LegalForm.choices)
+    nace = models.ForeignKey(NaceCode, on_delete=models.PROTECT, verbose_name=_("NACE code"))
+    # Denormalised from the NACE code so ranked lists filter on one indexed column.
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, editable=False)
+    joint_committee = models.CharField(
+        _("joint committee"), max_length=6, validators=[RegexValidator(r"^\d{3}(\.\d{2})?$")]
+    )
+    postal_code = models.ForeignKey(PostalCode, on_delete=models.PROTECT, verbose_name=_("postal code"))
+    # Denormalised from the postal code for the same reason.
+    subregion = models.ForeignKey(SubRegion, on_delete=models.PROTECT, editable=False)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("closure or bankruptcy date"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EmployerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("employer")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="employer_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(enterprise_number__regex=r"^[01][0-9]{9}$"),
+                name="employer_enterprise_number_format",
+            ),
+        ]
+        indexes = [
+            # Ranked lists and counts: WHERE sector_id = ? AND subregion_id = ?
+            models.Index(fields=["sector", "subregion"], name="employer_sector_subregion"),
+            # Scoring: all employers of one sector active on a date.
+            models.Index(fields=["sector", "end_date"], name="employer_sector_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.enterprise_number})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.sector_id = self.nace.sector_id
+        self.subregion_id = self.postal_code.subregion_id
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def is_active_on(self, day: dt.date) -> bool:
+        return self.start_date <= day and (self.end_date is None or self.end_date > day)
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+class Declaration(models.Model):
+    """One quarterly social-security declaration (DmfA) of an employer."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="declarations")
+    quarter = models.DateField(_("quarter"), help_text=_("First day of the quarter"))
+    headcount = models.PositiveIntegerField(_("headcount"))
+    fte = models.DecimalField(_("full-time equivalents"), max_digits=9, decimal_places=2)
+    part_time_share = models.DecimalField(_("part-time share"), max_digits=4, decimal_places=3)
+    declared_hours = models.PositiveIntegerField(_("declared hours"))
+    gross_wages = models.DecimalField(_("gross wages (EUR)"), max_digits=14, decimal_places=2)
+    temporary_unemployment_days = models.PositiveIntegerField(_("days of temporary unemployment"))
+    hires = models.PositiveIntegerField(_("hires"))
+    exits = models.PositiveIntegerField(_("exits"))
+    short_contracts = models.PositiveIntegerField(_("short contracts"))
+    posted_workers = models.PositiveIntegerField(_("posted foreign workers"))
+    social_security_debt = models.DecimalField(_("social-security debt (EUR)"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["employer", "quarter"]
+        verbose_name = _("quarterly declaration")
+        constraints = [
+            # Also the index for "declarations of this employer, by quarter".
+            models.UniqueConstraint(fields=["employer", "quarter"], name="declaration_one_per_quarter"),
+            models.CheckConstraint(
+                condition=Q(quarter__day=1, quarter__month__in=[1, 4, 7, 10]), name="declaration_quarter_start"
+            ),
+            models.CheckConstraint(condition=Q(fte__gte=0), name="declaration_fte_positive"),
+            models.CheckConstraint(
+                condition=Q(part_time_share__gte=0, part_time_share__lte=1), name="declaration_part_time_share_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_wages__gte=0, social_security_debt__gte=0), name="declaration_amounts_positive"
+            ),
+        ]
+        indexes = [
+            # Point-in-time features: every declaration of one quarter, all employers.
+            models.Index(fields=["quarter"], name="declaration_quarter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer_id} {self.quarter_label}"
+
+    @property
+    def quarter_label(self) -> str:
+        return f"{self.quarter.year}-Q{(self.quarter.month - 1) // 3 + 1}"
+
+
+class InspectionOrigin(models.TextChoices):
+    PROSECUTOR = "prosecutor", _("Public prosecutor request")
+    OTHER_SERVICE = "other_service", _("Other inspection service")
+    COMPLAINT = "complaint", _("Complaint")
+    RANKED_LIST = "ranked_list", _("Own initiative, from the ranked lists")
+    OWN_INITIATIVE = "own_initiative", _("Own initiative, otherwise")
+    RANDOM_CONTROL = "random_control", _("Random control")
+
+
+class InspectionStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Inspection(models.Model):
+    reference = models.CharField(_("case reference"), max_length=30, unique=True)
+    employer = models.ForeignKey(Employer, on_delete=models.PROTECT, related_name="inspections")
+    origin = models.CharField(_("origin"), max_length=20, choices=InspectionOrigin.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=InspectionStatus.choices, default=InspectionStatus.PLANNED
+    )
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        verbose_name=_("inspector"),
+    )
+    planned_date = models.DateField(_("planned date"), null=True, blank=True)
+    visit_date = models.DateField(_("visit date"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-visit_date", "-planned_date"]
+        verbose_name = _("inspection")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(visit_date__isnull=False),
+                name="inspection_completed_has_visit",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_date__isnull=False) | Q(visit_date__isnull=False),
+                name="inspection_has_a_date",
+            ),
+        ]
+        indexes = [
+            # Employer page and "last inspection" column: WHERE employer_id = ? ORDER BY visit_date DESC
+            models.Index(fields=["employer", "-visit_date"], name="inspection_employer_visit"),
+            # Training sets and random-control hit rates: WHERE origin = ? AND visit_date < ?
+            models.Index(fields=["origin", "visit_date"], name="inspection_origin_visit"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def clean(self) -> None:
+        if self.status == InspectionStatus.COMPLETED and self.visit_date is None:
+            raise ValidationError({"visit_date": _("A completed inspection needs a visit date.")})
+        if self.planned_date is None and self.visit_date is None:
+            raise ValidationError(_("Give a planned date or a visit date."))
+
+
+class Finding(models.Model):
+    """What an inspection found for one offence type it checked."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="findings")
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    found = models.BooleanField(_("offence found"))
+    workers_regularised = models.PositiveIntegerField(_("workers regularised"), default=0)
+    contributions_recovered = models.DecimalField(
+        _("contributions recovered (EUR)"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+    )
+
+    class Meta:
+        ordering = ["inspection", "offence_type"]
+        verbose_name = _("finding")
+        constraints = [
+            # Also the index for "findings of this inspection".
+            models.UniqueConstraint(fields=["inspection", "offence_type"], name="finding_one_per_offence"),
+            models.CheckConstraint(condition=Q(contributions_recovered__gte=0), name="finding_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(found=True) | Q(workers_regularised=0, contributions_recovered=0),
+                name="finding_nothing_recovered_unless_found",
+            ),
+        ]
+        indexes = [
+            # Training labels: WHERE offence_type_id = ? (joined to inspections by date)
+            models.Index(fields=["offence_type", "inspection"], name="finding_offence_inspection"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inspection_id} {self.offence_type_id}: {'found' if self.found else 'not found'}"
+
+    def clean(self) -> None:
+        if not self.found and (self.workers_regularised or self.contributions_recovered):
+            raise ValidationError(_("Nothing can be regularised or recovered when no offence was found."))
+
+
+class InspectorScope(models.Model):
+    """The regions and sub-regions an inspector is limited to (none: all of them)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scope")
+    regions = models.ManyToManyField(Region, blank=True, verbose_name=_("regions"))
+    subregions = models.ManyToManyField(SubRegion, blank=True, verbose_name=_("sub-regions"))
+
+    class Meta:
+        verbose_name = _("inspector scope")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @staticmethod
+    def subregion_codes_for(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
+        """Sub-region codes the user is limited to, or None when not limited."""
+        scope = InspectorScope.objects.filter(user_id=user.pk).first()
+        if scope is None:
+            return None
+        direct = set(scope.subregions.values_list("code", flat=True))
+        via_region = set(SubRegion.objects.filter(region__in=scope.regions.all()).values_list("code", flat=True))
+        if not direct and not via_region:
+            return None
+        return sorted(direct | via_region)
+
+
+class DataImport(models.Model):
+    """One CSV file imported (or refused) as a whole: the record behind every import."""
+
+    class Kind(models.TextChoices):
+        EMPLOYERS = "employers", _("Employers")
+        DECLARATIONS = "declarations", _("Declarations")
+        INSPECTIONS = "inspections", _("Inspections")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    file_path = models.CharField(max_length=500)
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("data import")
+
+    def __str__(self) -> str:
+        return f"{self.kind} import {self.pk} ({self.status})"

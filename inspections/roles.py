@@ -1,0 +1,59 @@
+"""The four roles as Django groups, with the permissions each needs.
+
+Kept in sync after every migrate (post_migrate), so a new permission added by a
+later app lands in the right groups without a hand-written data migration.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+INSPECTOR = "Inspector"
+ANALYST = "Analyst"
+TASK_FORCE = "Task force"
+ADMINISTRATOR = "Administrator"
+
+REFERENCE_MODELS = ["region", "province", "subregion", "postalcode", "sector", "nacecode", "offencetype"]
+DATA_MODELS = ["employer", "declaration", "inspection", "finding"]
+
+# (app_label, codename) pairs per role; "view_*" of everything for every role.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    INSPECTOR: [
+        ("inspections", "add_inspection"),
+        ("inspections", "change_inspection"),
+        ("inspections", "add_finding"),
+        ("inspections", "change_finding"),
+    ],
+    ANALYST: [
+        ("inspections", "add_dataimport"),
+        ("inspections", "view_dataimport"),
+    ],
+    TASK_FORCE: [
+        ("inspections", "add_inspection"),
+        ("inspections", "change_inspection"),
+        ("inspections", "add_finding"),
+        ("inspections", "change_finding"),
+        ("inspections", "delete_finding"),
+        ("inspections", "add_dataimport"),
+        ("inspections", "view_dataimport"),
+    ],
+}
+
+
+def _view_permissions() -> list[Permission]:
+    codenames = [f"view_{model}" for model in REFERENCE_MODELS + DATA_MODELS]
+    return list(Permission.objects.filter(content_type__app_label="inspections", codename__in=codenames))
+
+
+def roles_sync() -> None:
+    """Create the four groups and give each exactly its permissions (idempotent)."""
+    views = _view_permissions()
+    for role, pairs in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        query = Q(pk__in=[])
+        for app_label, codename in pairs:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set([*views, *Permission.objects.filter(query)])
+    admin, _ = Group.objects.get_or_create(name=ADMINISTRATOR)
+    admin.permissions.set(Permission.objects.all())

@@ -1,0 +1,29 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against a real gunicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser_support import CHROMIUM_ARGS, chromium_path
+from tests.processes import gunicorn_server
+
+
+@pytest.fixture
+def live_server_url(transactional_db) -> Iterator[str]:
+    with gunicorn_server() as base:
+        yield base
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    assert path, "browser tests need a Chromium: run them through bin/test, which deselects them without one"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()

@@ -1,0 +1,54 @@
+"""A real Celery worker process takes an import through the real broker (Redis)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from inspections.models import DataImport, Employer
+from inspections.services.import_queue import data_import_queue
+from tests.processes import celery_worker
+
+EMPLOYERS_CSV = (
+    "enterprise_number,nsso_number,name,legal_form,nace_code,joint_committee,postal_code,start_date,end_date\n"
+    "0403170701,1000000001,Worker Test Bouw BV,BV,43.320,124,3000,2010-01-01,\n"
+    "0202239951,1000000002,Nettoyage Worker SRL,BV,81.210,121,1000,2018-06-01,\n"
+)
+
+
+def _wait_until_finished(data_import: DataImport, timeout: float = 60) -> DataImport:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data_import.refresh_from_db()
+        if data_import.status in (DataImport.Status.SUCCEEDED, DataImport.Status.FAILED):
+            return data_import
+        time.sleep(0.3)
+    raise AssertionError(f"import {data_import.pk} still {data_import.status} after {timeout}s")
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_worker_process_runs_import_through_broker(tmp_path) -> None:
+    path = tmp_path / "employers.csv"
+    path.write_text(EMPLOYERS_CSV, encoding="utf-8")
+    with celery_worker() as queue:
+        data_import = data_import_queue(kind="employers", path=path, user=None, queue=queue)
+        finished = _wait_until_finished(data_import)
+    assert finished.status == DataImport.Status.SUCCEEDED, finished.errors
+    assert finished.rows_created == 2
+    assert set(Employer.objects.values_list("enterprise_number", flat=True)) == {"0403170701", "0202239951"}
+    assert finished.started_at is not None and finished.finished_at >= finished.started_at
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_worker_reports_refused_file_and_changes_nothing(tmp_path) -> None:
+    path = tmp_path / "employers.csv"
+    path.write_text(EMPLOYERS_CSV.replace("0403170701", "0403170702"), encoding="utf-8")
+    with celery_worker() as queue:
+        finished = _wait_until_finished(data_import_queue(kind="employers", path=path, user=None, queue=queue))
+    assert finished.status == DataImport.Status.FAILED
+    assert finished.error_count == 1
+    assert finished.errors[0]["line"] == 2
+    assert not Employer.objects.exists()

@@ -1,0 +1,123 @@
+"""Real processes for integration and browser tests: a Celery worker, a gunicorn server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the database pytest-django created, for child processes."""
+    db = connection.settings_dict
+    host = db.get("HOST") or ""
+    socket_dir = db.get("OPTIONS", {}).get("host")
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    if socket_dir and not host:
+        return f"postgres://{user}{password}@/{db['NAME']}?host={socket_dir}"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    from django.conf import settings
+
+    env = os.environ.copy()
+    env.update(DATABASE_URL=test_database_url(), REDIS_URL=settings.REDIS_URL, DEBUG="1", **extra)
+    return env
+
+
+@contextmanager
+def celery_worker() -> Iterator[str]:
+    """A real `celery worker` process on a queue of its own; yields the queue name."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    cmd = [
+        str(BIN / "celery"),
+        "-A",
+        "miningwatch",
+        "worker",
+        "-Q",
+        queue,
+        "--concurrency",
+        "1",
+        "--pool",
+        "prefork",
+        "--hostname",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "info",
+    ]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_line(process, "ready", timeout=60)
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for_line(process: subprocess.Popen[bytes], needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline().decode(errors="replace")
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if needle in line:
+            return
+    raise RuntimeError("process did not become ready:\n" + "".join(seen[-40:]))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_server() -> Iterator[str]:
+    """The production web server on a free port; yields its base URL."""
+    port = free_port()
+    cmd = [str(BIN / "gunicorn"), "miningwatch.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(SECURE_COOKIES="0"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_http(base + "/health/", timeout=60)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_for_http(url: str, timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
