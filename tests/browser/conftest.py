@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,9 @@ def live_server_url(transactional_db) -> Iterator[str]:
 def browser_page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM
+    # calls are still synchronous, so Django's async guard would be a false alarm.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     path = chromium_path()
     assert path, "browser tests need a Chromium: run them through bin/test, which deselects them without one"
     with sync_playwright() as playwright:
