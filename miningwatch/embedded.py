@@ -24,12 +24,17 @@ def _lock(var_dir: Path, name: str) -> fasteners.InterProcessLock:
     return fasteners.InterProcessLock(str(var_dir / f".{name}.lock"))
 
 
-def embedded_postgres_url(var_dir: Path) -> str:
-    """Start (or find) the pgserver cluster under var/pgdata and return its URL."""
-    var_dir = var_dir.resolve()
+def _runtime_dir_set(var_dir: Path) -> None:
+    """pgserver keeps its lock under XDG_RUNTIME_DIR, which must be private (0700)."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
+
+
+def embedded_postgres_url(var_dir: Path) -> str:
+    """Start (or find) the pgserver cluster under var/pgdata and return its URL."""
+    var_dir = var_dir.resolve()
+    _runtime_dir_set(var_dir)
     import pgserver  # imported late: only the embedded path needs it
 
     with _lock(var_dir, "pg"):
@@ -43,11 +48,14 @@ def embedded_postgres_url(var_dir: Path) -> str:
 
 def embedded_postgres_stop(var_dir: Path) -> None:
     """Stop the embedded cluster if it runs (used by `make demo` on Ctrl-C)."""
+    _runtime_dir_set(var_dir.resolve())
     from pgserver._commands import pg_ctl
 
-    pgdata = var_dir / "pgdata"
+    pgdata = var_dir.resolve() / "pgdata"
     if (pgdata / "postmaster.pid").exists():
-        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata)
+        # As root, pgserver runs PostgreSQL as its own system user; pg_ctl must too.
+        user = "pgserver" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
 
 
 def _redis_paths(var_dir: Path) -> tuple[Path, Path]:

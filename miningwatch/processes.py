@@ -22,7 +22,8 @@ def processes_run(commands: dict[str, Sequence[str]], *, on_stop: list[object] |
         nonlocal stop_requested
         stop_requested = True
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    # Both handled explicitly: a shell that starts us in the background ignores SIGINT.
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
     try:
         while not stop_requested:
@@ -33,10 +34,9 @@ def processes_run(commands: dict[str, Sequence[str]], *, on_stop: list[object] |
                 exit_code = code or 1
                 break
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _stop_all(children)
     return exit_code
 
