@@ -6,7 +6,8 @@ import pytest
 
 from tests.factories import EmployerFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after a transactional test would drop the reference data.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_login_home_and_language_switch(live_server_url: str, browser_page) -> None:

@@ -28,7 +28,7 @@ def _wait_until_finished(data_import: DataImport, timeout: float = 60) -> DataIm
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_worker_process_runs_import_through_broker(tmp_path) -> None:
     path = tmp_path / "employers.csv"
     path.write_text(EMPLOYERS_CSV, encoding="utf-8")
@@ -42,7 +42,7 @@ def test_worker_process_runs_import_through_broker(tmp_path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_worker_reports_refused_file_and_changes_nothing(tmp_path) -> None:
     path = tmp_path / "employers.csv"
     path.write_text(EMPLOYERS_CSV.replace("0403170701", "0403170702"), encoding="utf-8")
