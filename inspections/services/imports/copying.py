@@ -1,0 +1,301 @@
+"""Writing with PostgreSQL COPY: new rows straight into the table, changed rows via a
+temporary table and one UPDATE. Never a query per row.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+
+    from .common import Stopwatch
+
+# Below this many incoming rows, indexes are kept and updated row by row.
+BULK_MIN_ROWS = 50_000
+_STAGE = "mw_import_rows"
+_ABORT = object()
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def copy_sql(table: str, columns: Sequence[str]) -> str:
+    return f"COPY {quote(table)} ({', '.join(map(quote, columns))}) FROM STDIN"
+
+
+# --- Rendering rows as COPY text ------------------------------------------------------
+
+
+def copy_text(columns: Sequence[np.ndarray]) -> bytes:
+    """Rows in COPY's text format; values must already be escaped (see text_escaped)."""
+    if not len(columns) or not len(columns[0]):
+        return b""
+    return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode("utf-8")
+
+
+def text_escaped(values: np.ndarray) -> np.ndarray:
+    """Escape for COPY text format. Control characters are refused on reading, so only
+    the backslash can need it; the join finds out at once whether any does."""
+    if "\\" not in "".join(values):
+        return values
+    return np.array([value.replace("\\", "\\\\") for value in values], dtype=object)
+
+
+def nullable(values: np.ndarray) -> np.ndarray:
+    """Empty cells as NULL (\\N in COPY text)."""
+    out = values.copy()
+    out[out == ""] = "\\N"
+    return out
+
+
+def constant(value: str, count: int) -> np.ndarray:
+    return np.full(count, value, dtype=object)
+
+
+# --- Reading from the database -----------------------------------------------------------
+
+
+def copy_out(cursor: CursorWrapper, sql: str, names: Sequence[str], dtypes: dict[str, object]) -> pd.DataFrame:
+    """One query's rows through COPY TO (much faster than fetchall for millions)."""
+    buffer = io.BytesIO()
+    cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT", buffer)
+    if not buffer.tell():
+        return pd.DataFrame({name: pd.Series(dtype=dtypes.get(name, object)) for name in names})
+    buffer.seek(0)
+    return pd.read_csv(
+        buffer, sep="\t", header=None, names=list(names), dtype=dtypes, na_filter=False, quoting=3, engine="c"
+    )
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+class CopyStream:
+    """COPY ... FROM STDIN fed from another thread, so PostgreSQL stores one chunk
+    while Python checks the next (psycopg2 releases the GIL while it sends)."""
+
+    def __init__(self, cursor: CursorWrapper, sql: str) -> None:
+        self._raw = cursor.cursor
+        self._sql = sql
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="import-copy", daemon=True)
+        self._ended = False
+        self.rows = 0
+
+    def __enter__(self) -> CopyStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if error is not None:
+            self.abort()
+            return
+        self._end(None)
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            self._raw.copy_expert(self._sql, self, size=1 << 20)
+        except BaseException as exc:
+            self._error = exc
+
+    def read(self, size: int = -1) -> bytes:
+        """Called by psycopg2 in the thread; raising aborts the COPY."""
+        item = self._queue.get()
+        if item is _ABORT:
+            raise RuntimeError("import refused")
+        return item or b""  # None: the end
+
+    def send(self, payload: bytes, rows: int) -> None:
+        if self._ended or not payload:
+            return
+        self.rows += rows
+        while self._thread.is_alive():
+            try:
+                self._queue.put(payload, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise self._error or RuntimeError("COPY stopped")
+
+    def abort(self) -> None:
+        """Stop sending: what was sent is rolled back with the transaction."""
+        self._end(_ABORT)
+        self._error = None
+
+    def _end(self, marker: object) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        while self._thread.is_alive():
+            try:
+                self._queue.put(marker, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+
+
+def copy_in(cursor: CursorWrapper, table: str, columns: Sequence[str], payload: bytes) -> None:
+    if payload:
+        cursor.cursor.copy_expert(copy_sql(table, columns), io.BytesIO(payload), size=1 << 20)
+
+
+def rows_update(
+    cursor: CursorWrapper,
+    *,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    compared: Sequence[str],
+    payload: bytes,
+) -> int:
+    """Update existing rows from COPY text, only those that differ; the number updated."""
+    updated = _update(cursor, table, columns, keys, compared, payload, returning=())
+    assert isinstance(updated, int)
+    return updated
+
+
+def rows_update_returning(
+    cursor: CursorWrapper,
+    *,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    compared: Sequence[str],
+    payload: bytes,
+    returning: Sequence[str],
+) -> list[tuple]:
+    """rows_update, giving the `returning` columns of each updated row."""
+    updated = _update(cursor, table, columns, keys, compared, payload, returning=returning)
+    assert isinstance(updated, list)
+    return updated
+
+
+def _update(
+    cursor: CursorWrapper,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    compared: Sequence[str],
+    payload: bytes,
+    *,
+    returning: Sequence[str],
+) -> int | list[tuple]:
+    """Rows are staged in a temporary table and applied by one UPDATE whose
+    IS DISTINCT FROM leaves identical rows untouched (no new row version, no trigger)."""
+    if not payload:
+        return [] if returning else 0
+    cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+    listed = ", ".join(map(quote, columns))
+    cursor.execute(f"CREATE TEMP TABLE {_STAGE} AS SELECT {listed} FROM {quote(table)} WITH NO DATA")
+    copy_in(cursor, _STAGE, columns, payload)
+    cursor.execute(f"ANALYZE {_STAGE}")
+    assigned = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns if c not in keys)
+    joined = " AND ".join(f"t.{quote(c)} = s.{quote(c)}" for c in keys)
+    before = ", ".join(f"t.{quote(c)}" for c in compared)
+    after = ", ".join(f"s.{quote(c)}" for c in compared)
+    returned = f" RETURNING {', '.join(f't.{quote(c)}' for c in returning)}" if returning else ""
+    cursor.execute(
+        f"UPDATE {quote(table)} AS t SET {assigned} FROM {_STAGE} AS s "
+        f"WHERE {joined} AND ({before}) IS DISTINCT FROM ({after}){returned}"
+    )
+    updated = cursor.fetchall() if returning else cursor.rowcount
+    cursor.execute(f"DROP TABLE {_STAGE}")
+    return updated
+
+
+def table_lock(cursor: CursorWrapper, table: str, *, exclusive: bool = False) -> None:
+    """Two imports of one table must not interleave (SHARE ROW EXCLUSIVE conflicts with
+    itself and with writes, not with reads); dropping indexes needs ACCESS EXCLUSIVE."""
+    mode = "ACCESS EXCLUSIVE" if exclusive else "SHARE ROW EXCLUSIVE"
+    cursor.execute(f"LOCK TABLE {quote(table)} IN {mode} MODE")
+
+
+def bulk_mode_wanted(cursor: CursorWrapper, table: str, incoming: int) -> bool:
+    """Rebuild the indexes after loading rather than update them row by row?
+
+    Building an index once costs about a quarter of maintaining it for every row, and
+    foreign keys are checked by one query instead of one trigger call per row; but the
+    rebuild covers the rows already there too. So: only for large files into a table
+    at most half their size (then most rows are new and outnumber the old ones).
+    """
+    if incoming < BULK_MIN_ROWS:
+        return False
+    cursor.execute(f"SELECT count(*) FROM {quote(table)}")
+    return cursor.fetchone()[0] * 2 <= incoming
+
+
+@contextmanager
+def indexes_suspended(cursor: CursorWrapper, table: str, watch: Stopwatch | None = None) -> Iterator[None]:
+    """Drop the secondary indexes, unique and foreign-key constraints of `table`, then
+    create them again exactly as they were (definitions read from the catalogue).
+
+    This is PostgreSQL's own advice for bulk loads ("Populating a Database"). It runs
+    inside the import's transaction: if anything fails, the drops are rolled back too.
+    The primary key stays (other tables' foreign keys depend on it).
+    """
+    cursor.execute(
+        """
+        SELECT c.conname, pg_get_constraintdef(c.oid), c.contype
+        FROM pg_constraint c
+        WHERE c.conrelid = %s::regclass AND c.contype IN ('u', 'f')
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = c.conindid
+                          AND c.contype = 'u')
+        ORDER BY c.contype DESC, c.conname
+        """,
+        [table],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY 1
+        """,
+        [table],
+    )
+    indexes = cursor.fetchall()
+    # ALTER TABLE refuses to run while deferred foreign-key checks of this transaction
+    # are pending (rows written before the import, e.g. by an enclosing atomic block):
+    # run them now. Django creates every foreign key DEFERRABLE INITIALLY DEFERRED,
+    # which the last statement below restores.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for name, _, _ in constraints:
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    yield
+    with watch.phase("indexes rebuilt") if watch else nullcontext():
+        _indexes_restore(cursor, table, constraints, indexes)
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _indexes_restore(
+    cursor: CursorWrapper, table: str, constraints: list[tuple[str, str, str]], indexes: list[tuple[str, str]]
+) -> None:
+    # Unique constraints first: the foreign keys of other tables do not use them, but
+    # building them early reports a duplicate before the slower work.
+    for name, definition, kind in constraints:
+        if kind == "u":
+            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for name, definition, kind in constraints:
+        if kind == "f":
+            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")

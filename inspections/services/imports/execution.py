@@ -1,0 +1,89 @@
+"""The DataImport record behind every import: the command, the upload page and the
+Celery task all create one and run it through data_import_execute."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from inspections.models import DataImport
+
+from .common import ImportResult
+from .declarations import declaration_import
+from .employers import employer_import
+from .inspections import inspection_import
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+IMPORTERS: dict[str, Callable[..., ImportResult]] = {
+    DataImport.Kind.EMPLOYERS: employer_import,
+    DataImport.Kind.DECLARATIONS: declaration_import,
+    DataImport.Kind.INSPECTIONS: inspection_import,
+}
+
+
+def data_import_create(
+    *, kind: str, path: Path, user: AbstractBaseUser | None = None, original_name: str = ""
+) -> DataImport:
+    """Record an import to run (status queued); the file must stay at `path` until it ran."""
+    if kind not in IMPORTERS:
+        raise ValueError(f"Unknown import kind {kind!r}; use one of: {', '.join(IMPORTERS)}.")
+    return DataImport.objects.create(
+        kind=kind,
+        file_path=str(Path(path).resolve()),
+        original_name=original_name or Path(path).name,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def data_import_execute(*, data_import_id: int) -> None:
+    """Run a queued import and record its outcome. Safe to call twice: only the caller
+    that moves the row from queued to running (one conditional UPDATE) runs it."""
+    claimed = DataImport.objects.filter(pk=data_import_id, status=DataImport.Status.QUEUED).update(
+        status=DataImport.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        logger.info("Data import %s is not queued (already taken or unknown); nothing to do.", data_import_id)
+        return
+    data_import = DataImport.objects.get(pk=data_import_id)
+    try:
+        result = IMPORTERS[data_import.kind](path=Path(data_import.file_path))
+    except Exception as exc:
+        # The import's own transaction is rolled back; the record must still say so,
+        # or it would stay "running" for ever.
+        logger.exception("Data import %s stopped on an unexpected error", data_import_id)
+        _outcome_save(data_import, ImportResult(), failure=f"The import stopped on an unexpected error: {exc}")
+        return
+    _outcome_save(data_import, result)
+
+
+def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str = "") -> None:
+    data_import.rows_read = result.rows_read
+    data_import.rows_created = result.rows_created
+    data_import.rows_updated = result.rows_updated
+    data_import.error_count = result.error_count
+    data_import.errors = [problem.as_dict() for problem in result.errors]
+    # The model has no field for unchanged rows; the message carries them.
+    data_import.message = failure or result.summary()
+    ok = result.ok and not failure
+    data_import.status = DataImport.Status.SUCCEEDED if ok else DataImport.Status.FAILED
+    data_import.finished_at = timezone.now()
+    data_import.save(
+        update_fields=[
+            "rows_read",
+            "rows_created",
+            "rows_updated",
+            "error_count",
+            "errors",
+            "message",
+            "status",
+            "finished_at",
+        ]
+    )
