@@ -289,6 +289,8 @@ def indexes_suspended(cursor: CursorWrapper, table: str, watch: Stopwatch | None
 def _indexes_restore(
     cursor: CursorWrapper, table: str, constraints: list[tuple[str, str, str]], indexes: list[tuple[str, str]]
 ) -> None:
+    # Sorting a million keys in the default 64 MB spills to disk; this transaction only.
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
     # Unique constraints first: the foreign keys of other tables do not use them, but
     # building them early reports a duplicate before the slower work.
     for name, definition, kind in constraints:
