@@ -2,57 +2,83 @@
 
 import django.core.validators
 import django.db.models.deletion
-import inspections.models
 from django.db import migrations, models
+
+import inspections.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspections', '0002_reference_data'),
+        ("inspections", "0002_reference_data"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='employer',
-            name='employer_sector_active',
+            model_name="employer",
+            name="employer_sector_active",
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='enterprise_number',
-            field=models.CharField(db_collation='C', max_length=10, validators=[inspections.models.enterprise_number_validate], verbose_name='enterprise number'),
+            model_name="employer",
+            name="enterprise_number",
+            field=models.CharField(
+                db_collation="C",
+                max_length=10,
+                validators=[inspections.models.enterprise_number_validate],
+                verbose_name="enterprise number",
+            ),
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='nace',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='inspections.nacecode', verbose_name='NACE code'),
+            model_name="employer",
+            name="nace",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="inspections.nacecode",
+                verbose_name="NACE code",
+            ),
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='nsso_number',
-            field=models.CharField(blank=True, db_collation='C', max_length=10, null=True, validators=[django.core.validators.RegexValidator('^\\d{9,10}$', '9 or 10 digits')], verbose_name='social-security employer number'),
+            model_name="employer",
+            name="nsso_number",
+            field=models.CharField(
+                blank=True,
+                db_collation="C",
+                max_length=10,
+                null=True,
+                validators=[django.core.validators.RegexValidator("^\\d{9,10}$", "9 or 10 digits")],
+                verbose_name="social-security employer number",
+            ),
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='postal_code',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='inspections.postalcode', verbose_name='postal code'),
+            model_name="employer",
+            name="postal_code",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="inspections.postalcode",
+                verbose_name="postal code",
+            ),
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='sector',
-            field=models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.PROTECT, to='inspections.sector'),
+            model_name="employer",
+            name="sector",
+            field=models.ForeignKey(
+                db_index=False, editable=False, on_delete=django.db.models.deletion.PROTECT, to="inspections.sector"
+            ),
         ),
         migrations.AlterField(
-            model_name='employer',
-            name='subregion',
-            field=models.ForeignKey(db_index=False, editable=False, on_delete=django.db.models.deletion.PROTECT, to='inspections.subregion'),
+            model_name="employer",
+            name="subregion",
+            field=models.ForeignKey(
+                db_index=False, editable=False, on_delete=django.db.models.deletion.PROTECT, to="inspections.subregion"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='employer',
-            constraint=models.UniqueConstraint(fields=('enterprise_number',), name='employer_enterprise_number_unique'),
+            model_name="employer",
+            constraint=models.UniqueConstraint(fields=("enterprise_number",), name="employer_enterprise_number_unique"),
         ),
         migrations.AddConstraint(
-            model_name='employer',
-            constraint=models.UniqueConstraint(fields=('nsso_number',), name='employer_nsso_number_unique'),
+            model_name="employer",
+            constraint=models.UniqueConstraint(fields=("nsso_number",), name="employer_nsso_number_unique"),
         ),
     ]
