@@ -170,6 +170,10 @@ class EmployerQuerySet(models.QuerySet["Employer"]):
             return self
         return self.filter(subregion_id__in=subregions)
 
+    def active_on(self, day: dt.date) -> EmployerQuerySet:
+        """Employers that had started and not closed on `day` (the scoring population)."""
+        return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gt=day))
+
 
 class Employer(models.Model):
     # Unique through Meta.constraints rather than unique=True: Django would add a second,
@@ -198,9 +202,7 @@ class Employer(models.Model):
     joint_committee = models.CharField(
         _("joint committee"), max_length=6, validators=[RegexValidator(r"^\d{3}(\.\d{2})?$")]
     )
-    postal_code = models.ForeignKey(
-        PostalCode, on_delete=models.PROTECT, db_index=False, verbose_name=_("postal code")
-    )
+    postal_code = models.ForeignKey(PostalCode, on_delete=models.PROTECT, db_index=False, verbose_name=_("postal code"))
     # Denormalised from the postal code for the same reason.
     subregion = models.ForeignKey(SubRegion, on_delete=models.PROTECT, db_index=False, editable=False)
     start_date = models.DateField(_("start date"))

@@ -1,3 +1,191 @@
-"""Risk models and scores arrive with the scoring engine (issue 3)."""
+"""Risk models, scoring runs and the scores they publish.
+
+One ModelVersion per trained (or uploaded) model; one of them per (sector, offence) is
+active. A ScoringRun scores every active employer of a sector with the active model of
+one offence type and writes one Score per employer; lists show the latest succeeded
+run of each (sector, offence) only (ScoringRunQuerySet.published).
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from inspections.models import Employer, OffenceType, Sector
+
+# Cumulative shares of the ranked employers: top 5 % red, next 10 % orange, next 25 %
+# green, the rest blue (issue 3; analysts may store others with a model version).
+DEFAULT_BAND_CUTOFFS = {"red": 0.05, "orange": 0.15, "green": 0.40}
+
+
+class Band(models.IntegerChoices):
+    RED = 1, _("red")
+    ORANGE = 2, _("orange")
+    GREEN = 3, _("green")
+    BLUE = 4, _("blue")
+
+
+def band_cutoffs_validate(value: Any) -> None:
+    """Three increasing shares in (0, 1]: red < orange < green."""
+    if not isinstance(value, dict) or set(value) != {"red", "orange", "green"}:
+        raise ValidationError(_("Give the shares for red, orange and green, e.g. red 0.05, orange 0.15, green 0.40."))
+    shares = [value["red"], value["orange"], value["green"]]
+    if not all(isinstance(share, int | float) and not isinstance(share, bool) for share in shares):
+        raise ValidationError(_("Band shares must be numbers between 0 and 1."))
+    if not 0 < shares[0] < shares[1] < shares[2] <= 1:
+        raise ValidationError(_("Band shares must grow from red to green, each between 0 and 1."))
+
+
+class ModelStatus(models.TextChoices):
+    CANDIDATE = "candidate", _("Candidate: waiting for an analyst")
+    ACTIVE = "active", _("Active")
+    RETIRED = "retired", _("Retired")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
+    def active(self) -> ModelVersionQuerySet:
+        return self.filter(status=ModelStatus.ACTIVE)
+
+
+class ModelVersion(models.Model):
+    """A trained risk model for one sector and offence type, with how it was made and how well it did."""
+
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    status = models.CharField(_("status"), max_length=20, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE)
+    # The artifact in skops format (never pickle): a dict {"model": Pipeline, "explainer": Pipeline}.
+    artifact = models.BinaryField(_("artifact (skops)"))
+    artifact_sha256 = models.CharField(max_length=64)
+    features = models.JSONField(_("features"), help_text=_("Names from the feature registry, in model order"))
+    training_from = models.DateField(_("training from"))
+    training_to = models.DateField(_("training up to (cut-off)"))
+    validation_to = models.DateField(_("validation up to"))
+    training_rows = models.PositiveIntegerField(_("training inspections"))
+    validation_rows = models.PositiveIntegerField(_("validation inspections"))
+    training_data_sha256 = models.CharField(_("hash of the training data"), max_length=64)
+    sklearn_version = models.CharField(_("scikit-learn version"), max_length=20)
+    metrics = models.JSONField(_("validation metrics"), default=dict)
+    band_cutoffs = models.JSONField(_("band cut-offs"), default=dict, validators=[band_cutoffs_validate])
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("created by")
+    )
+    origin = models.CharField(_("made by"), max_length=100, help_text=_("e.g. nightly retrain, upload by an analyst"))
+    review_note = models.TextField(_("note for the analysts"), blank=True)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sector", "offence_type", "-created_at"]
+        verbose_name = _("model version")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sector", "offence_type"], condition=Q(status="active"), name="model_one_active_per_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sector_id}/{self.offence_type_id} #{self.pk} ({self.status})"
+
+    @property
+    def cutoffs(self) -> dict[str, float]:
+        return self.band_cutoffs or DEFAULT_BAND_CUTOFFS
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class ScoringRunQuerySet(models.QuerySet["ScoringRun"]):
+    def published(self) -> ScoringRunQuerySet:
+        """The latest succeeded run of each (sector, offence): the scores lists show."""
+        return (
+            self.filter(status=RunStatus.SUCCEEDED)
+            .order_by("sector", "offence_type", "-finished_at", "-id")
+            .distinct("sector", "offence_type")
+        )
+
+
+class ScoringRun(models.Model):
+    """One scoring of every active employer of a sector for one offence type."""
+
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, verbose_name=_("model version"))
+    as_of = models.DateField(_("data as of"))
+    status = models.CharField(_("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    employers_scored = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(default=0, help_text=_("Share done, 0 to 1"))
+    message = models.TextField(blank=True)
+
+    objects = ScoringRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("scoring run")
+        indexes = [
+            # ScoringRun.objects.published(): WHERE status = 'succeeded' per (sector, offence).
+            models.Index(fields=["sector", "offence_type", "status", "-finished_at"], name="run_published"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.sector_id}/{self.offence_type_id} ({self.status})"
+
+    @property
+    def advisory_key(self) -> int:
+        """Key of the PostgreSQL advisory lock its worker holds while it runs (see services.runs)."""
+        return 0x5C0_0000_0000 + int(self.pk)
+
+
+class Score(models.Model):
+    """The risk of one employer for one offence type, from one scoring run."""
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="scores", db_index=False)
+    score = models.FloatField(_("score"))
+    rank = models.PositiveIntegerField(_("rank"))
+    percentile = models.FloatField(_("percentile"), help_text=_("Share of the sector scored lower, 0 to 100"))
+    band = models.PositiveSmallIntegerField(_("band"), choices=Band.choices)
+    # The three features that push the risk up most, by name (feature registry), with
+    # the employer's value; the text is written at display time, in the reader's language.
+    reason_1 = models.CharField(max_length=40, blank=True)
+    reason_1_value = models.FloatField(null=True)
+    reason_2 = models.CharField(max_length=40, blank=True)
+    reason_2_value = models.FloatField(null=True)
+    reason_3 = models.CharField(max_length=40, blank=True)
+    reason_3_value = models.FloatField(null=True)
+
+    class Meta:
+        verbose_name = _("score")
+        constraints = [
+            # Ranked list: WHERE run_id = ? ORDER BY rank (keyset pagination on rank).
+            models.UniqueConstraint(fields=["run", "rank"], name="score_rank_per_run"),
+            # Employer page: WHERE employer_id = ? AND run_id IN (published runs).
+            models.UniqueConstraint(fields=["employer", "run"], name="score_one_per_employer_run"),
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="score_probability"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer_id} run {self.run_id}: {self.score:.3f}"
+
+    def reasons(self) -> list[tuple[str, float | None]]:
+        pairs = [
+            (self.reason_1, self.reason_1_value),
+            (self.reason_2, self.reason_2_value),
+            (self.reason_3, self.reason_3_value),
+        ]
+        return [(name, value) for name, value in pairs if name]

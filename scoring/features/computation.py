@@ -1,0 +1,178 @@
+"""Point-in-time features, in bulk: one SQL statement for every employer at once.
+
+Targets are (employer_id, as_of) pairs: all active employers of a sector on one date
+(scoring), or the inspected employers on their visit dates (training). A feature as of
+a date uses only what was known before it:
+
+- declarations of the four quarters that had ended by the as-of date
+  (quarter + 3 months <= as_of);
+- inspections visited strictly before the as-of date, with their findings;
+- the employer's start date.
+
+The statement is the whole computation: PostgreSQL aggregates, Python only reads the
+result (features_read), which is also what the scoring benchmark's floor copies out.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from .registry import FEATURE_NAMES
+
+# Declarations in the window: the 4 quarters ended by as_of. "Recent" = the last 2.
+_FEATURES_SQL = """
+WITH targets AS ({targets}),
+declared AS (
+    SELECT t.employer_id, t.as_of,
+        avg(d.headcount) AS heads,
+        stddev_pop(d.headcount) AS heads_sd,
+        avg(d.headcount) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS heads_recent,
+        avg(d.headcount) FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS heads_before,
+        sum(d.headcount) AS head_quarters,
+        sum(d.fte) AS fte,
+        sum(d.declared_hours) AS hours,
+        sum(d.gross_wages) AS wages,
+        sum(d.part_time_share * d.headcount) AS part_timers,
+        avg(d.part_time_share) AS part_time_share,
+        sum(d.hires) AS hires,
+        sum(d.exits) AS exits,
+        sum(d.short_contracts) AS short_contracts,
+        sum(d.posted_workers) AS posted,
+        sum(d.temporary_unemployment_days) AS layoff_days,
+        sum(d.temporary_unemployment_days::float / d.headcount)
+            FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS layoff_recent,
+        sum(d.temporary_unemployment_days::float / d.headcount)
+            FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS layoff_before,
+        sum(d.temporary_unemployment_days::float / d.headcount)
+            FILTER (WHERE extract(month FROM d.quarter) IN (4, 7)) AS layoff_spring_summer,
+        avg(d.social_security_debt) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt,
+        count(*) AS quarters
+    FROM targets t
+    JOIN inspections_declaration d ON d.employer_id = t.employer_id
+     AND d.quarter > t.as_of - interval '15 months' AND d.quarter <= t.as_of - interval '3 months'
+    GROUP BY t.employer_id, t.as_of
+),
+windows AS (
+    SELECT DISTINCT e.sector_id, t.as_of FROM targets t JOIN inspections_employer e ON e.id = t.employer_id
+),
+quarter_median AS (
+    SELECT e.sector_id, d.quarter,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY d.gross_wages / d.fte) AS wage_per_fte
+    FROM inspections_declaration d JOIN inspections_employer e ON e.id = d.employer_id
+    WHERE d.fte > 0
+      AND e.sector_id IN (SELECT sector_id FROM windows)
+      AND d.quarter > (SELECT min(as_of) FROM windows) - interval '15 months'
+      AND d.quarter <= (SELECT max(as_of) FROM windows) - interval '3 months'
+    GROUP BY e.sector_id, d.quarter
+),
+sector_median AS (
+    SELECT w.sector_id, w.as_of, avg(m.wage_per_fte) AS wage_per_fte
+    FROM windows w JOIN quarter_median m ON m.sector_id = w.sector_id
+     AND m.quarter > w.as_of - interval '15 months' AND m.quarter <= w.as_of - interval '3 months'
+    GROUP BY w.sector_id, w.as_of
+),
+history AS (
+    SELECT t.employer_id, t.as_of, count(DISTINCT i.id) AS inspections, count(f.id) FILTER (WHERE f.found) AS findings
+    FROM targets t
+    JOIN inspections_inspection i ON i.employer_id = t.employer_id
+     AND i.status = 'completed' AND i.visit_date < t.as_of
+    LEFT JOIN inspections_finding f ON f.inspection_id = i.id
+    GROUP BY t.employer_id, t.as_of
+)
+SELECT t.employer_id, t.as_of,
+    (d.wages / nullif(d.fte, 0)) / nullif(s.wage_per_fte, 0) - 1 AS wage_per_fte_vs_sector,
+    d.hours / nullif(d.fte, 0) AS hours_per_fte,
+    d.fte / nullif(d.head_quarters, 0) AS fte_per_worker,
+    d.part_time_share,
+    greatest(0, least(1, (d.fte - (d.head_quarters - d.part_timers)) / nullif(d.part_timers, 0)))
+        AS part_time_fraction,
+    d.heads AS headcount,
+    d.heads_recent / nullif(d.heads_before, 0) - 1 AS headcount_change,
+    d.heads_sd / nullif(d.heads, 0) AS headcount_volatility,
+    d.hires * 4.0 / d.quarters / nullif(d.heads, 0) AS hires_per_worker,
+    d.exits * 4.0 / d.quarters / nullif(d.heads, 0) AS exits_per_worker,
+    d.short_contracts::float / nullif(d.hires, 0) AS short_contract_share,
+    d.layoff_days * 4.0 / d.quarters / nullif(d.heads, 0) AS layoff_days_per_worker,
+    d.layoff_recent - d.layoff_before AS layoff_days_change,
+    coalesce(d.layoff_spring_summer, 0) AS layoff_days_spring_summer,
+    d.posted::float / nullif(d.head_quarters, 0) AS posted_worker_share,
+    d.debt / nullif(d.wages / d.quarters, 0) AS debt_to_wages,
+    (t.as_of - e.start_date) / 365.25 AS company_years,
+    coalesce(h.inspections, 0) AS earlier_inspections,
+    coalesce(h.findings, 0) AS earlier_findings
+FROM targets t
+JOIN inspections_employer e ON e.id = t.employer_id
+LEFT JOIN declared d ON d.employer_id = t.employer_id AND d.as_of = t.as_of
+LEFT JOIN sector_median s ON s.sector_id = e.sector_id AND s.as_of = t.as_of
+LEFT JOIN history h ON h.employer_id = t.employer_id AND h.as_of = t.as_of
+ORDER BY t.employer_id, t.as_of
+"""
+
+# Every active employer of one sector on one date.
+SECTOR_TARGETS = """
+    SELECT id AS employer_id, %(as_of)s::date AS as_of FROM inspections_employer
+    WHERE sector_id = %(sector)s AND start_date <= %(as_of)s AND (end_date IS NULL OR end_date > %(as_of)s)
+"""
+
+# A fixed sample of them (the band cut-offs of a new model are drawn from it).
+SECTOR_SAMPLE_TARGETS = SECTOR_TARGETS + " ORDER BY md5(id::text) LIMIT %(sample)s"
+
+# The employers of one sector inspected for one offence, on their visit dates.
+INSPECTED_TARGETS = """
+    SELECT DISTINCT i.employer_id, i.visit_date AS as_of
+    FROM inspections_inspection i
+    JOIN inspections_finding f ON f.inspection_id = i.id AND f.offence_type_id = %(offence)s
+    JOIN inspections_employer e ON e.id = i.employer_id AND e.sector_id = %(sector)s
+    WHERE i.status = 'completed' AND i.visit_date < %(as_of)s
+"""
+
+COLUMNS = ("employer_id", "as_of", *FEATURE_NAMES)
+CHUNK_ROWS = 100_000
+
+
+def features_sql(targets: str) -> str:
+    """The feature statement over a targets query that yields (employer_id, as_of)."""
+    return _FEATURES_SQL.format(targets=targets)
+
+
+def features_copy_out(*, targets: str, params: dict[str, object]) -> tempfile.SpooledTemporaryFile[bytes]:
+    """COPY the feature rows out as CSV into a temporary file (in memory up to 64 MB)."""
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(features_sql(targets), params).decode()
+        spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (the caller closes it)
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", spool)
+    spool.seek(0)
+    return spool
+
+
+def features_read(*, targets: str, params: dict[str, object], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The features, in chunks of at most chunk_rows rows.
+
+    Columns: employer_id (int64), as_of (datetime64), then one float64 column per
+    registered feature (FEATURE_NAMES order), NaN where it cannot be computed (no
+    declaration in the window, a zero denominator).
+    """
+    spool = features_copy_out(targets=targets, params=params)
+    dtypes = {"employer_id": np.int64, **dict.fromkeys(FEATURE_NAMES, np.float64)}
+    with spool:
+        reader = pd.read_csv(spool, dtype=dtypes, parse_dates=["as_of"], chunksize=chunk_rows)
+        yield from reader
+
+
+def features_frame(*, targets: str, params: dict[str, object]) -> pd.DataFrame:
+    """All the feature rows at once (training sets, tests); columns as features_read."""
+    chunks = list(features_read(targets=targets, params=params))
+    if not chunks:
+        return pd.DataFrame({name: pd.Series(dtype=np.float64) for name in COLUMNS})
+    return pd.concat(chunks, ignore_index=True)
+
+
+def sector_features(*, sector: str, as_of: date) -> pd.DataFrame:
+    """Features of every active employer of a sector on a date."""
+    return features_frame(targets=SECTOR_TARGETS, params={"sector": sector, "as_of": as_of})

@@ -1,0 +1,269 @@
+"""The feature registry: every feature a model may use, in words an inspector understands.
+
+A model may only use features listed here, and never one whose name matches the
+denylist of personal characteristics and web or social-media data (the safeguards of the
+Dutch UWV risk scan). features_check enforces both wherever a model is trained,
+uploaded or activated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop as N_
+
+# Personal characteristics (of workers or managers) and online data: never a feature.
+DENYLIST = re.compile(
+    r"nationalit|national_|citizen|gender|(^|_)sex(_|$)|(^|_)age(_|$)|birth|born|ethnic|origin|race|relig|"
+    r"language|mother_tongue|disab|health|pregnan|marital|family|name|address|web|social_media|online|"
+    r"facebook|linkedin|twitter|instagram|tiktok|review"
+)
+
+
+class FeatureRefused(ValueError):
+    """A model asks for a feature it may not use."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: Promise  # short, for tables
+    description: Promise  # what it is and how it is computed
+    sources: tuple[str, ...]  # tables it is computed from
+    risk: Promise  # what a high or low value may mean for the risk
+    reason: Callable[[float], str]  # the value in a sentence, e.g. "wage per FTE 38 % below the sector median"
+
+
+def _percent(value: float) -> str:
+    return number_format(round(abs(value) * 100), 0)
+
+
+def _number(value: float, digits: int = 1) -> str:
+    return number_format(value, digits)
+
+
+def _relative(above: str, below: str) -> Callable[[float], str]:
+    def reason(value: float) -> str:
+        return (_g(above) if value >= 0 else _g(below)) % {"percent": _percent(value)}
+
+    return reason
+
+
+def _share(text: str) -> Callable[[float], str]:
+    return lambda value: _g(text) % {"percent": _percent(value)}
+
+
+def _amount(text: str, digits: int = 1) -> Callable[[float], str]:
+    return lambda value: _g(text) % {"value": _number(value, digits)}
+
+
+DECLARATIONS = ("inspections_declaration",)
+EMPLOYERS = ("inspections_employer",)
+INSPECTIONS = ("inspections_inspection", "inspections_finding")
+
+FEATURES: dict[str, Feature] = {
+    feature.name: feature
+    for feature in [
+        Feature(
+            "wage_per_fte_vs_sector",
+            _("wage per FTE against the sector"),
+            _(
+                "Gross wages per full-time equivalent over the last four declared quarters, against the median of "
+                "the sector in the same quarters (0 = the median, -0.38 = 38 % below)."
+            ),
+            DECLARATIONS + EMPLOYERS,
+            _("Low pay for the hours declared can mean hours or workers not declared."),
+            _relative(
+                N_("wage per FTE %(percent)s %% above the sector median"),
+                N_("wage per FTE %(percent)s %% below the sector median"),
+            ),
+        ),
+        Feature(
+            "hours_per_fte",
+            _("declared hours per FTE"),
+            _("Hours declared per full-time equivalent and quarter (about 455 for a full-time worker)."),
+            DECLARATIONS,
+            _("Few hours per FTE can mean part of the work is not declared."),
+            _amount(N_("%(value)s declared hours per FTE a quarter"), 0),
+        ),
+        Feature(
+            "fte_per_worker",
+            _("FTE per worker"),
+            _("Full-time equivalents per worker on the payroll (1 = everyone full time)."),
+            DECLARATIONS,
+            _("A low ratio means many small part-time contracts."),
+            _amount(N_("%(value)s FTE per worker"), 2),
+        ),
+        Feature(
+            "part_time_share",
+            _("part-time share"),
+            _("Share of the workers on a part-time contract, averaged over the last four quarters."),
+            DECLARATIONS,
+            _("Part-time contracts are where part-time abuse happens."),
+            _share(N_("%(percent)s %% of the workers part-time")),
+        ),
+        Feature(
+            "part_time_fraction",
+            _("working time of part-timers"),
+            _("The share of full time that part-timers are declared for (FTE of part-timers per part-timer)."),
+            DECLARATIONS,
+            _("Part-timers declared for very few hours may work more than declared."),
+            _share(N_("part-timers declared for %(percent)s %% of full time")),
+        ),
+        Feature(
+            "headcount",
+            _("workers"),
+            _("Average number of workers on the payroll over the last four quarters."),
+            DECLARATIONS,
+            _("Size: risks differ between small and large firms."),
+            _amount(N_("%(value)s workers on average")),
+        ),
+        Feature(
+            "headcount_change",
+            _("change in workers"),
+            _("Workers in the last two quarters against the two before, as a share."),
+            DECLARATIONS,
+            _("A shrinking payroll can mean workers moved to bogus self-employment."),
+            _relative(N_("workers up %(percent)s %% in a year"), N_("workers down %(percent)s %% in a year")),
+        ),
+        Feature(
+            "headcount_volatility",
+            _("headcount volatility"),
+            _("Standard deviation of the quarterly headcount divided by its mean."),
+            DECLARATIONS,
+            _("A payroll that jumps up and down can hide undeclared work."),
+            _share(N_("headcount varies by %(percent)s %% from quarter to quarter")),
+        ),
+        Feature(
+            "hires_per_worker",
+            _("hires per worker"),
+            _("Hires over the last four quarters per worker on the payroll."),
+            DECLARATIONS,
+            _("High churn goes with undeclared work and with hiring during lay-offs."),
+            _amount(N_("%(value)s hires per worker in a year"), 2),
+        ),
+        Feature(
+            "exits_per_worker",
+            _("exits per worker"),
+            _("Exits over the last four quarters per worker on the payroll."),
+            DECLARATIONS,
+            _("Many exits can mean workers moved to bogus self-employment."),
+            _amount(N_("%(value)s exits per worker in a year"), 2),
+        ),
+        Feature(
+            "short_contract_share",
+            _("short contracts"),
+            _("Share of the hires on contracts shorter than a quarter."),
+            DECLARATIONS,
+            _("Many short contracts go with undeclared work."),
+            _share(N_("%(percent)s %% of hires on short contracts")),
+        ),
+        Feature(
+            "layoff_days_per_worker",
+            _("temporary unemployment"),
+            _("Days of temporary unemployment over the last four quarters per worker."),
+            DECLARATIONS,
+            _("Heavy use of temporary unemployment is where lay-off fraud happens."),
+            _amount(N_("%(value)s days of temporary unemployment per worker in a year")),
+        ),
+        Feature(
+            "layoff_days_change",
+            _("change in temporary unemployment"),
+            _("Days of temporary unemployment per worker in the last two quarters minus the two before."),
+            DECLARATIONS,
+            _("Lay-offs that keep rising can be fraud, or a firm in difficulty."),
+            _amount(N_("%(value)s more days of temporary unemployment per worker than half a year before")),
+        ),
+        Feature(
+            "layoff_days_spring_summer",
+            _("temporary unemployment in spring and summer"),
+            _(
+                "Days of temporary unemployment per worker in the second and third quarters (outside the "
+                "weather season)."
+            ),
+            DECLARATIONS,
+            _("Lay-offs in good weather, especially while hiring, are unusual."),
+            _amount(N_("%(value)s days of temporary unemployment per worker in spring and summer")),
+        ),
+        Feature(
+            "posted_worker_share",
+            _("posted workers"),
+            _("Posted foreign workers declared per worker on the payroll."),
+            DECLARATIONS,
+            _("Posting is used to hide bogus self-employment and undeclared work."),
+            _amount(N_("%(value)s posted workers per worker on the payroll"), 2),
+        ),
+        Feature(
+            "debt_to_wages",
+            _("social-security debt"),
+            _("Social-security debt in the last two quarters against the quarterly wages."),
+            DECLARATIONS,
+            _("Debt can mean difficulty, or contributions deliberately left unpaid."),
+            _amount(N_("social-security debt of %(value)s quarters of wages"), 2),
+        ),
+        Feature(
+            "company_years",
+            _("years in business"),
+            _("Years since the company started, on the as-of date."),
+            EMPLOYERS,
+            _("Young firms, and old ones re-founded, carry other risks."),
+            _amount(N_("in business for %(value)s years")),
+        ),
+        Feature(
+            "earlier_inspections",
+            _("earlier inspections"),
+            _("Completed inspections of this employer before the as-of date."),
+            INSPECTIONS,
+            _("Employers inspected before are known to the inspectorate."),
+            _amount(N_("%(value)s earlier inspections"), 0),
+        ),
+        Feature(
+            "earlier_findings",
+            _("earlier offences"),
+            _("Offences found by earlier inspections of this employer, before the as-of date."),
+            INSPECTIONS,
+            _("Employers found in breach before often are again."),
+            _amount(N_("%(value)s offences found by earlier inspections"), 0),
+        ),
+    ]
+}
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+
+
+def features_check(names: Iterable[str]) -> list[str]:
+    """The names as a list, or FeatureRefused saying which may not be used and why."""
+    names = list(names)
+    if not names:
+        raise FeatureRefused("A model needs at least one feature.")
+    denied = [name for name in names if DENYLIST.search(str(name).lower())]
+    if denied:
+        raise FeatureRefused(
+            f"Not allowed: {', '.join(map(str, denied))}: personal characteristics and web or social-media "
+            "data are never used."
+        )
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise FeatureRefused(f"Not in the feature registry: {', '.join(map(str, unknown))}.")
+    if len(set(names)) != len(names):
+        raise FeatureRefused("A feature is listed twice.")
+    return names
+
+
+def reason_text(name: str, value: float | None) -> str:
+    """One reason in the reader's language, e.g. "wage per FTE 38 % below the sector median"."""
+    feature = FEATURES.get(name)
+    if feature is None:
+        return name
+    if value is None:
+        return str(feature.label)
+    return feature.reason(value)
+
+
+# A registry entry that the denylist catches would be refused everywhere: fail at import.
+assert not [name for name in FEATURES if DENYLIST.search(name)], "a registered feature matches the denylist"

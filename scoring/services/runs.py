@@ -1,0 +1,211 @@
+"""Scoring runs: score every active employer of a sector with the active model of one offence.
+
+A run is claimed by one worker (conditional UPDATE queued -> running), which holds a
+PostgreSQL advisory lock on it for as long as it works: if the worker dies, the lock
+goes with its connection, and scoring_runs_abandoned_fail (or the task delivered
+again) can tell a dead run from a slow one. The scores are computed outside any
+transaction, then written with COPY and published in one transaction that also marks
+the run succeeded: lists see all of the new scores or none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inspections.models import Employer
+from inspections.services.imports.copying import CopyStream, copy_sql
+from scoring.features.computation import SECTOR_TARGETS, features_read
+from scoring.models import Band, ModelVersion, RunStatus, Score, ScoringRun
+
+from .artifacts import Artifact, ArtifactRefused, artifact_load
+from .ranking import ScoredSector, rows_render, scores_rank
+
+logger = logging.getLogger("scoring.runs")
+
+Progress = Callable[[float], None]
+_SCORE_COLUMNS = (
+    "run_id",
+    "employer_id",
+    "score",
+    "rank",
+    "percentile",
+    "band",
+    "reason_1",
+    "reason_1_value",
+    "reason_2",
+    "reason_2_value",
+    "reason_3",
+    "reason_3_value",
+)
+
+
+class RunFailed(Exception):
+    """A run that cannot finish, with the reason an analyst reads on the run."""
+
+
+def scoring_run_create(*, sector: str, offence: str, as_of: date | None = None) -> ScoringRun:
+    """A queued run with the active model of (sector, offence); RunFailed when there is none."""
+    version = ModelVersion.objects.active().filter(sector=sector, offence_type=offence).first()
+    if version is None:
+        raise RunFailed(f"No active model for {sector} / {offence}: train or activate one first.")
+    return ScoringRun.objects.create(
+        sector_id=sector, offence_type_id=offence, model_version=version, as_of=as_of or timezone.localdate()
+    )
+
+
+def scoring_run_execute(*, run_id: int, progress: Progress | None = None) -> ScoringRun:
+    """Claim the run, score, publish. Safe to call twice: a run already done or taken is left alone."""
+    run = ScoringRun.objects.get(pk=run_id)
+    if not _claim(run):
+        logger.info("run %s not claimed (status %s)", run_id, run.status)
+        run.refresh_from_db()
+        return run
+    try:
+        scored = _score(run, progress or (lambda share: None))
+        _publish(run, scored)
+    except (RunFailed, ArtifactRefused, ValueError) as exc:
+        _fail(run, str(exc))
+    except Exception as exc:
+        _fail(run, f"Unexpected error: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        _unlock(run)
+    run.refresh_from_db()
+    return run
+
+
+def _claim(run: ScoringRun) -> bool:
+    """Queued -> running by this worker, or take over a running run whose worker died."""
+    if not _lock(run):
+        return False  # a live worker holds it
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    now = timezone.now()
+    taken = ScoringRun.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+        status=RunStatus.RUNNING, worker=worker, started_at=now, progress=0, message=""
+    )
+    if not taken:
+        _unlock(run)
+    return bool(taken)
+
+
+def _lock(run: ScoringRun) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [run.advisory_key])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(run: ScoringRun) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [run.advisory_key])
+
+
+def _progress(run: ScoringRun, share: float, progress: Progress) -> None:
+    ScoringRun.objects.filter(pk=run.pk).update(progress=share)
+    progress(share)
+
+
+def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
+    artifact = artifact_load(bytes(run.model_version.artifact))
+    expected = Employer.objects.filter(sector=run.sector_id).active_on(run.as_of).count()
+    parts: list[ScoredSector] = []
+    done = 0
+    params = {"sector": run.sector_id, "as_of": run.as_of}
+    for chunk in features_read(targets=SECTOR_TARGETS, params=params):
+        parts.append(chunk_score(artifact, chunk))
+        done += len(chunk)
+        _progress(run, min(0.9, 0.9 * done / max(expected, 1)), progress)
+    if not parts:
+        raise RunFailed(f"No active employer in {run.sector_id} on {run.as_of}: nothing to score.")
+    return ScoredSector.concat(parts)
+
+
+def chunk_score(artifact: Artifact, chunk: pd.DataFrame) -> ScoredSector:
+    """Scores and the three strongest reasons of one chunk of feature rows (columns as features_read)."""
+    missing = [name for name in artifact.features if name not in chunk.columns]
+    if missing:
+        raise RunFailed(f"The model needs features that cannot be computed: {', '.join(missing)}.")
+    values = chunk[artifact.features].to_numpy(dtype=np.float64)
+    scores = artifact.model.predict_proba(values)[:, 1]
+    bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
+    if bad.any():
+        raise RunFailed(f"The model gave {int(bad.sum())} scores that are not probabilities (NaN or out of range).")
+    return ScoredSector.explain(
+        employer_ids=chunk["employer_id"].to_numpy(), scores=scores, values=values, artifact=artifact
+    )
+
+
+def _publish(run: ScoringRun, scored: ScoredSector) -> None:
+    version: ModelVersion = run.model_version
+    rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, version.cutoffs)
+    with transaction.atomic(), connection.cursor() as cursor:
+        with CopyStream(cursor, copy_sql(Score._meta.db_table, _SCORE_COLUMNS)) as stream:
+            for payload, rows in rows_render(run.pk, scored, rank, percentile, band, version.features):
+                stream.send(payload, rows)
+        published = ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.SUCCEEDED,
+            finished_at=timezone.now(),
+            employers_scored=len(rank),
+            progress=1,
+            message=_band_summary(band),
+        )
+        if not published:
+            raise RunFailed("The run was no longer running when its scores were ready; nothing published.")
+    logger.info("run %s published: %s employers", run.pk, len(rank))
+
+
+def _band_summary(band: np.ndarray) -> str:
+    counts = np.bincount(band, minlength=5)
+    return ", ".join(f"{Band(number).label} {counts[number]}" for number in Band.values)
+
+
+def _fail(run: ScoringRun, message: str) -> None:
+    logger.warning("run %s failed: %s", run.pk, message)
+    ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), message=message[:2000]
+    )
+
+
+def scoring_runs_abandoned_fail() -> int:
+    """Mark failed the runs still 'running' whose worker is gone (its advisory lock is free)."""
+    failed = 0
+    for run in ScoringRun.objects.filter(status=RunStatus.RUNNING):
+        if not _lock(run):
+            continue  # alive
+        try:
+            failed += ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED,
+                finished_at=timezone.now(),
+                message="The worker stopped during the run; the previous scores stay published.",
+            )
+        finally:
+            _unlock(run)
+    return failed
+
+
+def scores_prune(*, keep: int = 2) -> int:
+    """Delete the scores of all but the `keep` latest succeeded runs of each (sector, offence)."""
+    runs = ScoringRun.objects.filter(status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]).order_by(
+        "sector", "offence_type", F("finished_at").desc(nulls_last=True), "-id"
+    )
+    seen: dict[tuple[str, str], int] = {}
+    stale: list[int] = []
+    for run in runs.only("pk", "sector_id", "offence_type_id", "status"):
+        key = (run.sector_id, run.offence_type_id)
+        if run.status == RunStatus.SUCCEEDED:
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > keep:
+                stale.append(run.pk)
+        else:
+            stale.append(run.pk)
+    deleted, _ = Score.objects.filter(run_id__in=stale).delete()
+    return deleted
