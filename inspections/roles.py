@@ -28,6 +28,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     ANALYST: [
         ("inspections", "add_dataimport"),
         ("inspections", "view_dataimport"),
+        # Upload, set band cut-offs, activate or reject model versions.
+        ("scoring", "add_modelversion"),
+        ("scoring", "change_modelversion"),
     ],
     TASK_FORCE: [
         ("inspections", "add_inspection"),
@@ -41,9 +44,18 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+SCORING_MODELS = ["modelversion", "scoringrun", "score"]
+
+
 def _view_permissions() -> list[Permission]:
     codenames = [f"view_{model}" for model in REFERENCE_MODELS + DATA_MODELS]
-    return list(Permission.objects.filter(content_type__app_label="inspections", codename__in=codenames))
+    scoring = [f"view_{model}" for model in SCORING_MODELS]
+    return list(
+        Permission.objects.filter(
+            Q(content_type__app_label="inspections", codename__in=codenames)
+            | Q(content_type__app_label="scoring", codename__in=scoring)
+        )
+    )
 
 
 def roles_sync() -> None:

@@ -1,0 +1,192 @@
+"""Analysts compare, upload and activate model versions here; runs are read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from inspections.models import OffenceType, Sector
+from scoring.features.registry import FeatureRefused
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion, ScoringRun
+from scoring.services.artifacts import ArtifactRefused
+from scoring.services.training import TrainingRefused, model_version_activate
+from scoring.services.uploads import MAX_UPLOAD_BYTES, model_version_upload
+
+
+def _metric(name: str, label: str) -> Any:
+    def show(self: Any, version: ModelVersion) -> str:
+        value = (version.metrics or {}).get(name)
+        return "-" if value is None else f"{value:.3f}"
+
+    show.short_description = label  # type: ignore[attr-defined]
+    return show
+
+
+class BandCutoffsForm(forms.ModelForm):
+    """The band cut-offs as three shares instead of raw JSON."""
+
+    red = forms.FloatField(label=_("red: top share"), min_value=0.001, max_value=1)
+    orange = forms.FloatField(label=_("orange: top share, red included"), min_value=0.001, max_value=1)
+    green = forms.FloatField(label=_("green: top share, red and orange included"), min_value=0.001, max_value=1)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["review_note"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, share in (self.instance.band_cutoffs or DEFAULT_BAND_CUTOFFS).items():
+            self.fields[name].initial = share
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        shares = [data.get(name) for name in ("red", "orange", "green")]
+        if None not in shares and not shares[0] < shares[1] < shares[2]:
+            raise forms.ValidationError(_("The shares must grow from red to orange to green."))
+        return data
+
+    def save(self, commit: bool = True) -> ModelVersion:
+        self.instance.band_cutoffs = {name: self.cleaned_data[name] for name in ("red", "orange", "green")}
+        return super().save(commit)
+
+
+class UploadForm(forms.ModelForm):
+    """A model trained elsewhere, as a skops file: it becomes a candidate."""
+
+    sector = forms.ModelChoiceField(queryset=Sector.objects.all())
+    offence_type = forms.ModelChoiceField(queryset=OffenceType.objects.all())
+    file = forms.FileField(label=_("model file (.skops)"))
+
+    class Meta:
+        model = ModelVersion
+        fields: list[str] = []
+
+    def clean_file(self) -> bytes:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        return upload.read()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = model_version_upload(
+                sector=data["sector"].pk, offence=data["offence_type"].pk, data=data["file"], user=self.user
+            )
+        except (ArtifactRefused, FeatureRefused, TrainingRefused) as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+    def save(self, commit: bool = True) -> ModelVersion:
+        self.save_m2m = lambda: None  # the admin calls it after save(commit=False)
+        return self.instance  # stored by the service
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "sector",
+        "offence_type",
+        "status",
+        "created_at",
+        "origin",
+        "roc_auc",
+        "average_precision",
+        "lift",
+        "training_rows",
+        "validation_rows",
+    )
+    list_filter = ("status", "sector", "offence_type")
+    readonly_fields = (
+        "sector",
+        "offence_type",
+        "status",
+        "features",
+        "training_from",
+        "training_to",
+        "validation_to",
+        "training_rows",
+        "validation_rows",
+        "training_data_sha256",
+        "artifact_sha256",
+        "sklearn_version",
+        "metrics",
+        "band_cutoffs",
+        "origin",
+        "created_by",
+        "created_at",
+        "activated_at",
+    )
+    actions = ["activate", "reject"]
+    roc_auc = _metric("roc_auc", "AUC")
+    average_precision = _metric("average_precision", _("avg. precision"))
+    lift = _metric("lift", _("lift"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return super().get_queryset(request).defer("artifact").select_related("sector", "offence_type")
+
+    def get_form(self, request: HttpRequest, obj: ModelVersion | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+        form = UploadForm if obj is None else BandCutoffsForm
+        kwargs["form"] = form
+        kwargs["fields"] = None
+        klass = super().get_form(request, obj, **kwargs)
+        klass.user = request.user  # type: ignore[attr-defined]
+        return klass
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> list[str]:
+        if obj is None:
+            return ["sector", "offence_type", "file"]
+        return ["red", "orange", "green", "review_note", *self.readonly_fields]
+
+    @admin.action(description=_("Activate the selected version"), permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        pairs = {(v.sector_id, v.offence_type_id) for v in queryset}
+        if len(pairs) != queryset.count():
+            self.message_user(request, _("Choose one version per sector and offence."), messages.ERROR)
+            return
+        for version in queryset:
+            try:
+                model_version_activate(version=version, user=request.user)
+            except (ArtifactRefused, FeatureRefused) as exc:
+                self.message_user(request, f"{version}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, _("%(version)s is now active.") % {"version": version}, messages.SUCCESS)
+
+    @admin.action(description=_("Reject the selected candidates"), permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        count = queryset.filter(status=ModelStatus.CANDIDATE).update(status=ModelStatus.REJECTED)
+        self.message_user(request, _("%(count)d candidate(s) rejected.") % {"count": count})
+
+
+@admin.register(ScoringRun)
+class ScoringRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "sector",
+        "offence_type",
+        "model_version",
+        "as_of",
+        "status",
+        "progress",
+        "employers_scored",
+        "finished_at",
+    )
+    list_filter = ("status", "sector", "offence_type")
+    readonly_fields = [field.name for field in ScoringRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ScoringRun | None = None) -> bool:
+        return False
