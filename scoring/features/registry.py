@@ -55,6 +55,13 @@ def _relative(above: str, below: str) -> Callable[[float], str]:
     return reason
 
 
+def _change(up: str, down: str) -> Callable[[float], str]:
+    def reason(value: float) -> str:
+        return (_g(up) if value >= 0 else _g(down)) % {"value": _number(abs(value))}
+
+    return reason
+
+
 def _share(text: str) -> Callable[[float], str]:
     return lambda value: _g(text) % {"percent": _percent(value)}
 
@@ -178,7 +185,10 @@ FEATURES: dict[str, Feature] = {
             _("Days of temporary unemployment per worker in the last two quarters minus the two before."),
             DECLARATIONS,
             _("Lay-offs that keep rising can be fraud, or a firm in difficulty."),
-            _amount(N_("%(value)s more days of temporary unemployment per worker than half a year before")),
+            _change(
+                N_("temporary unemployment up %(value)s days per worker on half a year before"),
+                N_("temporary unemployment down %(value)s days per worker on half a year before"),
+            ),
         ),
         Feature(
             "layoff_days_spring_summer",
