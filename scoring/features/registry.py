@@ -16,7 +16,7 @@ from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 # Personal characteristics (of workers or managers) and online data: never a feature.
 DENYLIST = re.compile(
@@ -87,8 +87,8 @@ FEATURES: dict[str, Feature] = {
             DECLARATIONS + EMPLOYERS,
             _("Low pay for the hours declared can mean hours or workers not declared."),
             _relative(
-                N_("wage per FTE %(percent)s %% above the sector median"),
-                N_("wage per FTE %(percent)s %% below the sector median"),
+                gettext_noop("wage per FTE %(percent)s %% above the sector median"),
+                gettext_noop("wage per FTE %(percent)s %% below the sector median"),
             ),
         ),
         Feature(
@@ -97,7 +97,7 @@ FEATURES: dict[str, Feature] = {
             _("Hours declared per full-time equivalent and quarter (about 455 for a full-time worker)."),
             DECLARATIONS,
             _("Few hours per FTE can mean part of the work is not declared."),
-            _amount(N_("%(value)s declared hours per FTE a quarter"), 0),
+            _amount(gettext_noop("%(value)s declared hours per FTE a quarter"), 0),
         ),
         Feature(
             "fte_per_worker",
@@ -105,7 +105,7 @@ FEATURES: dict[str, Feature] = {
             _("Full-time equivalents per worker on the payroll (1 = everyone full time)."),
             DECLARATIONS,
             _("A low ratio means many small part-time contracts."),
-            _amount(N_("%(value)s FTE per worker"), 2),
+            _amount(gettext_noop("%(value)s FTE per worker"), 2),
         ),
         Feature(
             "part_time_share",
@@ -113,7 +113,7 @@ FEATURES: dict[str, Feature] = {
             _("Share of the workers on a part-time contract, averaged over the last four quarters."),
             DECLARATIONS,
             _("Part-time contracts are where part-time abuse happens."),
-            _share(N_("%(percent)s %% of the workers part-time")),
+            _share(gettext_noop("%(percent)s %% of the workers part-time")),
         ),
         Feature(
             "part_time_fraction",
@@ -121,7 +121,7 @@ FEATURES: dict[str, Feature] = {
             _("The share of full time that part-timers are declared for (FTE of part-timers per part-timer)."),
             DECLARATIONS,
             _("Part-timers declared for very few hours may work more than declared."),
-            _share(N_("part-timers declared for %(percent)s %% of full time")),
+            _share(gettext_noop("part-timers declared for %(percent)s %% of full time")),
         ),
         Feature(
             "headcount",
@@ -129,7 +129,7 @@ FEATURES: dict[str, Feature] = {
             _("Average number of workers on the payroll over the last four quarters."),
             DECLARATIONS,
             _("Size: risks differ between small and large firms."),
-            _amount(N_("%(value)s workers on average")),
+            _amount(gettext_noop("%(value)s workers on average")),
         ),
         Feature(
             "headcount_change",
@@ -137,7 +137,10 @@ FEATURES: dict[str, Feature] = {
             _("Workers in the last two quarters against the two before, as a share."),
             DECLARATIONS,
             _("A shrinking payroll can mean workers moved to bogus self-employment."),
-            _relative(N_("workers up %(percent)s %% in a year"), N_("workers down %(percent)s %% in a year")),
+            _relative(
+                gettext_noop("workers up %(percent)s %% in a year"),
+                gettext_noop("workers down %(percent)s %% in a year"),
+            ),
         ),
         Feature(
             "headcount_volatility",
@@ -145,7 +148,7 @@ FEATURES: dict[str, Feature] = {
             _("Standard deviation of the quarterly headcount divided by its mean."),
             DECLARATIONS,
             _("A payroll that jumps up and down can hide undeclared work."),
-            _share(N_("headcount varies by %(percent)s %% from quarter to quarter")),
+            _share(gettext_noop("headcount varies by %(percent)s %% from quarter to quarter")),
         ),
         Feature(
             "hires_per_worker",
@@ -153,7 +156,7 @@ FEATURES: dict[str, Feature] = {
             _("Hires over the last four quarters per worker on the payroll."),
             DECLARATIONS,
             _("High churn goes with undeclared work and with hiring during lay-offs."),
-            _amount(N_("%(value)s hires per worker in a year"), 2),
+            _amount(gettext_noop("%(value)s hires per worker in a year"), 2),
         ),
         Feature(
             "exits_per_worker",
@@ -161,7 +164,7 @@ FEATURES: dict[str, Feature] = {
             _("Exits over the last four quarters per worker on the payroll."),
             DECLARATIONS,
             _("Many exits can mean workers moved to bogus self-employment."),
-            _amount(N_("%(value)s exits per worker in a year"), 2),
+            _amount(gettext_noop("%(value)s exits per worker in a year"), 2),
         ),
         Feature(
             "short_contract_share",
@@ -169,7 +172,7 @@ FEATURES: dict[str, Feature] = {
             _("Share of the hires on contracts shorter than a quarter."),
             DECLARATIONS,
             _("Many short contracts go with undeclared work."),
-            _share(N_("%(percent)s %% of hires on short contracts")),
+            _share(gettext_noop("%(percent)s %% of hires on short contracts")),
         ),
         Feature(
             "layoff_days_per_worker",
@@ -177,7 +180,7 @@ FEATURES: dict[str, Feature] = {
             _("Days of temporary unemployment over the last four quarters per worker."),
             DECLARATIONS,
             _("Heavy use of temporary unemployment is where lay-off fraud happens."),
-            _amount(N_("%(value)s days of temporary unemployment per worker in a year")),
+            _amount(gettext_noop("%(value)s days of temporary unemployment per worker in a year")),
         ),
         Feature(
             "layoff_days_change",
@@ -186,8 +189,8 @@ FEATURES: dict[str, Feature] = {
             DECLARATIONS,
             _("Lay-offs that keep rising can be fraud, or a firm in difficulty."),
             _change(
-                N_("temporary unemployment up %(value)s days per worker on half a year before"),
-                N_("temporary unemployment down %(value)s days per worker on half a year before"),
+                gettext_noop("temporary unemployment up %(value)s days per worker on half a year before"),
+                gettext_noop("temporary unemployment down %(value)s days per worker on half a year before"),
             ),
         ),
         Feature(
@@ -199,7 +202,7 @@ FEATURES: dict[str, Feature] = {
             ),
             DECLARATIONS,
             _("Lay-offs in good weather, especially while hiring, are unusual."),
-            _amount(N_("%(value)s days of temporary unemployment per worker in spring and summer")),
+            _amount(gettext_noop("%(value)s days of temporary unemployment per worker in spring and summer")),
         ),
         Feature(
             "posted_worker_share",
@@ -207,7 +210,7 @@ FEATURES: dict[str, Feature] = {
             _("Posted foreign workers declared per worker on the payroll."),
             DECLARATIONS,
             _("Posting is used to hide bogus self-employment and undeclared work."),
-            _amount(N_("%(value)s posted workers per worker on the payroll"), 2),
+            _amount(gettext_noop("%(value)s posted workers per worker on the payroll"), 2),
         ),
         Feature(
             "debt_to_wages",
@@ -215,7 +218,7 @@ FEATURES: dict[str, Feature] = {
             _("Social-security debt in the last two quarters against the quarterly wages."),
             DECLARATIONS,
             _("Debt can mean difficulty, or contributions deliberately left unpaid."),
-            _amount(N_("social-security debt of %(value)s quarters of wages"), 2),
+            _amount(gettext_noop("social-security debt of %(value)s quarters of wages"), 2),
         ),
         Feature(
             "company_years",
@@ -223,7 +226,7 @@ FEATURES: dict[str, Feature] = {
             _("Years since the company started, on the as-of date."),
             EMPLOYERS,
             _("Young firms, and old ones re-founded, carry other risks."),
-            _amount(N_("in business for %(value)s years")),
+            _amount(gettext_noop("in business for %(value)s years")),
         ),
         Feature(
             "earlier_inspections",
@@ -231,7 +234,7 @@ FEATURES: dict[str, Feature] = {
             _("Completed inspections of this employer before the as-of date."),
             INSPECTIONS,
             _("Employers inspected before are known to the inspectorate."),
-            _amount(N_("%(value)s earlier inspections"), 0),
+            _amount(gettext_noop("%(value)s earlier inspections"), 0),
         ),
         Feature(
             "earlier_findings",
@@ -239,7 +242,7 @@ FEATURES: dict[str, Feature] = {
             _("Offences found by earlier inspections of this employer, before the as-of date."),
             INSPECTIONS,
             _("Employers found in breach before often are again."),
-            _amount(N_("%(value)s offences found by earlier inspections"), 0),
+            _amount(gettext_noop("%(value)s offences found by earlier inspections"), 0),
         ),
     ]
 }
