@@ -111,8 +111,10 @@ class ScoringRunQuerySet(models.QuerySet["ScoringRun"]):
         """The latest succeeded run of each (sector, offence): the scores lists show."""
         return (
             self.filter(status=RunStatus.SUCCEEDED)
-            .order_by("sector", "offence_type", "-finished_at", "-id")
-            .distinct("sector", "offence_type")
+            # The _id columns: "sector" would order by the joined Sector's Meta.ordering
+            # (its code), which PostgreSQL refuses to match with DISTINCT ON (sector_id).
+            .order_by("sector_id", "offence_type_id", "-finished_at", "-id")
+            .distinct("sector_id", "offence_type_id")
         )
 
 

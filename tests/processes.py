@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,14 +44,40 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class WorkerProcess:
+    """A running `celery worker`: its queue, its main process, what it printed."""
+
+    queue: str
+    process: subprocess.Popen[bytes]
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=400))
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool children at once, as when a machine dies."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
 @contextmanager
 def celery_worker() -> Iterator[str]:
     """A real `celery worker` process on a queue of its own; yields the queue name."""
+    with celery_worker_process() as worker:
+        yield worker.queue
+
+
+@contextmanager
+def celery_worker_process(*, app: str = "miningwatch", **env: str) -> Iterator[WorkerProcess]:
+    """celery_worker, yielding the process too. It runs in a session of its own, so that
+    WorkerProcess.kill reaches its pool children and nothing else; `app` may name a test
+    module that adjusts the application, `env` adds environment variables."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     cmd = [
         str(BIN / "celery"),
         "-A",
-        "miningwatch",
+        app,
         "worker",
         "-Q",
         queue,
@@ -62,16 +92,29 @@ def celery_worker() -> Iterator[str]:
         "--loglevel",
         "info",
     ]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=child_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    worker = WorkerProcess(queue=queue, process=process)
     try:
         _wait_for_line(process, "ready", timeout=60)
-        yield queue
+        # Keep reading what it prints: a full pipe would block the worker mid-task.
+        threading.Thread(target=_drain, args=(process, worker.lines), daemon=True).start()
+        yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+
+
+def _drain(process: subprocess.Popen[bytes], lines: deque[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.decode(errors="replace"))
 
 
 def _wait_for_line(process: subprocess.Popen[bytes], needle: str, timeout: float) -> None:
