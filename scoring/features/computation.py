@@ -45,11 +45,11 @@ declared AS (
         sum(d.short_contracts) AS short_contracts,
         sum(d.posted_workers) AS posted,
         sum(d.temporary_unemployment_days) AS layoff_days,
-        sum(d.temporary_unemployment_days::float / d.headcount)
+        sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
             FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS layoff_recent,
-        sum(d.temporary_unemployment_days::float / d.headcount)
+        sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
             FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS layoff_before,
-        sum(d.temporary_unemployment_days::float / d.headcount)
+        sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
             FILTER (WHERE extract(month FROM d.quarter) IN (4, 7)) AS layoff_spring_summer,
         avg(d.social_security_debt) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt,
         count(*) AS quarters
@@ -90,8 +90,9 @@ SELECT t.employer_id, t.as_of,
     d.hours / nullif(d.fte, 0) AS hours_per_fte,
     d.fte / nullif(d.head_quarters, 0) AS fte_per_worker,
     d.part_time_share,
-    greatest(0, least(1, (d.fte - (d.head_quarters - d.part_timers)) / nullif(d.part_timers, 0)))
-        AS part_time_fraction,
+    -- greatest/least skip NULLs: without part-timers this would be 1, not NULL.
+    CASE WHEN d.part_timers > 0 THEN greatest(0, least(1, (d.fte - (d.head_quarters - d.part_timers)) / d.part_timers))
+        END AS part_time_fraction,
     d.heads AS headcount,
     d.heads_recent / nullif(d.heads_before, 0) - 1 AS headcount_change,
     d.heads_sd / nullif(d.heads, 0) AS headcount_volatility,
@@ -100,7 +101,7 @@ SELECT t.employer_id, t.as_of,
     d.short_contracts::float / nullif(d.hires, 0) AS short_contract_share,
     d.layoff_days * 4.0 / d.quarters / nullif(d.heads, 0) AS layoff_days_per_worker,
     d.layoff_recent - d.layoff_before AS layoff_days_change,
-    coalesce(d.layoff_spring_summer, 0) AS layoff_days_spring_summer,
+    CASE WHEN d.quarters > 0 THEN coalesce(d.layoff_spring_summer, 0) END AS layoff_days_spring_summer,
     d.posted::float / nullif(d.head_quarters, 0) AS posted_worker_share,
     d.debt / nullif(d.wages / d.quarters, 0) AS debt_to_wages,
     (t.as_of - e.start_date) / 365.25 AS company_years,

@@ -20,9 +20,11 @@ from django.utils.translation import gettext_noop
 
 # Personal characteristics (of workers or managers) and online data: never a feature.
 DENYLIST = re.compile(
-    r"nationalit|national_|citizen|gender|(^|_)sex(_|$)|(^|_)age(_|$)|birth|born|ethnic|origin|race|relig|"
+    r"nationalit|national_|citizen|gender|(^|_)sex(_|$)|(^|_)ages?(_|$)|birth|born|ethnic|origin|race|relig|"
     r"language|mother_tongue|disab|health|pregnan|marital|family|name|address|web|social_media|online|"
-    r"facebook|linkedin|twitter|instagram|tiktok|review"
+    r"facebook|linkedin|twitter|instagram|tiktok|review|"
+    # proxies of the above: sex, nationality, age
+    r"female|(^|_)males?(_|$)|women|(^|_)men(_|$)|foreigner|migra|sexual|skin|youth"
 )
 
 

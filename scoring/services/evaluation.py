@@ -80,7 +80,9 @@ def bands_fall(band_hit_rates: dict[str, dict[str, float | int | None]], *, min_
     A later band may beat an earlier one only by sampling noise (two standard errors):
     a validation year of a small sector holds a few dozen inspections per band.
     """
-    bands = [entry for entry in band_hit_rates.values() if (entry["rows"] or 0) >= min_rows]
+    # By name, not dict order: metrics stored as jsonb come back with their keys reordered.
+    ordered = [band_hit_rates[name] for name in BAND_NAMES if name in band_hit_rates]
+    bands = [entry for entry in ordered if (entry["rows"] or 0) >= min_rows]
     for high, low in zip(bands, bands[1:], strict=False):
         p_high, p_low = float(high["rate"]), float(low["rate"])
         pooled = (high["hits"] + low["hits"]) / (high["rows"] + low["rows"])

@@ -58,7 +58,8 @@ def scores_rank(scores: np.ndarray, employer_ids: np.ndarray, cutoffs: dict[str,
     rank[order] = np.arange(1, count + 1)
     percentile = 100.0 * (count - rank) / count
     band = np.full(count, 4, dtype=np.int16)
-    limits = np.ceil(np.array([cutoffs["red"], cutoffs["orange"], cutoffs["green"]]) * count)
+    # Rounded first: 0.07 * 100 is 7.000000000000001 in floating point, which would ceil to 8.
+    limits = np.ceil(np.round(np.array([cutoffs["red"], cutoffs["orange"], cutoffs["green"]]) * count, 6))
     for number, limit in reversed(list(enumerate(limits, start=1))):
         band[rank <= limit] = number
     return rank, percentile, band

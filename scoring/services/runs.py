@@ -121,6 +121,8 @@ def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
     done = 0
     params = {"sector": run.sector_id, "as_of": run.as_of}
     for chunk in features_read(targets=SECTOR_TARGETS, params=params):
+        if chunk.empty:  # no rows at all: pandas still yields the CSV header as one empty chunk
+            continue
         parts.append(chunk_score(artifact, chunk))
         done += len(chunk)
         _progress(run, min(0.9, 0.9 * done / max(expected, 1)), progress)

@@ -29,7 +29,7 @@ from sklearn.preprocessing import QuantileTransformer
 
 from inspections.models import OffenceType, Sector
 from scoring.features.computation import INSPECTED_TARGETS, SECTOR_SAMPLE_TARGETS, features_frame
-from scoring.features.registry import FEATURE_NAMES, features_check
+from scoring.features.registry import FEATURE_NAMES, FeatureRefused, features_check
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 
 from . import evaluation
@@ -90,6 +90,9 @@ def training_set_build(*, sector: str, offence: str, as_of: date) -> TrainingSet
     with connection.cursor() as cursor:
         cursor.execute(_LABELS_SQL, params)
         labels = pd.DataFrame(cursor.fetchall(), columns=["employer_id", "as_of", "found", "random_control"])
+    if labels.empty:
+        # An empty cursor gives untyped columns that pandas refuses to merge: say it in words.
+        raise TrainingRefused(f"No completed inspection in {sector} checked {offence} before {as_of}.")
     labels["as_of"] = pd.to_datetime(labels["as_of"])
     frame = features.merge(labels, on=["employer_id", "as_of"], how="inner", validate="one_to_one")
     frame = frame.sort_values(["as_of", "employer_id"], ignore_index=True)
@@ -258,7 +261,9 @@ def version_decide(*, version: ModelVersion, data: TrainingSet) -> ModelVersion:
 
 def model_version_activate(*, version: ModelVersion, user: AbstractBaseUser | None = None) -> ModelVersion:
     """Make this version the active one of its (sector, offence); the previous one retires."""
-    artifact_load(bytes(version.artifact))  # refuses a version whose features are not allowed
+    artifact = artifact_load(bytes(version.artifact))  # refuses a version whose features are not allowed
+    if features_check(version.features) != artifact.features:
+        raise FeatureRefused("The version's feature list is not the one its model file was trained on.")
     with transaction.atomic():
         ModelVersion.objects.select_for_update().filter(
             sector=version.sector_id, offence_type=version.offence_type_id, status=ModelStatus.ACTIVE

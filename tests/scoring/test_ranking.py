@@ -1,0 +1,215 @@
+"""Ranks, percentiles, bands, the three reasons, and the COPY rows a run writes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from scoring.models import DEFAULT_BAND_CUTOFFS
+from scoring.services import ranking
+from scoring.services.artifacts import Artifact
+from scoring.services.ranking import REASONS, ScoredSector, rows_render, scores_rank
+from scoring.services.training import pipelines_fit
+
+FEATURES = ["hires_per_worker", "wage_per_fte_vs_sector", "part_time_share", "headcount", "debt_to_wages"]
+UP, DOWN = 0, 1  # hires push the risk up, a higher wage pushes it down; the rest is noise
+
+
+@pytest.fixture(scope="module")
+def artifact() -> Artifact:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, len(FEATURES)))
+    logit = 2.0 * X[:, UP] - 2.0 * X[:, DOWN] - 1.0
+    y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
+    model, explainer = pipelines_fit(X, y)
+    return Artifact(model=model, explainer=explainer, features=FEATURES)
+
+
+# --- scores_rank ----------------------------------------------------------------------------
+
+
+def test_rank_by_score_ties_by_employer_id() -> None:
+    scores = np.array([0.1, 0.9, 0.5, 0.9, 0.5])
+    ids = np.array([10, 20, 30, 5, 7])
+
+    rank, percentile, _ = scores_rank(scores, ids, DEFAULT_BAND_CUTOFFS)
+
+    # 0.9 (id 5), 0.9 (id 20), 0.5 (id 7), 0.5 (id 30), 0.1 (id 10)
+    assert rank.tolist() == [5, 2, 4, 1, 3]
+    assert percentile.tolist() == pytest.approx([0.0, 60.0, 20.0, 80.0, 40.0])
+
+
+def test_ranks_do_not_depend_on_input_order() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.choice([0.1, 0.2, 0.3], size=500)  # many ties
+    ids = rng.permutation(np.arange(1000, 1500))
+    rank, _, _ = scores_rank(scores, ids, DEFAULT_BAND_CUTOFFS)
+    shuffle = rng.permutation(500)
+    rank_shuffled, _, _ = scores_rank(scores[shuffle], ids[shuffle], DEFAULT_BAND_CUTOFFS)
+
+    assert sorted(rank.tolist()) == list(range(1, 501))
+    assert dict(zip(ids.tolist(), rank.tolist(), strict=True)) == dict(
+        zip(ids[shuffle].tolist(), rank_shuffled.tolist(), strict=True)
+    )
+
+
+@pytest.mark.parametrize("count", [100, 1000, 20_000])
+def test_default_bands_are_5_10_25_60_percent(count) -> None:
+    scores = np.random.default_rng(count).random(count)
+    ids = np.arange(count)
+
+    rank, percentile, band = scores_rank(scores, ids, DEFAULT_BAND_CUTOFFS)
+
+    counts = np.bincount(band, minlength=5)[1:]
+    assert (counts * 100 // count).tolist() == [5, 10, 25, 60]
+    assert counts.sum() == count
+    # Bands follow the ranks: every red ranks above every orange, and so on.
+    for higher, lower in zip(range(1, 4), range(2, 5), strict=True):
+        assert rank[band == higher].max() < rank[band == lower].min()
+    assert percentile[rank == 1][0] == pytest.approx(100 * (count - 1) / count)
+    assert percentile.min() == 0.0
+
+
+def test_custom_cutoffs() -> None:
+    count = 100
+    cutoffs = {"red": 0.07, "orange": 0.14, "green": 0.28}  # 0.07 * 100 is 7.000000000000001 in floats
+
+    _, _, band = scores_rank(np.linspace(1, 0, count), np.arange(count), cutoffs)
+
+    assert np.bincount(band, minlength=5)[1:].tolist() == [7, 7, 14, 72]
+
+
+def test_a_small_sector_rounds_band_sizes_up() -> None:
+    _, _, band = scores_rank(np.array([0.3, 0.2, 0.1]), np.array([1, 2, 3]), DEFAULT_BAND_CUTOFFS)
+    assert band.tolist() == [1, 3, 4]  # ceil(0.15), ceil(0.45), ceil(1.2): red 1, orange 1 -> none left, green 2
+
+
+# --- ScoredSector.explain -------------------------------------------------------------------
+
+
+def test_explain_picks_at_most_three_reasons_that_push_the_risk_up(artifact) -> None:
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(400, len(FEATURES)))
+    values[::7, 2] = np.nan
+    ids = np.arange(400)
+
+    scored = ScoredSector.explain(employer_ids=ids, scores=np.zeros(400), values=values, artifact=artifact)
+
+    assert scored.reason_index.shape == (400, REASONS) and scored.reason_value.shape == (400, REASONS)
+    push = artifact.explainer[:-1].transform(values) * artifact.explainer[-1].coef_[0]
+    for row in range(400):
+        picked = [index for index in scored.reason_index[row] if index >= 0]
+        assert len(picked) == len(set(picked)) <= REASONS
+        assert all(push[row, index] > 0 for index in picked)
+        # The strongest positive pushes, strongest first; nothing positive left out above them.
+        expected = [index for index in np.argsort(-push[row], kind="stable")[:REASONS] if push[row, index] > 0]
+        assert picked == expected
+        # No gaps: once a slot is empty, the later ones are too.
+        slots = scored.reason_index[row].tolist()
+        assert slots == picked + [-1] * (REASONS - len(picked))
+        for slot, index in enumerate(slots):
+            if index < 0:
+                assert np.isnan(scored.reason_value[row, slot])
+            else:
+                np.testing.assert_equal(scored.reason_value[row, slot], values[row, index])
+
+
+def test_explain_names_the_features_that_matter(artifact) -> None:
+    values = np.array(
+        [
+            [3.0, -3.0, 0.0, 0.0, 0.0],  # many hires and low pay: both push up
+            [-3.0, 3.0, 0.0, 0.0, 0.0],  # few hires and high pay: both push down
+        ]
+    )
+    scored = ScoredSector.explain(employer_ids=np.array([1, 2]), scores=np.zeros(2), values=values, artifact=artifact)
+
+    assert set(scored.reason_index[0, :2].tolist()) == {UP, DOWN}
+    assert UP not in scored.reason_index[1] and DOWN not in scored.reason_index[1]
+
+
+def test_concat_keeps_the_rows_in_order(artifact) -> None:
+    values = np.random.default_rng(2).normal(size=(10, len(FEATURES)))
+    parts = [
+        ScoredSector.explain(
+            employer_ids=np.arange(a, b), scores=np.zeros(b - a), values=values[a:b], artifact=artifact
+        )
+        for a, b in [(0, 4), (4, 10)]
+    ]
+    whole = ScoredSector.concat(parts)
+    assert whole.employer_ids.tolist() == list(range(10))
+    assert whole.reason_index.shape == (10, REASONS)
+
+
+# --- rows_render ----------------------------------------------------------------------------
+
+
+def _scored(count: int) -> ScoredSector:
+    rng = np.random.default_rng(count)
+    index = rng.integers(-1, len(FEATURES), size=(count, REASONS))
+    value = np.where(index >= 0, rng.normal(size=(count, REASONS)), np.nan)
+    value[0, 0] = np.nan  # a picked feature whose value is unknown
+    index[0, 0] = 1
+    scores = rng.random(count)
+    scores[1] = 1.5e-05  # prints in exponent notation
+    return ScoredSector(np.arange(1000, 1000 + count), scores, index, value)
+
+
+def _parsed(payload: bytes) -> list[list[str]]:
+    text = payload.decode()
+    assert text.endswith("\n")
+    return [line.split("\t") for line in text[:-1].split("\n")]
+
+
+@pytest.mark.parametrize(("count", "chunk"), [(10, 100_000), (10, 4), (8, 4)])
+def test_rows_render_writes_copy_text(monkeypatch, count, chunk) -> None:
+    monkeypatch.setattr(ranking, "RENDER_ROWS", chunk)
+    scored = _scored(count)
+    rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, DEFAULT_BAND_CUTOFFS)
+
+    chunks = list(rows_render(42, scored, rank, percentile, band, FEATURES))
+
+    assert [rows for _, rows in chunks] == [min(chunk, count - start) for start in range(0, count, chunk)]
+    rows = [row for payload, _ in chunks for row in _parsed(payload)]
+    assert len(rows) == count
+    for position, row in enumerate(rows):
+        assert len(row) == 6 + 2 * REASONS
+        assert row[0] == "42" and int(row[1]) == scored.employer_ids[position]
+        assert float(row[2]) == pytest.approx(scored.scores[position], abs=1e-6)
+        assert int(row[3]) == rank[position] and int(row[5]) == band[position]
+        assert float(row[4]) == pytest.approx(percentile[position], abs=1e-3)
+        for slot in range(REASONS):
+            name, value = row[6 + 2 * slot], row[7 + 2 * slot]
+            index = scored.reason_index[position, slot]
+            assert name == (FEATURES[index] if index >= 0 else "")
+            if np.isnan(scored.reason_value[position, slot]):
+                assert value == "\\N"
+            else:
+                assert float(value) == pytest.approx(scored.reason_value[position, slot], abs=1e-4)
+    assert rows[0][6:8] == ["wage_per_fte_vs_sector", "\\N"]
+
+
+@pytest.mark.django_db
+def test_postgresql_reads_the_rows() -> None:
+    """The real check of the format: PostgreSQL's COPY parses every chunk, NULLs included."""
+    scored = _scored(25)
+    rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, DEFAULT_BAND_CUTOFFS)
+    reasons = ", ".join(f"reason_{n} text, reason_{n}_value float8" for n in range(1, REASONS + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE rendered (run_id int, employer_id bigint, score float8, rank int, "
+            f"percentile float8, band smallint, {reasons})"
+        )
+        for payload, _ in rows_render(7, scored, rank, percentile, band, FEATURES):
+            cursor.cursor.copy_expert("COPY rendered FROM STDIN", io.BytesIO(payload))
+        cursor.execute(
+            "SELECT count(*), count(reason_1_value), count(*) FILTER (WHERE reason_1 = ''), "
+            "min(score), max(rank), count(DISTINCT rank) FROM rendered"
+        )
+        rows, values, empty, low, top, distinct = cursor.fetchone()
+    assert rows == 25 and top == 25 and distinct == 25
+    assert values == int((~np.isnan(scored.reason_value[:, 0])).sum())
+    assert empty == int((scored.reason_index[:, 0] < 0).sum())
+    assert low == pytest.approx(1.5e-05)

@@ -1,0 +1,152 @@
+"""The feature registry: described in words, no personal characteristics or web data, reasons in a sentence."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import translation
+
+from scoring.features.computation import COLUMNS
+from scoring.features.registry import (
+    DENYLIST,
+    FEATURE_NAMES,
+    FEATURES,
+    FeatureRefused,
+    features_check,
+    reason_text,
+)
+
+KNOWN_TABLES = {"inspections_declaration", "inspections_employer", "inspections_inspection", "inspections_finding"}
+
+
+@pytest.mark.parametrize("name", FEATURE_NAMES)
+def test_every_feature_is_described_in_english(name) -> None:
+    feature = FEATURES[name]
+    assert feature.name == name
+    with translation.override("en"):
+        label, description, risk = str(feature.label), str(feature.description), str(feature.risk)
+    assert label and label == label.strip(), label
+    # Sentences of words, not a column name: at least a few words, ending with a full stop.
+    for text in (description, risk):
+        assert len(text.split()) >= 5 and text.endswith("."), text
+        assert "_" not in text, text
+    assert feature.sources and set(feature.sources) <= KNOWN_TABLES
+    assert re.fullmatch(r"[a-z_]+", name)
+
+
+def test_the_feature_sql_computes_exactly_the_registered_features() -> None:
+    assert list(COLUMNS[2:]) == list(FEATURE_NAMES)
+    assert features_check(FEATURE_NAMES) == list(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nationality",
+        "Nationality",
+        "worker_nationality_share",
+        "gender",
+        "share_female_gender",
+        "sex",
+        "age",
+        "worker_age",
+        "manager_age_years",
+        "mother_tongue",
+        "language",
+        "birth_country",
+        "country_of_birth",
+        "ethnicity",
+        "religion",
+        "disability_share",
+        "marital_status",
+        "family_size",
+        "manager_name",
+        "home_address",
+        "facebook_likes",
+        "social_media_activity",
+        "website_visits",
+        "web_mentions",
+        "online_reviews",
+        "linkedin_posts",
+        "twitter_followers",
+        # Proxies of sex, nationality and age.
+        "female_share",
+        "women_share",
+        "male_workers",
+        "foreigner_share",
+        "migrant_share",
+        "immigrant_workers",
+        "worker_ages",
+        "youth_share",
+        "sexual_orientation",
+        "skin_colour",
+    ],
+)
+def test_personal_characteristics_and_web_data_are_refused(name) -> None:
+    with pytest.raises(FeatureRefused, match=rf"Not allowed: {name}: personal characteristics"):
+        features_check(["headcount", name])
+
+
+def test_a_denied_name_is_refused_even_among_allowed_ones() -> None:
+    with pytest.raises(FeatureRefused) as refused:
+        features_check([*FEATURE_NAMES, "worker_age", "facebook_likes"])
+    assert "worker_age, facebook_likes" in str(refused.value)
+
+
+def test_registered_names_do_not_trip_the_denylist() -> None:
+    """The denylist must not catch the legitimate features (e.g. 'headcount_change' has 'age' inside a word)."""
+    assert [name for name in FEATURE_NAMES if DENYLIST.search(name)] == []
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["profit_margin"], "Not in the feature registry: profit_margin"),
+        (["headcount", "turnover", "vat_gap"], "Not in the feature registry: turnover, vat_gap"),
+        ([], "at least one feature"),
+        (iter([]), "at least one feature"),
+        (["headcount", "hires_per_worker", "headcount"], "listed twice"),
+    ],
+    ids=["unknown", "several unknown", "empty", "empty iterator", "duplicate"],
+)
+def test_unknown_empty_and_duplicate_lists_are_refused(names, message) -> None:
+    with pytest.raises(FeatureRefused, match=message):
+        features_check(names)
+
+
+def test_features_check_returns_the_names_in_order() -> None:
+    assert features_check(iter(["hires_per_worker", "headcount"])) == ["hires_per_worker", "headcount"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [
+        ("wage_per_fte_vs_sector", -0.38, "wage per FTE 38 % below the sector median"),
+        ("wage_per_fte_vs_sector", 0.12, "wage per FTE 12 % above the sector median"),
+        ("wage_per_fte_vs_sector", 0.0, "wage per FTE 0 % above the sector median"),
+        ("headcount_change", -0.25, "workers down 25 % in a year"),
+        ("headcount_change", 0.5, "workers up 50 % in a year"),
+        ("part_time_share", 0.8, "80 % of the workers part-time"),
+        ("hires_per_worker", 1.234, "1.23 hires per worker in a year"),
+        ("earlier_findings", 2, "2 offences found by earlier inspections"),
+        ("hours_per_fte", 300.4, "300 declared hours per FTE a quarter"),
+    ],
+)
+def test_reason_text_in_english(name, value, text) -> None:
+    with translation.override("en"):
+        assert reason_text(name, value) == text
+
+
+@pytest.mark.parametrize("name", FEATURE_NAMES)
+@pytest.mark.parametrize("value", [-0.5, 0.0, 0.37, 12.0])
+def test_every_feature_has_a_reason_sentence(name, value) -> None:
+    with translation.override("en"):
+        text = reason_text(name, value)
+    assert text and "%(" not in text and "%%" not in text, text
+
+
+def test_reason_text_without_a_value_or_for_an_unknown_name() -> None:
+    with translation.override("en"):
+        assert reason_text("hires_per_worker", None) == "hires per worker"
+        assert reason_text("no_such_feature", 1.0) == "no_such_feature"
