@@ -221,7 +221,8 @@ def gates_failed(metrics: dict) -> list[str]:
     failed = []
     auc = metrics.get("roc_auc")
     if auc is None or auc < MIN_AUC:
-        failed.append(f"ROC AUC {auc if auc is None else round(auc, 3)} is below {MIN_AUC}.")
+        shown = "unknown (one class only)" if auc is None else f"{auc:.4f}"
+        failed.append(f"ROC AUC {shown} is below the minimum of {MIN_AUC}.")
     if not evaluation.bands_fall(metrics["band_hit_rates"]):
         failed.append("Hit rates do not fall from red to blue on the validation inspections.")
     return failed

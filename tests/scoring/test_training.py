@@ -260,7 +260,7 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
     candidate = model_retrain(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
 
     assert candidate.status == ModelStatus.CANDIDATE
-    assert candidate.review_note == "ROC AUC 0.52 is below 0.55."
+    assert candidate.review_note == "ROC AUC 0.5200 is below the minimum of 0.55."
     assert not ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE).exists()
 
 
@@ -268,8 +268,8 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
     ("metrics", "reasons"),
     [
         ({"roc_auc": 0.7, "band_hit_rates": {}}, []),
-        ({"roc_auc": None, "band_hit_rates": {}}, ["ROC AUC None is below 0.55."]),
-        ({"roc_auc": 0.5, "band_hit_rates": {}}, ["ROC AUC 0.5 is below 0.55."]),
+        ({"roc_auc": None, "band_hit_rates": {}}, ["ROC AUC unknown (one class only) is below the minimum of 0.55."]),
+        ({"roc_auc": 0.5, "band_hit_rates": {}}, ["ROC AUC 0.5000 is below the minimum of 0.55."]),
         (
             {
                 "roc_auc": 0.8,
