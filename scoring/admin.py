@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from inspections.models import OffenceType, Sector
 from scoring.features.registry import FeatureRefused
@@ -166,7 +167,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reject the selected candidates"), permissions=["change"])
     def reject(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         count = queryset.filter(status=ModelStatus.CANDIDATE).update(status=ModelStatus.REJECTED)
-        self.message_user(request, _("%(count)d candidate(s) rejected.") % {"count": count})
+        message = ngettext("%(count)d candidate rejected.", "%(count)d candidates rejected.", count)
+        self.message_user(request, message % {"count": count})
 
 
 @admin.register(ScoringRun)

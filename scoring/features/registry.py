@@ -47,7 +47,8 @@ def _percent(value: float) -> str:
 
 
 def _number(value: float, digits: int = 1) -> str:
-    return number_format(value, digits)
+    # number_format cuts digits off (455.9 -> "455"): round first.
+    return number_format(round(value, digits), digits)
 
 
 def _relative(above: str, below: str) -> Callable[[float], str]:

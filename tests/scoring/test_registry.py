@@ -150,3 +150,66 @@ def test_reason_text_without_a_value_or_for_an_unknown_name() -> None:
     with translation.override("en"):
         assert reason_text("hires_per_worker", None) == "hires per worker"
         assert reason_text("no_such_feature", 1.0) == "no_such_feature"
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+@pytest.mark.parametrize("name", FEATURE_NAMES)
+def test_every_feature_is_translated(name, language) -> None:
+    feature = FEATURES[name]
+    with translation.override("en"):
+        english = [str(feature.label), str(feature.description), str(feature.risk)]
+    with translation.override(language):
+        translated = [str(feature.label), str(feature.description), str(feature.risk)]
+    for text, original in zip(translated, english, strict=True):
+        assert text and text.strip() == text, (language, original)
+        assert text != original, (language, original)
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+@pytest.mark.parametrize("name", FEATURE_NAMES)
+def test_every_reason_sentence_is_translated(name, language) -> None:
+    with translation.override("en"):
+        english = reason_text(name, 0.37)
+    with translation.override(language):
+        text = reason_text(name, 0.37)
+    assert text and text != english, (language, english)
+    assert "%(" not in text and "%%" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("language", "name", "value", "text"),
+    [
+        # Numbers follow the language: a decimal comma in Dutch and French, and no thousands
+        # separator (USE_THOUSAND_SEPARATOR is off; Django 5 always localises formats).
+        ("nl", "wage_per_fte_vs_sector", -0.38, "loon per VTE 38 % onder de mediaan van de sector"),
+        ("fr", "wage_per_fte_vs_sector", 0.12, "salaire par ETP 12 % au-dessus de la médiane du secteur"),
+        ("nl", "hires_per_worker", 1.25, "1,25 indiensttredingen per werknemer in een jaar"),
+        ("fr", "hires_per_worker", 1.25, "1,25 entrées en service par travailleur en un an"),
+        ("nl", "headcount", 1234.5, "gemiddeld 1234,5 werknemers"),
+        ("fr", "headcount", 1234.5, "1234,5 travailleurs en moyenne"),
+        (
+            "fr",
+            "layoff_days_change",
+            -2.5,
+            "chômage temporaire en baisse de 2,5 jours par travailleur par rapport au semestre précédent",
+        ),
+        ("fr", "part_time_share", 0.8, "80 % des travailleurs à temps partiel"),
+    ],
+)
+def test_reason_text_in_dutch_and_french(language, name, value, text) -> None:
+    with translation.override(language):
+        assert reason_text(name, value) == text
+
+
+def test_reason_text_without_a_value_gives_the_translated_label() -> None:
+    with translation.override("nl"):
+        assert reason_text("hires_per_worker", None) == "indiensttredingen per werknemer"
+    with translation.override("fr"):
+        assert reason_text("layoff_days_per_worker", None) == "chômage temporaire"
+
+
+def test_reason_numbers_are_rounded_not_cut() -> None:
+    from scoring.features.registry import reason_text
+
+    assert reason_text("hours_per_fte", 455.9) == "456 declared hours per FTE a quarter"
+    assert reason_text("hires_per_worker", 2.999) == "3.00 hires per worker in a year"
