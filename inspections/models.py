@@ -8,7 +8,7 @@ and in database constraints; workflows over many rows live in services.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -156,12 +156,15 @@ class LegalForm(models.TextChoices):
     FOREIGN = "FOREIGN", _("Foreign company")
 
 
-class EmployerQuerySet(models.QuerySet["Employer"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> EmployerQuerySet:
-        """The one place that limits employers to what a user may see.
+class ScopedQuerySet(models.QuerySet):
+    """Rows that belong to a sub-region (a `subregion` foreign key): employers, scores."""
 
-        Inspectors limited to regions or sub-regions see employers there only;
-        everyone else (and inspectors without limits) sees all of them.
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
+        """The one place that limits what a user may see.
+
+        Inspectors limited to regions or sub-regions see rows there only; everyone else
+        (and inspectors without limits) sees all of them. Every view, export, count and
+        API reads employers and scores through this method.
         """
         if not user.is_authenticated:
             return self.none()
@@ -170,6 +173,8 @@ class EmployerQuerySet(models.QuerySet["Employer"]):
             return self
         return self.filter(subregion_id__in=subregions)
 
+
+class EmployerQuerySet(ScopedQuerySet):
     def active_on(self, day: dt.date) -> EmployerQuerySet:
         """Employers that had started and not closed on `day` (the scoring population)."""
         return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gt=day))

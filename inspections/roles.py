@@ -20,6 +20,9 @@ DATA_MODELS = ["employer", "declaration", "inspection", "finding"]
 # (app_label, codename) pairs per role; "view_*" of everything for every role.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     INSPECTOR: [
+        ("workspace", "add_note"),
+        ("workspace", "change_note"),  # their own only: the views and services check the author
+        ("workspace", "add_riskprofilecomment"),
         ("inspections", "add_inspection"),
         ("inspections", "change_inspection"),
         ("inspections", "add_finding"),
@@ -33,6 +36,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("scoring", "change_modelversion"),
     ],
     TASK_FORCE: [
+        ("workspace", "add_note"),
+        ("workspace", "change_note"),
+        ("workspace", "add_riskprofilecomment"),
+        ("workspace", "change_riskprofile"),  # the task force writes and keeps the risk profiles
         ("inspections", "add_inspection"),
         ("inspections", "change_inspection"),
         ("inspections", "add_finding"),
@@ -45,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 
 SCORING_MODELS = ["modelversion", "scoringrun", "score"]
+WORKSPACE_MODELS = ["note", "riskprofile", "riskprofilecomment"]
 
 
 def _view_permissions() -> list[Permission]:
@@ -54,6 +62,7 @@ def _view_permissions() -> list[Permission]:
         Permission.objects.filter(
             Q(content_type__app_label="inspections", codename__in=codenames)
             | Q(content_type__app_label="scoring", codename__in=scoring)
+            | Q(content_type__app_label="workspace", codename__in=[f"view_{m}" for m in WORKSPACE_MODELS])
         )
     )
 

@@ -9,12 +9,20 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from inspections.selectors import employer_counts_by_sector_region
+from scoring.models import Band
+from workspace import selectors as workspace
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    counts = employer_counts_by_sector_region(user=request.user)
-    return render(request, "inspections/home.html", {"counts": counts})
+    context = {
+        "counts": employer_counts_by_sector_region(user=request.user),
+        "band_counts": workspace.band_counts_for_user(user=request.user),
+        "targets": workspace.targets_of(user=request.user)[:5],
+        "recent_notes": workspace.recent_notes_for(user=request.user),
+        "bands": Band.values,
+    }
+    return render(request, "inspections/home.html", context)
 
 
 @login_not_required

@@ -9,6 +9,7 @@ from inspections import views as inspection_views
 urlpatterns = [
     path("", inspection_views.home, name="home"),
     path("health/", inspection_views.health, name="health"),
+    path("", include("workspace.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

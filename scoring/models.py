@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Employer, OffenceType, Sector
+from inspections.models import Employer, OffenceType, ScopedQuerySet, Sector, SubRegion
 
 # Cumulative shares of the ranked employers: top 5 % red, next 10 % orange, next 25 %
 # green, the rest blue (issue 3; analysts may store others with a model version).
@@ -153,8 +153,42 @@ class ScoringRun(models.Model):
         return 0x5C0_0000_0000 + int(self.pk)
 
 
+class SizeClass(models.IntegerChoices):
+    """Workers on the payroll (average of the last four quarters), in the EU's size classes."""
+
+    MICRO = 1, _("fewer than 10 workers")
+    SMALL = 2, _("10 to 49 workers")
+    MEDIUM = 3, _("50 to 249 workers")
+    LARGE = 4, _("250 workers or more")
+
+    @staticmethod
+    def limits() -> list[int]:
+        """Lower bound of each class above micro (numpy.digitize bins)."""
+        return [10, 50, 250]
+
+
+class VisitRecency(models.IntegerChoices):
+    """How long before the run's date an employer was last inspected (visited)."""
+
+    WITHIN_6_MONTHS = 0, _("in the last 6 months")
+    WITHIN_12_MONTHS = 1, _("6 to 12 months before")
+    WITHIN_24_MONTHS = 2, _("1 to 2 years before")
+    WITHIN_36_MONTHS = 3, _("2 to 3 years before")
+    LONGER_OR_NEVER = 4, _("more than 3 years before, or never")
+
+    @staticmethod
+    def months() -> list[int]:
+        """Upper bound in months of each class but the last: "not inspected in the last N months"."""
+        return [6, 12, 24, 36]
+
+
 class Score(models.Model):
-    """The risk of one employer for one offence type, from one scoring run."""
+    """The risk of one employer for one offence type, from one scoring run.
+
+    Besides the score, a row carries copies of what the ranked lists filter on (sub-region,
+    size class, legal form, time since the last visit) as of the run, so that a list, its band counts
+    and its pages are read from this table alone, on an index that starts with the run.
+    """
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="scores", db_index=False)
@@ -170,9 +204,23 @@ class Score(models.Model):
     reason_2_value = models.FloatField(null=True)
     reason_3 = models.CharField(max_length=40, blank=True)
     reason_3_value = models.FloatField(null=True)
+    # Copies for the ranked lists (see the class docstring); null in runs made before them.
+    subregion = models.ForeignKey(
+        SubRegion, on_delete=models.PROTECT, null=True, db_index=False, verbose_name=_("sub-region")
+    )
+    size_class = models.PositiveSmallIntegerField(_("size"), choices=SizeClass.choices, null=True)
+    legal_form = models.CharField(_("legal form"), max_length=10, blank=True)
+    visit_recency = models.PositiveSmallIntegerField(_("last inspection"), choices=VisitRecency.choices, null=True)
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("score")
+        indexes = [
+            # Ranked list of one sub-region (or a region's few): WHERE run_id = ? AND
+            # subregion_id IN (...) ORDER BY rank, first page and last page alike.
+            models.Index(fields=["run", "subregion", "rank"], name="score_run_subregion_rank"),
+        ]
         constraints = [
             # Ranked list: WHERE run_id = ? ORDER BY rank (keyset pagination on rank).
             models.UniqueConstraint(fields=["run", "rank"], name="score_rank_per_run"),
@@ -191,3 +239,31 @@ class Score(models.Model):
             (self.reason_3, self.reason_3_value),
         ]
         return [(name, value) for name, value in pairs if name]
+
+
+class ScoreCount(models.Model):
+    """Employers of one run per band and per value of every list filter but the search.
+
+    Written with the run's scores, in the same transaction: the band counts above a
+    ranked list sum a few thousand of these rows instead of counting a sector's scores.
+    """
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="counts")
+    subregion = models.ForeignKey(SubRegion, on_delete=models.PROTECT, null=True, db_index=False)
+    size_class = models.PositiveSmallIntegerField(choices=SizeClass.choices, null=True)
+    legal_form = models.CharField(max_length=10, blank=True)
+    visit_recency = models.PositiveSmallIntegerField(choices=VisitRecency.choices)
+    band = models.PositiveSmallIntegerField(choices=Band.choices)
+    employers = models.PositiveIntegerField()
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("score count")
+        indexes = [
+            # Band counts of a ranked list: WHERE run_id = ? AND <filters> GROUP BY band
+            models.Index(fields=["run", "subregion"], name="scorecount_run_subregion"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} band {self.band}: {self.employers}"

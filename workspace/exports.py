@@ -1,0 +1,120 @@
+"""CSV and XLSX exports of a ranked list, with the same filters as the page.
+
+Cells that a spreadsheet would run as a formula (starting with = + - @, or a tab or
+carriage return) are neutralised with a leading apostrophe. Past EXPORT_MAX_ROWS rows the
+export is refused with a message asking for a narrower filter. Every export is recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from scoring.features.registry import reason_text
+from scoring.models import Band, Score, ScoringRun, SizeClass
+from workspace import selectors, services
+
+EXPORT_MAX_ROWS = 10_000
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_safe(value: Any) -> Any:
+    """The value, with a leading apostrophe if a spreadsheet would read it as a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _header() -> list[str]:
+    return [
+        _("Rank"),
+        _("Band"),
+        _("Percentile"),
+        _("Score"),
+        _("Enterprise number"),
+        _("Name"),
+        _("Sub-region"),
+        _("Size"),
+        _("Legal form"),
+        _("Strongest reason"),
+        _("Last inspection"),
+        _("Offence found at the last inspection"),
+    ]
+
+
+def _rows(scores: QuerySet[Score]) -> Iterator[list[Any]]:
+    chosen = list(scores.select_related("employer", "subregion").order_by("rank")[:EXPORT_MAX_ROWS])
+    last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen])
+    for score in chosen:
+        reasons = score.reasons()
+        seen = last.get(score.employer_id)
+        row = [
+            score.rank,
+            str(Band(score.band).label),
+            round(score.percentile, 1),
+            round(score.score, 4),
+            score.employer.enterprise_number,
+            score.employer.name,
+            score.subregion.name if score.subregion else "",
+            str(SizeClass(score.size_class).label) if score.size_class else "",
+            score.legal_form,
+            reason_text(*reasons[0]) if reasons else "",
+            seen.visit_date.isoformat() if seen else "",
+            (_("yes") if seen.found else _("no")) if seen else "",
+        ]
+        yield [cell_safe(value) for value in row]
+
+
+def export_response(
+    *, request: HttpRequest, run: ScoringRun, scores: QuerySet[Score], filters: QueryDict, format: str
+) -> HttpResponse:
+    count = scores.count()
+    if count > EXPORT_MAX_ROWS:
+        messages.error(
+            request,
+            _("%(count)s employers match: an export holds at most %(max)s. Narrow the filters (a region, a band).")
+            % {"count": f"{count:,}", "max": f"{EXPORT_MAX_ROWS:,}"},
+        )
+        return redirect(f"{reverse('workspace:ranked_list')}?{filters.urlencode()}")
+    rows = list(_rows(scores))
+    recorded = {name: filters.getlist(name) for name in filters if name not in ("after", "before", "page")}
+    services.list_export_record(user=request.user, format=format, filters=recorded, rows=len(rows))
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    name = f"miningwatch-{run.sector_id}-{run.offence_type_id}-{stamp}.{format}"
+    body, content_type = (_csv(rows), "text/csv; charset=utf-8") if format == "csv" else (_xlsx(rows), _XLSX)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_header())
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel then reads UTF-8
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_("Ranked list"))
+    sheet.append(_header())
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,101 @@
+"""The ranked list's filters: one FilterSet for the page, the exports, the counts and the API.
+
+Sector and offence type pick the published scoring run; every other filter narrows its
+scores. The filters only use columns that Score and ScoreCount share (sub-region, band,
+size class, legal form, time since the last visit), so the same FilterSet also filters
+the counts above the list; the search, which needs the employer's name, applies to
+scores only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+from inspections.models import LegalForm, OffenceType, Region, Sector, SubRegion
+from scoring.models import Band, Score, SizeClass, VisitRecency
+
+SEARCH_MAX_CHARS = 100
+_DIGITS = re.compile(r"[\s./-]")
+
+
+class RankedListFilter(django_filters.FilterSet):
+    sector = django_filters.ModelChoiceFilter(
+        queryset=Sector.objects.all(), label=_("Sector"), method="_no_filter", empty_label=None
+    )
+    offence = django_filters.ModelChoiceFilter(
+        queryset=OffenceType.objects.all(), label=_("Offence type"), method="_no_filter", empty_label=None
+    )
+    region = django_filters.ModelChoiceFilter(
+        queryset=Region.objects.all(), label=_("Region"), method="_region", empty_label=_("All regions")
+    )
+    subregion = django_filters.ModelChoiceFilter(
+        queryset=SubRegion.objects.select_related("region"), label=_("Sub-region"), empty_label=_("All sub-regions")
+    )
+    band = django_filters.MultipleChoiceFilter(
+        choices=Band.choices, label=_("Band"), widget=forms.CheckboxSelectMultiple
+    )
+    size_class = django_filters.MultipleChoiceFilter(
+        choices=SizeClass.choices, label=_("Size"), widget=forms.CheckboxSelectMultiple
+    )
+    legal_form = django_filters.ChoiceFilter(choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"))
+    not_inspected = django_filters.ChoiceFilter(
+        choices=[("6", _("6 months")), ("12", _("12 months")), ("24", _("2 years")), ("36", _("3 years"))],
+        label=_("Not inspected in the last"),
+        method="_not_inspected",
+        empty_label=_("any time"),
+    )
+    q = django_filters.CharFilter(
+        label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True
+    )
+
+    class Meta:
+        model = Score
+        fields: list[str] = []
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        # The sub-region list follows the chosen region: htmx fetches its options.
+        self.form.fields["region"].widget.attrs.update(
+            {
+                "hx-get": reverse_lazy("workspace:subregion_options"),
+                "hx-target": "#id_subregion",
+                "hx-swap": "innerHTML",
+            }
+        )
+        region = self.form["region"].value() if data else None
+        if region:  # the sub-region list follows the chosen region
+            self.filters["subregion"].queryset = SubRegion.objects.filter(region_id=region).select_related("region")
+            self.form.fields["subregion"].queryset = self.filters["subregion"].queryset
+
+    def _no_filter(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset  # chooses the run (see selectors.ranked_list_run)
+
+    def _region(self, queryset: QuerySet, name: str, value: Region) -> QuerySet:
+        # An explicit list of codes, so that the (run, subregion, rank) index serves it.
+        codes = list(SubRegion.objects.filter(region=value).values_list("code", flat=True))
+        return queryset.filter(subregion_id__in=codes)
+
+    def _not_inspected(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # Recency classes above the one that ends at `value` months (the choices guard the value).
+        return queryset.filter(visit_recency__gt=VisitRecency.months().index(int(value)))
+
+    def _search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value or queryset.model is not Score:
+            return queryset
+        digits = _DIGITS.sub("", value).upper().removeprefix("BE")
+        if digits.isdigit():
+            return queryset.filter(
+                employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits
+            )
+        return queryset.filter(employer__name__icontains=value)
+
+    @property
+    def searching(self) -> bool:
+        return bool(self.is_bound and self.form.is_valid() and self.form.cleaned_data.get("q"))

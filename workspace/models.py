@@ -1,0 +1,114 @@
+"""What inspectors share and keep: notes on employers, risk profiles, exports of ranked lists.
+
+Targets are not a model of their own: "add to my targets" plans an Inspection
+(inspections.models) whose origin is the ranked lists, so it follows the inspection
+through its statuses like any other.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from inspections.models import Employer, OffenceType, Sector
+
+NOTE_MAX_CHARS = 5_000
+
+
+class Note(models.Model):
+    """What an inspector knows about an employer, for colleagues to read."""
+
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="notes", verbose_name=_("employer"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("author"))
+    text = models.TextField(_("note"), max_length=NOTE_MAX_CHARS)
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("edited"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("note")
+        indexes = [
+            # Employer page: WHERE employer_id = ? ORDER BY created_at DESC
+            models.Index(fields=["employer", "-created_at"], name="note_employer_recent"),
+            # Home page: the newest notes overall, joined to employers of one sub-region.
+            models.Index(fields=["-created_at"], name="note_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="note_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.employer_id}: {self.text[:40]}"
+
+    @property
+    def was_edited(self) -> bool:
+        return (self.updated_at - self.created_at).total_seconds() > 1
+
+    def editable_by(self, user: object) -> bool:
+        """Authors edit their own notes; nobody edits a colleague's."""
+        return getattr(user, "pk", None) == self.author_id
+
+
+class RiskProfile(models.Model):
+    """The task force's account of one (sector, offence): the patterns, what to look for on site."""
+
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    patterns = models.TextField(_("patterns behind the model"), blank=True, max_length=20_000)
+    on_site = models.TextField(_("what to look for on site"), blank=True, max_length=20_000)
+    updated_at = models.DateTimeField(_("last edited"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("edited by")
+    )
+
+    class Meta:
+        ordering = ["sector", "offence_type"]
+        verbose_name = _("risk profile")
+        constraints = [
+            models.UniqueConstraint(fields=["sector", "offence_type"], name="risk_profile_one_per_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sector} / {self.offence_type}"
+
+
+class RiskProfileComment(models.Model):
+    """An inspector's comment on a risk profile: what they saw on site."""
+
+    profile = models.ForeignKey(RiskProfile, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("author"))
+    text = models.TextField(_("comment"), max_length=NOTE_MAX_CHARS)
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("comment on a risk profile")
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="profile_comment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.profile}"
+
+
+class ListExport(models.Model):
+    """Every export of a ranked list: who, which filters, how many rows (an audit trail)."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("user"))
+    format = models.CharField(_("format"), max_length=4, choices=Format.choices)
+    filters = models.JSONField(_("filters"))
+    rows = models.PositiveIntegerField(_("rows"))
+    created_at = models.DateTimeField(_("exported"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("list export")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.format} {self.rows} rows {self.created_at:%Y-%m-%d %H:%M}"

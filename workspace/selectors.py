@@ -1,0 +1,214 @@
+"""Reads for the inspector's workspace. Every read of employers or scores starts from visible_to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+
+from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
+from scoring.features.registry import FEATURES
+from scoring.models import Band, ModelVersion, Score, ScoreCount, ScoringRun
+from workspace.models import Note
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    User = AbstractBaseUser | AnonymousUser
+
+PAGE_SIZE = 50
+
+
+def published_run(*, sector: str, offence: str) -> ScoringRun | None:
+    """The run whose scores the lists show for (sector, offence), if any."""
+    return (
+        ScoringRun.objects.published()
+        .filter(sector_id=sector, offence_type_id=offence)
+        .select_related("model_version")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class LastInspection:
+    visit_date: date
+    found: bool
+
+
+@dataclass
+class RankedPage:
+    """One page of a ranked list: rows in rank order and the keys of the pages around it."""
+
+    rows: list[Score]
+    has_previous: bool
+    has_next: bool
+    last_inspections: dict[int, LastInspection] = field(default_factory=dict)
+
+    @property
+    def first_rank(self) -> int | None:
+        return self.rows[0].rank if self.rows else None
+
+    @property
+    def last_rank(self) -> int | None:
+        return self.rows[-1].rank if self.rows else None
+
+
+def ranked_page(*, scores: QuerySet[Score], after: int | None, before: int | None, last: bool) -> RankedPage:
+    """A page by keyset on the rank: as fast on the last page as on the first.
+
+    `after`: the page after this rank; `before`: the page before it; `last`: the last page.
+    """
+    scores = scores.select_related("employer", "subregion")
+    if last or before is not None:
+        window = scores.filter(rank__lt=before) if before is not None else scores
+        rows = list(window.order_by("-rank")[: PAGE_SIZE + 1])
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE][::-1]
+        page = RankedPage(rows, has_previous=more, has_next=not last and bool(rows))
+        if page.rows and not last:
+            page.has_next = scores.filter(rank__gt=page.rows[-1].rank).exists()
+    else:
+        window = scores.filter(rank__gt=after) if after is not None else scores
+        rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
+        page = RankedPage(rows[:PAGE_SIZE], has_previous=after is not None, has_next=len(rows) > PAGE_SIZE)
+    page.last_inspections = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+    return page
+
+
+def last_inspections(*, employer_ids: list[int]) -> dict[int, LastInspection]:
+    """The latest completed visit of each employer and whether it found any offence (one query)."""
+    if not employer_ids:
+        return {}
+    found = Finding.objects.filter(inspection=OuterRef("pk"), found=True)
+    latest = (
+        Inspection.objects.filter(employer_id__in=employer_ids, status=InspectionStatus.COMPLETED)
+        .order_by("employer_id", "-visit_date", "-id")
+        .distinct("employer_id")
+        .annotate(found_any=Exists(found))
+        .values_list("employer_id", "visit_date", "found_any")
+    )
+    return {employer: LastInspection(visit, found_any) for employer, visit, found_any in latest}
+
+
+def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] | None) -> dict[int, int]:
+    """Employers per band: summed from ScoreCount, or counted from the scores when searching."""
+    if counts is not None:
+        grouped = counts.values("band").annotate(n=Sum("employers")).order_by()
+    else:
+        assert scores is not None
+        grouped = scores.values("band").annotate(n=Count("id")).order_by()
+    found = {row["band"]: row["n"] for row in grouped}
+    return {band: found.get(band, 0) for band in Band.values}
+
+
+def employer_scores(*, employer: Employer) -> list[Score]:
+    """The employer's published score for each offence type, with the model version behind it."""
+    published = ScoringRun.objects.published().values("pk")
+    return list(
+        Score.objects.filter(employer=employer, run__in=published)
+        .select_related("run__offence_type", "run__model_version")
+        .order_by("band", "run__offence_type_id")
+    )
+
+
+def employer_inspections(*, employer: Employer) -> QuerySet[Inspection]:
+    return (
+        employer.inspections.select_related("inspector")
+        .prefetch_related("findings__offence_type")
+        .order_by("-visit_date", "-planned_date", "-id")
+    )
+
+
+def employer_notes(*, employer: Employer) -> QuerySet[Note]:
+    return employer.notes.select_related("author").order_by("-created_at", "-id")
+
+
+def recent_notes_nearby(*, employer: Employer, user: User, limit: int = 5) -> QuerySet[Note]:
+    """Colleagues' latest notes on other employers of the same sub-region."""
+    return (
+        Note.objects.filter(employer__in=Employer.objects.visible_to(user).filter(subregion_id=employer.subregion_id))
+        .exclude(employer=employer)
+        .select_related("author", "employer")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def recent_notes_for(*, user: User, limit: int = 8) -> QuerySet[Note]:
+    """The latest notes on employers the user may see (home page)."""
+    return (
+        Note.objects.filter(employer__in=Employer.objects.visible_to(user))
+        .select_related("author", "employer__subregion")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def targets_of(*, user: User) -> QuerySet[Inspection]:
+    """The user's targets: inspections planned from the ranked lists, newest first."""
+    return (
+        Inspection.objects.filter(inspector_id=user.pk, origin=InspectionOrigin.RANKED_LIST)
+        .filter(employer__in=Employer.objects.visible_to(user))
+        .select_related("employer__subregion")
+        .order_by("-created_at")
+    )
+
+
+def band_counts_for_user(*, user: User) -> list[tuple[ScoringRun, dict[int, int]]]:
+    """Per published run, the employers per band in the user's regions (home page): one query."""
+    runs = list(ScoringRun.objects.published().select_related("sector", "offence_type"))
+    rows = (
+        ScoreCount.objects.visible_to(user)
+        .filter(run__in=[run.pk for run in runs])
+        .values("run_id", "band")
+        .annotate(n=Sum("employers"))
+        .order_by()
+    )
+    table: dict[int, dict[int, int]] = {run.pk: dict.fromkeys(Band.values, 0) for run in runs}
+    for row in rows:
+        table[row["run_id"]][row["band"]] = row["n"]
+    return [(run, table[run.pk]) for run in runs]
+
+
+def active_version(*, sector: str, offence: str) -> ModelVersion | None:
+    return ModelVersion.objects.active().filter(sector_id=sector, offence_type_id=offence).defer("artifact").first()
+
+
+@dataclass(frozen=True)
+class StrongFeature:
+    name: str
+    weight: float  # the explainer's coefficient on the normalised feature: > 0 raises the risk
+
+    @property
+    def raises_risk(self) -> bool:
+        return self.weight > 0
+
+    @property
+    def label(self) -> str:
+        feature = FEATURES.get(self.name)
+        return str(feature.label) if feature else self.name
+
+
+def strongest_features(*, sector: str, offence: str, limit: int = 6) -> list[StrongFeature]:
+    """The active model's strongest features, from the weights stored when it was trained."""
+    version = active_version(sector=sector, offence=offence)
+    weights = (version.metrics or {}).get("explainer_weights", {}) if version else {}
+    ranked = sorted(weights.items(), key=lambda item: abs(item[1]), reverse=True)[:limit]
+    return [StrongFeature(name, weight) for name, weight in ranked if weight]
+
+
+def open_target(*, user: User, employer: Employer) -> Inspection | None:
+    """The user's planned or running inspection of this employer from the lists, if any."""
+    open_statuses = [InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS]
+    return targets_of(user=user).filter(employer=employer, status__in=open_statuses).first()
+
+
+def declaration_chart(*, declarations: list) -> dict[str, list]:
+    """The series of the employer page's chart (see static/js/employer-chart.js)."""
+    return {
+        "quarters": [d.quarter_label for d in declarations],
+        "headcount": [d.headcount for d in declarations],
+        "fte": [float(d.fte) for d in declarations],
+        "part_time_percent": [round(float(d.part_time_share) * 100, 1) for d in declarations],
+        "layoff_days": [d.temporary_unemployment_days for d in declarations],
+    }

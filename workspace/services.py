@@ -1,0 +1,88 @@
+"""Writes of the inspector's workspace: notes, targets, risk profiles, export records."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from inspections.models import Employer, Inspection, InspectionOrigin, InspectionStatus
+from workspace.models import NOTE_MAX_CHARS, ListExport, Note, RiskProfile, RiskProfileComment
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+def _text_clean(text: str, *, max_chars: int = NOTE_MAX_CHARS) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(_("Write something first."))
+    if len(text) > max_chars:
+        raise ValidationError(
+            _("A note holds at most %(max)d characters; this one has %(count)d.")
+            % {"max": max_chars, "count": len(text)}
+        )
+    if "\x00" in text:
+        raise ValidationError(_("The text holds a character that cannot be stored."))
+    return text
+
+
+def note_create(*, employer: Employer, author: AbstractBaseUser, text: str) -> Note:
+    return Note.objects.create(employer=employer, author=author, text=_text_clean(text))
+
+
+def note_update(*, note: Note, user: AbstractBaseUser, text: str) -> Note:
+    if not note.editable_by(user):
+        raise PermissionDenied(_("Only the author can edit a note."))
+    note.text = _text_clean(text)
+    note.save(update_fields=["text", "updated_at"])
+    return note
+
+
+def target_add(*, employer: Employer, user: AbstractBaseUser) -> tuple[Inspection, bool]:
+    """Plan an inspection of this employer by this user, from the ranked lists.
+
+    Returns (inspection, created): an employer already among the user's open targets is
+    not planned twice.
+    """
+    open_statuses = [InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS]
+    with transaction.atomic():
+        Employer.objects.select_for_update().filter(pk=employer.pk).exists()  # one add at a time per employer
+        existing = Inspection.objects.filter(
+            employer=employer, inspector=user, origin=InspectionOrigin.RANKED_LIST, status__in=open_statuses
+        ).first()
+        if existing is not None:
+            return existing, False
+        today = timezone.localdate()
+        inspection = Inspection.objects.create(
+            employer=employer,
+            inspector=user,
+            origin=InspectionOrigin.RANKED_LIST,
+            status=InspectionStatus.PLANNED,
+            planned_date=today,
+            reference=f"TGT-{uuid.uuid4().hex[:24]}",  # replaced below, once the id is known
+        )
+        # TGT-<year>-<id>: unique without counting, even when colleagues add at the same moment.
+        inspection.reference = f"TGT-{today.year}-{inspection.pk:07d}"
+        inspection.save(update_fields=["reference"])
+    return inspection, True
+
+
+def risk_profile_update(*, profile: RiskProfile, user: AbstractBaseUser, patterns: str, on_site: str) -> RiskProfile:
+    profile.patterns = patterns.strip()
+    profile.on_site = on_site.strip()
+    profile.updated_by = user
+    profile.save()
+    return profile
+
+
+def risk_profile_comment_create(*, profile: RiskProfile, author: AbstractBaseUser, text: str) -> RiskProfileComment:
+    return RiskProfileComment.objects.create(profile=profile, author=author, text=_text_clean(text))
+
+
+def list_export_record(*, user: AbstractBaseUser, format: str, filters: dict[str, Any], rows: int) -> ListExport:
+    return ListExport.objects.create(user=user, format=format, filters=filters, rows=rows)

@@ -1,0 +1,42 @@
+"""Small pieces of the workspace pages: band chips, reasons, enterprise numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+from scoring.features.registry import reason_text
+from scoring.models import Band, Score
+
+register = template.Library()
+
+
+@register.simple_tag
+def band_chip(band: int) -> str:
+    """The band as a coloured chip with its name in words (colour-blind readers, print)."""
+    return format_html('<span class="band band-{}">{}</span>', int(band), Band(int(band)).label)
+
+
+@register.simple_tag
+def first_reason(score: Score) -> str:
+    reasons = score.reasons()
+    return reason_text(*reasons[0]) if reasons else ""
+
+
+@register.simple_tag
+def reasons_list(score: Score) -> list[str]:
+    return [reason_text(name, value) for name, value in score.reasons()]
+
+
+@register.filter
+def get_item(mapping: dict[Any, Any], key: Any) -> Any:
+    return mapping.get(key)
+
+
+@register.filter
+def enterprise_number(value: str) -> str:
+    """0403170701 -> 0403.170.701, as on KBO/BCE documents."""
+    value = str(value)
+    return f"{value[:4]}.{value[4:7]}.{value[7:]}" if len(value) == 10 and value.isdigit() else value

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from workspace import views
+
+app_name = "workspace"
+
+urlpatterns = [
+    path("lists/", views.ranked_list, name="ranked_list"),
+    path("lists/subregions/", views.subregion_options, name="subregion_options"),
+    path("lists/export.<str:format>", views.ranked_list_export, name="ranked_list_export"),
+    path("employers/<str:enterprise_number>/", views.employer_detail, name="employer_detail"),
+    path("employers/<str:enterprise_number>/notes/", views.note_create, name="note_create"),
+    path("employers/<str:enterprise_number>/target/", views.target_add, name="target_add"),
+    path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
+    path("targets/", views.my_targets, name="my_targets"),
+    path("profiles/", views.risk_profiles, name="risk_profiles"),
+    path("profiles/<slug:sector>/<slug:offence>/", views.risk_profile, name="risk_profile"),
+]

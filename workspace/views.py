@@ -1,0 +1,267 @@
+"""Thin views of the inspector's workspace: read through selectors, write through services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from inspections.models import Employer, OffenceType, Sector, SubRegion
+from scoring.models import Band, Score, ScoreCount
+from workspace import selectors, services
+from workspace.exports import EXPORT_MAX_ROWS, export_response
+from workspace.filters import RankedListFilter
+from workspace.forms import NoteForm, RiskProfileForm
+from workspace.models import Note, RiskProfile
+
+
+def _list_data(request: HttpRequest) -> QueryDict:
+    """The filters from the query string, with the first sector and offence by default."""
+    data = request.GET.copy()
+    if not data.get("sector"):
+        data["sector"] = Sector.objects.values_list("code", flat=True).first() or ""
+    if not data.get("offence"):
+        data["offence"] = OffenceType.objects.values_list("code", flat=True).first() or ""
+    return data
+
+
+def _page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list[str]]:
+    """after / before / last from the query string; out-of-range values give the first page."""
+    problems: list[str] = []
+    keys: dict[str, int | None] = {"after": None, "before": None}
+    for name in keys:
+        raw = request.GET.get(name)
+        if raw in (None, ""):
+            continue
+        if not raw.isdigit() or len(raw) > 9:
+            problems.append(_("The page asked for does not exist; here is the first page."))
+            continue
+        keys[name] = int(raw)
+    return keys["after"], keys["before"], request.GET.get("page") == "last", problems
+
+
+def _ranked_context(request: HttpRequest) -> dict[str, Any]:
+    data = _list_data(request)
+    filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
+    context: dict[str, Any] = {"filter": filterset, "bands": Band, "export_limit": EXPORT_MAX_ROWS}
+    if not filterset.is_valid():
+        context["problems"] = [error for errors in filterset.errors.values() for error in errors]
+        return context
+    cleaned = filterset.form.cleaned_data
+    run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
+    context["run"] = run
+    if run is None:
+        return context
+    scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
+    after, before, last, problems = _page_keys(request)
+    context["problems"] = problems
+    context["page"] = selectors.ranked_page(scores=scores, after=after, before=before, last=last)
+    counts = None
+    if not filterset.searching:
+        counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
+    context["counts"] = selectors.band_counts(counts=counts, scores=scores)
+    context["matching"] = sum(context["counts"].values())
+    context["query"] = _query_without_page(request)
+    return context
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@require_GET
+def ranked_list(request: HttpRequest) -> HttpResponse:
+    context = _ranked_context(request)
+    status = 400 if context.get("problems") and "page" not in context else 200
+    template = (
+        "workspace/_ranked_results.html" if request.htmx and not request.htmx.boosted else "workspace/ranked_list.html"
+    )
+    return render(request, template, context, status=status)
+
+
+@require_GET
+def subregion_options(request: HttpRequest) -> HttpResponse:
+    """The sub-region <option>s of a region, for the list's filter form (htmx)."""
+    region = request.GET.get("region", "")
+    subregions = SubRegion.objects.filter(region_id=region) if region else SubRegion.objects.all()
+    return render(request, "workspace/_subregion_options.html", {"subregions": subregions.order_by("name_en")})
+
+
+@require_GET
+def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
+    if format not in ("csv", "xlsx"):
+        raise Http404
+    data = _list_data(request)
+    filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
+    if not filterset.is_valid():
+        messages.error(request, _("The filters are not valid; nothing was exported."))
+        return redirect(f"{_url('workspace:ranked_list')}?{request.GET.urlencode()}")
+    cleaned = filterset.form.cleaned_data
+    run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
+    if run is None:
+        messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
+        return redirect(f"{_url('workspace:ranked_list')}?{request.GET.urlencode()}")
+    scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
+    return export_response(request=request, run=run, scores=scores, filters=data, format=format)
+
+
+def _url(name: str) -> str:
+    from django.urls import reverse
+
+    return reverse(name)
+
+
+def _chart_labels() -> dict[str, str]:
+    return {
+        "headcount": _("Workers"),
+        "fte": _("FTE"),
+        "part_time": _("Part-time share (%)"),
+        "layoff_days": _("Temporary-unemployment days"),
+        "people_axis": _("workers, FTE"),
+        "share_axis": _("%"),
+        "days_axis": _("days"),
+    }
+
+
+def _visible_employer(request: HttpRequest, enterprise_number: str) -> Employer:
+    return get_object_or_404(
+        Employer.objects.visible_to(request.user).select_related("sector", "subregion__region", "nace", "postal_code"),
+        enterprise_number=enterprise_number,
+    )
+
+
+@require_GET
+def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpResponse:
+    employer = _visible_employer(request, enterprise_number)
+    declarations = list(employer.declarations.order_by("quarter"))
+    context = {
+        "employer": employer,
+        "scores": selectors.employer_scores(employer=employer),
+        "declarations": declarations,
+        "chart": selectors.declaration_chart(declarations=declarations),
+        "chart_labels": json.dumps(_chart_labels()),
+        "inspections": selectors.employer_inspections(employer=employer),
+        "notes": selectors.employer_notes(employer=employer),
+        "nearby_notes": selectors.recent_notes_nearby(employer=employer, user=request.user),
+        "note_form": NoteForm(),
+        "open_target": selectors.targets_of(user=request.user)
+        .filter(employer=employer, status__in=["planned", "in_progress"])
+        .first(),
+    }
+    return render(request, "workspace/employer_detail.html", context)
+
+
+@require_POST
+def note_create(request: HttpRequest, enterprise_number: str) -> HttpResponse:
+    employer = _visible_employer(request, enterprise_number)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_create(employer=employer, author=request.user, text=form.cleaned_data["text"])
+            form = NoteForm()
+        except ValidationError as exc:
+            form.add_error("text", exc)
+    context = {"employer": employer, "notes": selectors.employer_notes(employer=employer), "note_form": form}
+    if request.htmx:
+        return render(request, "workspace/_notes.html", context, status=200 if not form.errors else 400)
+    if form.errors:
+        messages.error(request, " ".join(form.errors["text"]))
+    return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
+
+
+@require_http_methods(["GET", "POST"])
+def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(Note.objects.filter(employer__in=Employer.objects.visible_to(request.user)), pk=pk)
+    if not note.editable_by(request.user):
+        raise PermissionDenied
+    form = NoteForm(request.POST or None, initial={"text": note.text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.note_update(note=note, user=request.user, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            form.add_error("text", exc)
+        else:
+            messages.success(request, _("Note saved."))
+            return redirect("workspace:employer_detail", enterprise_number=note.employer.enterprise_number)
+    return render(request, "workspace/note_edit.html", {"note": note, "form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
+    employer = _visible_employer(request, enterprise_number)
+    inspection, created = services.target_add(employer=employer, user=request.user)
+    if created:
+        messages.success(
+            request,
+            _("%(employer)s is now among your targets (%(reference)s).")
+            % {"employer": employer.name, "reference": inspection.reference},
+        )
+    else:
+        messages.info(request, _("%(employer)s is already among your targets.") % {"employer": employer.name})
+    if request.htmx:
+        return render(request, "workspace/_target_button.html", {"employer": employer, "open_target": inspection})
+    return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
+
+
+@require_GET
+def my_targets(request: HttpRequest) -> HttpResponse:
+    return render(request, "workspace/my_targets.html", {"targets": selectors.targets_of(user=request.user)})
+
+
+@require_GET
+def risk_profiles(request: HttpRequest) -> HttpResponse:
+    profiles = {(p.sector_id, p.offence_type_id): p for p in RiskProfile.objects.all()}
+    rows = [
+        (sector, [(offence, profiles.get((sector.pk, offence.pk))) for offence in OffenceType.objects.all()])
+        for sector in Sector.objects.all()
+    ]
+    return render(request, "workspace/risk_profiles.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def risk_profile(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
+    sector_obj = get_object_or_404(Sector, pk=sector)
+    offence_obj = get_object_or_404(OffenceType, pk=offence)
+    profile, _created = RiskProfile.objects.get_or_create(sector=sector_obj, offence_type=offence_obj)
+    can_edit = request.user.has_perm("workspace.change_riskprofile")
+    form = RiskProfileForm(instance=profile)
+    comment_form = NoteForm()
+    if request.method == "POST":
+        if request.POST.get("kind") == "profile":
+            if not can_edit:
+                raise PermissionDenied
+            form = RiskProfileForm(request.POST, instance=profile)
+            if form.is_valid():
+                services.risk_profile_update(profile=profile, user=request.user, **form.cleaned_data)
+                messages.success(request, _("Risk profile saved."))
+                return redirect("workspace:risk_profile", sector=sector, offence=offence)
+        else:
+            comment_form = NoteForm(request.POST)
+            if comment_form.is_valid():
+                try:
+                    services.risk_profile_comment_create(
+                        profile=profile, author=request.user, text=comment_form.cleaned_data["text"]
+                    )
+                except ValidationError as exc:
+                    comment_form.add_error("text", exc)
+                else:
+                    return redirect("workspace:risk_profile", sector=sector, offence=offence)
+    context = {
+        "profile": profile,
+        "form": form,
+        "comment_form": comment_form,
+        "can_edit": can_edit,
+        "comments": profile.comments.select_related("author"),
+        "strongest": selectors.strongest_features(sector=sector, offence=offence),
+    }
+    status = 400 if form.errors or comment_form.errors else 200
+    return render(request, "workspace/risk_profile.html", context, status=status)
