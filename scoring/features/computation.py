@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from datetime import date
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -26,20 +27,25 @@ from django.db import connection
 from .registry import FEATURE_NAMES
 
 # Declarations in the window: the 4 quarters ended by as_of. "Recent" = the last 2.
+# Performance: the amounts are aggregated as float8 (numeric sums, averages and the
+# median's sort are several times slower, and numeric averages print 20 digits that
+# features_read then parses), and the sector filter of quarter_median is an array
+# computed first (an InitPlan), so PostgreSQL reads only that sector's declarations
+# instead of joining every sector's and filtering after a sort that spills to disk.
 _FEATURES_SQL = """
 WITH targets AS ({targets}),
 declared AS (
     SELECT t.employer_id, t.as_of,
-        avg(d.headcount) AS heads,
-        stddev_pop(d.headcount) AS heads_sd,
-        avg(d.headcount) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS heads_recent,
-        avg(d.headcount) FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS heads_before,
+        avg(d.headcount::float8) AS heads,
+        stddev_pop(d.headcount::float8) AS heads_sd,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS heads_recent,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS heads_before,
         sum(d.headcount) AS head_quarters,
-        sum(d.fte) AS fte,
+        sum(d.fte::float8) AS fte,
         sum(d.declared_hours) AS hours,
-        sum(d.gross_wages) AS wages,
-        sum(d.part_time_share * d.headcount) AS part_timers,
-        avg(d.part_time_share) AS part_time_share,
+        sum(d.gross_wages::float8) AS wages,
+        sum(d.part_time_share::float8 * d.headcount) AS part_timers,
+        avg(d.part_time_share::float8) AS part_time_share,
         sum(d.hires) AS hires,
         sum(d.exits) AS exits,
         sum(d.short_contracts) AS short_contracts,
@@ -51,7 +57,7 @@ declared AS (
             FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS layoff_before,
         sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
             FILTER (WHERE extract(month FROM d.quarter) IN (4, 7)) AS layoff_spring_summer,
-        avg(d.social_security_debt) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt,
+        avg(d.social_security_debt::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt,
         count(*) AS quarters
     FROM targets t
     JOIN inspections_declaration d ON d.employer_id = t.employer_id
@@ -63,10 +69,10 @@ windows AS (
 ),
 quarter_median AS (
     SELECT e.sector_id, d.quarter,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY d.gross_wages / d.fte) AS wage_per_fte
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY d.gross_wages::float8 / d.fte::float8) AS wage_per_fte
     FROM inspections_declaration d JOIN inspections_employer e ON e.id = d.employer_id
     WHERE d.fte > 0
-      AND e.sector_id IN (SELECT sector_id FROM windows)
+      AND e.sector_id = ANY (ARRAY(SELECT DISTINCT sector_id FROM windows))
       AND d.quarter > (SELECT min(as_of) FROM windows) - interval '15 months'
       AND d.quarter <= (SELECT max(as_of) FROM windows) - interval '3 months'
     GROUP BY e.sector_id, d.quarter
@@ -78,7 +84,8 @@ sector_median AS (
     GROUP BY w.sector_id, w.as_of
 ),
 history AS (
-    SELECT t.employer_id, t.as_of, count(DISTINCT i.id) AS inspections, count(f.id) FILTER (WHERE f.found) AS findings
+    SELECT t.employer_id, t.as_of, count(DISTINCT i.id) AS inspections, count(f.id) FILTER (WHERE f.found) AS findings,
+        max(i.visit_date) AS last_visit
     FROM targets t
     JOIN inspections_inspection i ON i.employer_id = t.employer_id
      AND i.status = 'completed' AND i.visit_date < t.as_of
@@ -106,7 +113,8 @@ SELECT t.employer_id, t.as_of,
     d.debt / nullif(d.wages / d.quarters, 0) AS debt_to_wages,
     (t.as_of - e.start_date) / 365.25 AS company_years,
     coalesce(h.inspections, 0) AS earlier_inspections,
-    coalesce(h.findings, 0) AS earlier_findings
+    coalesce(h.findings, 0) AS earlier_findings,
+    e.subregion_id, e.legal_form, h.last_visit
 FROM targets t
 JOIN inspections_employer e ON e.id = t.employer_id
 LEFT JOIN declared d ON d.employer_id = t.employer_id AND d.as_of = t.as_of
@@ -133,7 +141,9 @@ INSPECTED_TARGETS = """
     WHERE i.status = 'completed' AND i.visit_date < %(as_of)s
 """
 
-COLUMNS = ("employer_id", "as_of", *FEATURE_NAMES)
+# Not features: what the ranked lists filter on, copied onto each score (scoring.models.Score).
+LIST_COLUMNS = ("subregion_id", "legal_form", "last_visit")
+COLUMNS = ("employer_id", "as_of", *FEATURE_NAMES, *LIST_COLUMNS)
 CHUNK_ROWS = 100_000
 
 
@@ -142,11 +152,15 @@ def features_sql(targets: str) -> str:
     return _FEATURES_SQL.format(targets=targets)
 
 
-def features_copy_out(*, targets: str, params: dict[str, object]) -> tempfile.SpooledTemporaryFile[bytes]:
-    """COPY the feature rows out as CSV into a temporary file (in memory up to 64 MB)."""
+def features_copy_out(*, targets: str, params: dict[str, object]) -> IO[bytes]:
+    """COPY the feature rows out as CSV into a temporary file (memory stays flat; the OS caches it).
+
+    psycopg2 writes one call per row: a plain (C-buffered) file takes them at C speed,
+    where a SpooledTemporaryFile's Python write method cost 0.6 s per 500,000 rows.
+    """
     with connection.cursor() as cursor:
         query = cursor.mogrify(features_sql(targets), params).decode()
-        spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (the caller closes it)
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
         cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", spool)
     spool.seek(0)
     return spool
@@ -157,10 +171,17 @@ def features_read(*, targets: str, params: dict[str, object], chunk_rows: int = 
 
     Columns: employer_id (int64), as_of (datetime64), then one float64 column per
     registered feature (FEATURE_NAMES order), NaN where it cannot be computed (no
-    declaration in the window, a zero denominator).
+    declaration in the window, a zero denominator); then the LIST_COLUMNS: subregion_id
+    and legal_form (str), last_visit ("YYYY-MM-DD" str, NaN when never visited before).
     """
     spool = features_copy_out(targets=targets, params=params)
-    dtypes = {"employer_id": np.int64, **dict.fromkeys(FEATURE_NAMES, np.float64)}
+    dtypes = {
+        "employer_id": np.int64,
+        **dict.fromkeys(FEATURE_NAMES, np.float64),
+        "subregion_id": object,
+        "legal_form": object,
+        "last_visit": object,
+    }
     with spool:
         reader = pd.read_csv(spool, dtype=dtypes, parse_dates=["as_of"], chunksize=chunk_rows)
         yield from reader

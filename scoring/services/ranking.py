@@ -4,15 +4,69 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
+import pandas as pd
+from dateutil.relativedelta import relativedelta
 
 from inspections.services.imports.copying import constant, copy_text
+from scoring.models import SizeClass, VisitRecency
 
 from .artifacts import Artifact
 
 REASONS = 3
 RENDER_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the ranked lists filter on, per employer (arrays of length n): sub-region and
+    legal form (str), size class (1-4, 0 unknown) and visit recency (VisitRecency, 0-4)."""
+
+    subregion: np.ndarray
+    legal_form: np.ndarray
+    size_class: np.ndarray
+    visit_recency: np.ndarray
+
+    @classmethod
+    def of(cls, chunk: pd.DataFrame, as_of: date) -> Listing:
+        """From features_read's columns: headcount, subregion_id, legal_form, last_visit."""
+        headcount = chunk["headcount"].to_numpy(dtype=np.float64)
+        size = np.digitize(headcount, SizeClass.limits()).astype(np.int16) + 1
+        size[np.isnan(headcount)] = 0
+        visited = pd.to_datetime(chunk["last_visit"], errors="coerce").to_numpy()
+        recency = np.full(len(chunk), VisitRecency.LONGER_OR_NEVER, dtype=np.int16)
+        # From the longest span to the shortest, so the most recent class wins.
+        for number, months in reversed(list(enumerate(VisitRecency.months()))):
+            since = np.datetime64(as_of - relativedelta(months=months))
+            recency[visited >= since] = number
+        return cls(
+            chunk["subregion_id"].to_numpy(dtype=object),
+            chunk["legal_form"].fillna("").to_numpy(dtype=object),
+            size,
+            recency,
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Listing]) -> Listing:
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__dataclass_fields__))
+
+    def counts(self, band: np.ndarray) -> pd.DataFrame:
+        """Employers per band and list-filter value: the run's ScoreCount rows.
+
+        Columns: subregion_id, size_class, legal_form, visit_recency, band, employers.
+        """
+        frame = pd.DataFrame(
+            {
+                "subregion_id": self.subregion,
+                "size_class": self.size_class,
+                "legal_form": self.legal_form,
+                "visit_recency": self.visit_recency,
+                "band": band,
+            }
+        )
+        return frame.groupby(list(frame.columns), dropna=False).size().rename("employers").reset_index()
 
 
 @dataclass(frozen=True)
@@ -25,10 +79,17 @@ class ScoredSector:
     scores: np.ndarray
     reason_index: np.ndarray
     reason_value: np.ndarray
+    listing: Listing | None = None
 
     @classmethod
     def explain(
-        cls, *, employer_ids: np.ndarray, scores: np.ndarray, values: np.ndarray, artifact: Artifact
+        cls,
+        *,
+        employer_ids: np.ndarray,
+        scores: np.ndarray,
+        values: np.ndarray,
+        artifact: Artifact,
+        listing: Listing | None = None,
     ) -> ScoredSector:
         """The three features that push each employer's risk up most, by the explainer.
 
@@ -43,11 +104,14 @@ class ScoredSector:
         strongest = np.take_along_axis(push, order, axis=1)
         index = np.where(strongest > 0, order, -1)
         picked = np.take_along_axis(values, order, axis=1)
-        return cls(employer_ids, scores, index, np.where(index >= 0, picked, np.nan))
+        return cls(employer_ids, scores, index, np.where(index >= 0, picked, np.nan), listing)
 
     @classmethod
     def concat(cls, parts: list[ScoredSector]) -> ScoredSector:
-        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__dataclass_fields__))
+        arrays = ("employer_ids", "scores", "reason_index", "reason_value")
+        listings = [part.listing for part in parts]
+        listing = Listing.concat(listings) if all(item is not None for item in listings) else None
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in arrays), listing)
 
 
 def scores_rank(scores: np.ndarray, employer_ids: np.ndarray, cutoffs: dict[str, float]) -> tuple[np.ndarray, ...]:
@@ -94,4 +158,18 @@ def rows_render(
         for slot in range(REASONS):
             columns.append(names[scored.reason_index[part, slot]])
             columns.append(_numbers(scored.reason_value[part, slot], 4))
+        columns.extend(_listing_columns(scored.listing, part, count))
         yield copy_text(columns), count
+
+
+def _listing_columns(listing: Listing | None, part: slice, count: int) -> list[np.ndarray]:
+    """subregion_id, size_class, legal_form, visit_recency (LISTING_COLUMNS order)."""
+    if listing is None:
+        return [constant("\\N", count), constant("\\N", count), constant("", count), constant("\\N", count)]
+    size = listing.size_class[part]
+    return [
+        listing.subregion[part],
+        np.where(size > 0, size.astype(str), "\\N"),
+        listing.legal_form[part],
+        listing.visit_recency[part].astype(str),
+    ]

@@ -23,12 +23,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from inspections.models import Employer
-from inspections.services.imports.copying import CopyStream, copy_sql
+from inspections.services.imports.copying import CopyStream, constant, copy_in, copy_sql, copy_text
 from scoring.features.computation import SECTOR_TARGETS, features_read
-from scoring.models import Band, ModelVersion, RunStatus, Score, ScoringRun
+from scoring.models import Band, ModelVersion, RunStatus, Score, ScoreCount, ScoringRun
 
 from .artifacts import Artifact, ArtifactRefused, artifact_load
-from .ranking import ScoredSector, rows_render, scores_rank
+from .ranking import Listing, ScoredSector, rows_render, scores_rank
 
 logger = logging.getLogger("scoring.runs")
 
@@ -46,7 +46,12 @@ _SCORE_COLUMNS = (
     "reason_2_value",
     "reason_3",
     "reason_3_value",
+    "subregion_id",  # the list columns: ranking._listing_columns
+    "size_class",
+    "legal_form",
+    "visit_recency",
 )
+_COUNT_COLUMNS = ("run_id", "subregion_id", "size_class", "legal_form", "visit_recency", "band", "employers")
 
 
 class RunFailed(Exception):
@@ -123,7 +128,7 @@ def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
     for chunk in features_read(targets=SECTOR_TARGETS, params=params):
         if chunk.empty:  # no rows at all: pandas still yields the CSV header as one empty chunk
             continue
-        parts.append(chunk_score(artifact, chunk))
+        parts.append(chunk_score(artifact, chunk, run.as_of))
         done += len(chunk)
         _progress(run, min(0.9, 0.9 * done / max(expected, 1)), progress)
     if not parts:
@@ -131,7 +136,7 @@ def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
     return ScoredSector.concat(parts)
 
 
-def chunk_score(artifact: Artifact, chunk: pd.DataFrame) -> ScoredSector:
+def chunk_score(artifact: Artifact, chunk: pd.DataFrame, as_of: date | None = None) -> ScoredSector:
     """Scores and the three strongest reasons of one chunk of feature rows (columns as features_read)."""
     missing = [name for name in artifact.features if name not in chunk.columns]
     if missing:
@@ -141,8 +146,9 @@ def chunk_score(artifact: Artifact, chunk: pd.DataFrame) -> ScoredSector:
     bad = ~np.isfinite(scores) | (scores < 0) | (scores > 1)
     if bad.any():
         raise RunFailed(f"The model gave {int(bad.sum())} scores that are not probabilities (NaN or out of range).")
+    listing = Listing.of(chunk, as_of) if as_of is not None else None
     return ScoredSector.explain(
-        employer_ids=chunk["employer_id"].to_numpy(), scores=scores, values=values, artifact=artifact
+        employer_ids=chunk["employer_id"].to_numpy(), scores=scores, values=values, artifact=artifact, listing=listing
     )
 
 
@@ -153,6 +159,8 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
         with CopyStream(cursor, copy_sql(Score._meta.db_table, _SCORE_COLUMNS)) as stream:
             for payload, rows in rows_render(run.pk, scored, rank, percentile, band, version.features):
                 stream.send(payload, rows)
+        if scored.listing is not None:
+            _counts_write(cursor, run, scored.listing.counts(band))
         published = ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
             status=RunStatus.SUCCEEDED,
             finished_at=timezone.now(),
@@ -163,6 +171,20 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
         if not published:
             raise RunFailed("The run was no longer running when its scores were ready; nothing published.")
     logger.info("run %s published: %s employers", run.pk, len(rank))
+
+
+def _counts_write(cursor: object, run: ScoringRun, counts: pd.DataFrame) -> None:
+    """The run's ScoreCount rows (a few thousand), in the publishing transaction."""
+    columns = [
+        constant(str(run.pk), len(counts)),
+        counts["subregion_id"].astype(str).to_numpy(dtype=object),
+        np.where(counts["size_class"] > 0, counts["size_class"].astype(str), "\\N"),
+        counts["legal_form"].to_numpy(dtype=object),
+        counts["visit_recency"].astype(str).to_numpy(dtype=object),
+        counts["band"].astype(str).to_numpy(dtype=object),
+        counts["employers"].astype(str).to_numpy(dtype=object),
+    ]
+    copy_in(cursor, ScoreCount._meta.db_table, _COUNT_COLUMNS, copy_text(columns))
 
 
 def _band_summary(band: np.ndarray) -> str:
@@ -209,5 +231,6 @@ def scores_prune(*, keep: int = 2) -> int:
                 stale.append(run.pk)
         else:
             stale.append(run.pk)
+    ScoreCount.objects.filter(run_id__in=stale).delete()
     deleted, _ = Score.objects.filter(run_id__in=stale).delete()
     return deleted

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -67,6 +67,17 @@ class TrainingSet:
     frame: pd.DataFrame
     cutoff: date
     as_of: date
+    # Feature rows of the sector sample that sets band thresholds, by sector: computed once
+    # and shared by the new version's metrics and the active version's (version_decide).
+    populations: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def population(self, sector: str) -> pd.DataFrame:
+        if sector not in self.populations:
+            self.populations[sector] = features_frame(
+                targets=SECTOR_SAMPLE_TARGETS,
+                params={"sector": sector, "as_of": self.cutoff, "sample": POPULATION_SAMPLE},
+            )
+        return self.populations[sector]
 
     @property
     def training(self) -> pd.DataFrame:
@@ -155,6 +166,9 @@ def model_retrain(
     metrics = validation_metrics(artifact=artifact, data=data, sector=sector, cutoffs=DEFAULT_BAND_CUTOFFS)
     baseline = _scores(explainer, valid, features)
     metrics["baseline_logistic"] = _headline(valid["found"].to_numpy(), baseline)
+    # What pushes this model's risk up or down, for the risk-profile pages (no model load there).
+    coefficients = explainer[-1].coef_[0]
+    metrics["explainer_weights"] = {name: round(float(c), 4) for name, c in zip(features, coefficients, strict=True)}
     version = ModelVersion(
         sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=offence),
@@ -200,9 +214,7 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, sector: str, cu
     """Metrics of an artifact on the validation inspections, bands set on a sample of the sector."""
     valid = data.validation
     scores = _scores(artifact.model, valid, artifact.features)
-    sample = features_frame(
-        targets=SECTOR_SAMPLE_TARGETS, params={"sector": sector, "as_of": data.cutoff, "sample": POPULATION_SAMPLE}
-    )
+    sample = data.population(sector)
     thresholds = evaluation.band_thresholds(_scores(artifact.model, sample, artifact.features), cutoffs)
     metrics = evaluation.metrics_compute(
         labels=valid["found"].to_numpy(),

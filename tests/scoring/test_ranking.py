@@ -175,7 +175,8 @@ def test_rows_render_writes_copy_text(monkeypatch, count, chunk) -> None:
     rows = [row for payload, _ in chunks for row in _parsed(payload)]
     assert len(rows) == count
     for position, row in enumerate(rows):
-        assert len(row) == 6 + 2 * REASONS
+        assert len(row) == 6 + 2 * REASONS + 4  # + the list columns, \N or empty without a listing
+        assert row[-4:] == ["\\N", "\\N", "", "\\N"]
         assert row[0] == "42" and int(row[1]) == scored.employer_ids[position]
         assert float(row[2]) == pytest.approx(scored.scores[position], abs=1e-6)
         assert int(row[3]) == rank[position] and int(row[5]) == band[position]
@@ -200,7 +201,8 @@ def test_postgresql_reads_the_rows() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE rendered (run_id int, employer_id bigint, score float8, rank int, "
-            f"percentile float8, band smallint, {reasons})"
+            f"percentile float8, band smallint, {reasons}, "
+            "subregion_id text, size_class smallint, legal_form text, visit_recency smallint)"
         )
         for payload, _ in rows_render(7, scored, rank, percentile, band, FEATURES):
             cursor.cursor.copy_expert("COPY rendered FROM STDIN", io.BytesIO(payload))

@@ -83,7 +83,8 @@ def test_a_run_publishes_one_score_per_active_employer(model, sql_log, django_as
         run = scoring_run_execute(run_id=run.pk, progress=shares.append)
 
     assert len(sql_log) <= MAX_STATEMENTS, sql_log
-    assert len([s for s in sql_log if s.startswith("COPY")]) == 2  # features out, scores in
+    # Features out, scores in, the run's list counts in.
+    assert len([s for s in sql_log if s.startswith("COPY")]) == 3
     assert run.status == RunStatus.SUCCEEDED and run.progress == 1 and run.finished_at is not None
     active = _active_employers()
     assert len(active) > 500 and run.employers_scored == len(active)
@@ -318,3 +319,24 @@ def test_a_run_that_lost_its_claim_publishes_nothing(model, monkeypatch) -> None
     assert run.status == RunStatus.FAILED and run.message == abandoned
     assert not Score.objects.filter(run=run).exists()
     assert list(ScoringRun.objects.published()) == [published]
+
+
+@pytest.mark.django_db
+def test_a_run_copies_the_list_columns_and_counts_them(model) -> None:
+    """Sub-region, size, legal form and time since the last visit land on each score, and
+    the run's ScoreCount rows add up to its scores per band and filter value."""
+    from django.db.models import Count, Sum
+
+    from scoring.models import ScoreCount
+
+    run = scoring_run_execute(run_id=scoring_run_create(sector=SECTOR, offence=OFFENCE, as_of=AS_OF).pk)
+    scores = Score.objects.filter(run=run)
+    assert not scores.filter(subregion__isnull=True).exists()
+    employer = Employer.objects.get(pk=scores.first().employer_id)
+    first = scores.first()
+    assert (first.subregion_id, first.legal_form) == (employer.subregion_id, employer.legal_form)
+    keys = ("subregion_id", "size_class", "legal_form", "visit_recency", "band")
+    from_scores = {tuple(row[k] for k in keys): row["n"] for row in scores.values(*keys).annotate(n=Count("id"))}
+    counted = ScoreCount.objects.filter(run=run)
+    from_counts = {tuple(row[k] for k in keys): row["n"] for row in counted.values(*keys).annotate(n=Sum("employers"))}
+    assert from_counts == from_scores

@@ -26,8 +26,10 @@ def _tables_prepare(*, replace: bool) -> None:
             "to delete all employers, declarations, inspections and findings first."
         )
     if existing or replace:
+        # Scores carry no foreign key to employers (see scoring.models.Score): name them.
+        derived = [connection.ops.quote_name(name) for name in ("scoring_score", "scoring_scorecount")]
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {', '.join(_tables(_DATA_MODELS))} RESTART IDENTITY CASCADE")
+            cursor.execute(f"TRUNCATE {', '.join(_tables(_DATA_MODELS) + derived)} RESTART IDENTITY CASCADE")
 
 
 def _tables(models: tuple[type, ...]) -> list[str]:

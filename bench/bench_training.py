@@ -1,0 +1,170 @@
+"""Benchmark: retraining all 12 models (3 sectors x 4 offence types), and the nightly run.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/mw_bench_scoring \\
+        .venv/bin/python bench/bench_training.py --as-of 2026-10-01 [--passes 2] [--rescore] [--profile FILE]
+
+Needs a generated data set (about 500,000 inspections: `python manage.py generate_data
+--employers 1000000 --seed 42 --inspection-rate 0.16`). For each pass it times the 12
+model_retrain calls, one after the other, in this process. The first pass on a database
+without models trains without an active model to compare against; later passes compare
+each new version with the active one (the steady state of the nightly run).
+
+It prints each call's time, the total of each pass, and the quality of the stored
+versions: precision of the top 5 % of the validation inspections, its lift over the
+random-control hit rate, and the ROC AUC of the gradient boosting against the logistic
+baseline. With --rescore it then runs scoring_run_create + scoring_run_execute for the
+12 models as of --as-of (the whole nightly run) and prints the wall time and the peak
+RSS of this process (resource.getrusage ru_maxrss; PostgreSQL's memory not included).
+Target: the 12 trainings in under 120 s on 2 cores; the nightly run under 4 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miningwatch.settings")
+os.environ.setdefault("DEBUG", "1")
+
+import django
+
+django.setup()
+
+from django.db import connection, reset_queries  # noqa: E402
+
+from inspections.models import OffenceType, Sector  # noqa: E402
+from scoring.models import RunStatus  # noqa: E402
+from scoring.services.runs import scores_prune, scoring_run_create, scoring_run_execute  # noqa: E402
+from scoring.services.training import model_retrain  # noqa: E402
+
+TARGET_SECONDS = 120.0
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def models() -> list[tuple[str, str]]:
+    return [
+        (sector, offence)
+        for sector in Sector.objects.order_by("pk").values_list("pk", flat=True)
+        for offence in OffenceType.objects.order_by("pk").values_list("pk", flat=True)
+    ]
+
+
+def train_all(as_of: dt.date, pairs: list[tuple[str, str]]) -> tuple[float, list]:
+    versions = []
+    started = time.perf_counter()
+    for sector, offence in pairs:
+        start = time.perf_counter()
+        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin="benchmark")
+        reset_queries()
+        versions.append(version)
+        print(
+            f"  {sector:<12} {offence:<22} {time.perf_counter() - start:6.2f} s  "
+            f"{version.training_rows + version.validation_rows:>7} rows  {version.status}",
+            flush=True,
+        )
+    return time.perf_counter() - started, versions
+
+
+def quality_table(versions: list) -> None:
+    print(
+        "| sector | offence | training / validation rows | precision top 5 % | random hit rate | lift | "
+        "AUC GB | AUC logistic | status |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    lifts = []
+    for version in versions:
+        metrics = version.metrics
+        baseline = metrics.get("baseline_logistic") or {}
+        lift = metrics.get("lift")
+        lifts.append(lift)
+        random_rate = metrics.get("random_control_hit_rate")
+        print(
+            f"| {version.sector_id} | {version.offence_type_id} | {version.training_rows:,} / "
+            f"{version.validation_rows:,} | {metrics['precision_at_k']:.3f} (k={metrics['k']}) | "
+            f"{'-' if random_rate is None else f'{random_rate:.3f}'} | {'-' if lift is None else f'{lift:.2f}'} | "
+            f"{metrics['roc_auc']:.3f} | {baseline.get('roc_auc') or float('nan'):.3f} | {version.status} |"
+        )
+    met = sum(1 for lift in lifts if lift is not None and lift >= 3)
+    print(f"lift >= 3x: {met} of {len(lifts)} models")
+
+
+def rescore_all(as_of: dt.date, pairs: list[tuple[str, str]]) -> float:
+    started = time.perf_counter()
+    for sector, offence in pairs:
+        start = time.perf_counter()
+        run = scoring_run_execute(run_id=scoring_run_create(sector=sector, offence=offence, as_of=as_of).pk)
+        reset_queries()
+        if run.status != RunStatus.SUCCEEDED:
+            raise SystemExit(f"run {run.pk} {sector}/{offence}: {run.status} {run.message}")
+        print(
+            f"  {sector:<12} {offence:<22} {time.perf_counter() - start:6.2f} s  {run.employers_scored:>7} scored  "
+            f"peak RSS {peak_mib():,.0f} MiB",
+            flush=True,
+        )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1))
+    parser.add_argument("--passes", type=int, default=1, help="training passes (the first may have no active model)")
+    parser.add_argument("--rescore", action="store_true", help="then rescore all 12: the whole nightly run")
+    parser.add_argument("--profile", help="write a cProfile of the last training pass to this file")
+    args = parser.parse_args()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'completed') FROM inspections_inspection "
+            "WHERE visit_date < %s",
+            [args.as_of],
+        )
+        inspections, completed = cursor.fetchone()
+    print(
+        f"database {connection.settings_dict['NAME']}: {inspections:,} inspections before {args.as_of} "
+        f"({completed:,} completed); {os.cpu_count()} cores",
+        flush=True,
+    )
+    pairs = models()
+    totals = []
+    nightly_started = time.perf_counter()
+    versions: list = []
+    for number in range(1, args.passes + 1):
+        print(f"training pass {number}:", flush=True)
+        profile = cProfile.Profile() if args.profile and number == args.passes else None
+        if profile:
+            profile.enable()
+        seconds, versions = train_all(args.as_of, pairs)
+        if profile:
+            profile.disable()
+            profile.dump_stats(args.profile)
+        totals.append(seconds)
+        print(
+            f"pass {number}: 12 trainings in {seconds:.1f} s (target: under {TARGET_SECONDS:.0f} s), "
+            f"peak RSS {peak_mib():,.0f} MiB",
+            flush=True,
+        )
+    quality_table(versions)
+    if args.rescore:
+        scores_prune(keep=1)
+        print("rescoring all 12:", flush=True)
+        rescore = rescore_all(args.as_of, pairs)
+        nightly = totals[-1] + rescore
+        print(f"rescore of 12 models: {rescore:.1f} s")
+        print(
+            f"nightly run (last training pass + 12 rescores): {nightly:.1f} s; "
+            f"whole process {time.perf_counter() - nightly_started:.1f} s; peak RSS {peak_mib():,.0f} MiB "
+            f"(limit 4096 MiB)"
+        )
+
+
+if __name__ == "__main__":
+    main()
