@@ -7,6 +7,7 @@ and in database constraints; workflows over many rows live in services.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Self
 
@@ -420,7 +421,21 @@ class InspectorScope(models.Model):
 
     @staticmethod
     def subregion_codes_for(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
-        """Sub-region codes the user is limited to, or None when not limited."""
+        """Sub-region codes the user is limited to, or None when not limited.
+
+        Kept on the user object: a page reads several lists through visible_to, and the
+        user (request.user) lives for one request.
+        """
+        cached = getattr(user, "_subregion_codes", False)
+        if cached is not False:
+            return cached
+        codes = InspectorScope._codes_read(user)
+        with contextlib.suppress(AttributeError):  # AnonymousUser and the like keep nothing
+            user._subregion_codes = codes  # type: ignore[union-attr]
+        return codes
+
+    @staticmethod
+    def _codes_read(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
         scope = InspectorScope.objects.filter(user_id=user.pk).first()
         if scope is None:
             return None

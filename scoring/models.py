@@ -281,3 +281,27 @@ class ScoreCount(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} band {self.band}: {self.employers}"
+
+
+class SectorQuarterWage(models.Model):
+    """The median wage per FTE of a sector's declarations in one quarter.
+
+    The reference of the `wage_per_fte_vs_sector` feature. A quarter's median only uses
+    that quarter's declarations, so it is as point-in-time as the features themselves;
+    kept here because sorting a million declarations per quarter for every model took
+    most of the nightly training time. Filled on demand by the feature computation and
+    refreshed by whatever changes declarations (imports, generation, the nightly run).
+    """
+
+    sector = models.ForeignKey(Sector, on_delete=models.CASCADE)
+    quarter = models.DateField()
+    wage_per_fte = models.FloatField(null=True)
+    declarations = models.PositiveIntegerField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sector median wage per quarter")
+        constraints = [models.UniqueConstraint(fields=["sector", "quarter"], name="sector_quarter_wage_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.sector_id} {self.quarter}: {self.wage_per_fte}"

@@ -90,3 +90,80 @@ class FindingFactory(DjangoModelFactory):
     inspection = factory.SubFactory(InspectionFactory)
     offence_type = factory.LazyFunction(lambda: OffenceType.objects.get(code="undeclared_work"))
     found = False
+
+
+# --- Scoring and workspace (tests/workspace) -------------------------------------------
+
+
+class ModelVersionFactory(DjangoModelFactory):
+    class Meta:
+        model = "scoring.ModelVersion"
+
+    sector_id = "cleaning"
+    offence_type_id = "bogus_self_employment"
+    status = "active"
+    artifact = b"not a real artifact"
+    artifact_sha256 = "0" * 64
+    features = factory.LazyFunction(lambda: ["wage_per_fte_vs_sector", "part_time_share", "headcount"])
+    training_from = dt.date(2020, 1, 1)
+    training_to = dt.date(2025, 6, 30)
+    validation_to = dt.date(2026, 6, 30)
+    training_rows = 1000
+    validation_rows = 200
+    training_data_sha256 = "1" * 64
+    sklearn_version = "1.5.0"
+    metrics = factory.LazyFunction(dict)
+    origin = "test"
+
+
+class ScoringRunFactory(DjangoModelFactory):
+    class Meta:
+        model = "scoring.ScoringRun"
+
+    model_version = factory.SubFactory(ModelVersionFactory)
+    sector_id = factory.SelfAttribute("model_version.sector_id")
+    offence_type_id = factory.SelfAttribute("model_version.offence_type_id")
+    as_of = dt.date(2026, 10, 1)
+    status = "succeeded"
+    started_at = factory.LazyFunction(lambda: dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC))
+    finished_at = factory.LazyFunction(lambda: dt.datetime(2026, 10, 1, 3, 0, tzinfo=dt.UTC))
+
+
+class ScoreFactory(DjangoModelFactory):
+    class Meta:
+        model = "scoring.Score"
+
+    run = factory.SubFactory(ScoringRunFactory)
+    employer = factory.SubFactory(EmployerFactory)
+    rank = factory.Sequence(lambda n: n + 1)
+    score = 0.5
+    percentile = 50.0
+    band = 4
+    reason_1 = "wage_per_fte_vs_sector"
+    reason_1_value = -0.38
+    subregion_id = factory.SelfAttribute("employer.subregion_id")
+    size_class = 1
+    legal_form = factory.SelfAttribute("employer.legal_form")
+    visit_recency = 4
+
+
+class ScoreCountFactory(DjangoModelFactory):
+    class Meta:
+        model = "scoring.ScoreCount"
+
+    run = factory.SubFactory(ScoringRunFactory)
+    subregion_id = "BE242"
+    size_class = 1
+    legal_form = LegalForm.BV
+    visit_recency = 4
+    band = 4
+    employers = 1
+
+
+class NoteFactory(DjangoModelFactory):
+    class Meta:
+        model = "workspace.Note"
+
+    employer = factory.SubFactory(EmployerFactory)
+    author = factory.SubFactory(UserFactory)
+    text = factory.Sequence(lambda n: f"Note {n}: seen on site")

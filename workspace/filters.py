@@ -38,11 +38,13 @@ class RankedListFilter(django_filters.FilterSet):
     subregion = django_filters.ModelChoiceFilter(
         queryset=SubRegion.objects.select_related("region"), label=_("Sub-region"), empty_label=_("All sub-regions")
     )
+    # distinct=False: no join can repeat a row, and SELECT DISTINCT would keep PostgreSQL
+    # from reading a page straight off the (run, rank) index.
     band = django_filters.MultipleChoiceFilter(
-        choices=Band.choices, label=_("Band"), widget=forms.CheckboxSelectMultiple
+        choices=Band.choices, label=_("Band"), widget=forms.CheckboxSelectMultiple, distinct=False
     )
     size_class = django_filters.MultipleChoiceFilter(
-        choices=SizeClass.choices, label=_("Size"), widget=forms.CheckboxSelectMultiple
+        choices=SizeClass.choices, label=_("Size"), widget=forms.CheckboxSelectMultiple, distinct=False
     )
     legal_form = django_filters.ChoiceFilter(choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"))
     not_inspected = django_filters.ChoiceFilter(

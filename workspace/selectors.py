@@ -72,7 +72,7 @@ def ranked_page(*, scores: QuerySet[Score], after: int | None, before: int | Non
     else:
         window = scores.filter(rank__gt=after) if after is not None else scores
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
-        page = RankedPage(rows[:PAGE_SIZE], has_previous=after is not None, has_next=len(rows) > PAGE_SIZE)
+        page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
     page.last_inspections = last_inspections(employer_ids=[row.employer_id for row in page.rows])
     return page
 

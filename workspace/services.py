@@ -81,7 +81,11 @@ def risk_profile_update(*, profile: RiskProfile, user: AbstractBaseUser, pattern
 
 
 def risk_profile_comment_create(*, profile: RiskProfile, author: AbstractBaseUser, text: str) -> RiskProfileComment:
-    return RiskProfileComment.objects.create(profile=profile, author=author, text=_text_clean(text))
+    text = _text_clean(text)
+    with transaction.atomic():
+        if profile.pk is None:  # the first word on a profile nobody has written yet
+            profile.save()
+        return RiskProfileComment.objects.create(profile=profile, author=author, text=text)
 
 
 def list_export_record(*, user: AbstractBaseUser, format: str, filters: dict[str, Any], rows: int) -> ListExport:

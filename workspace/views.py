@@ -28,6 +28,11 @@ def _list_data(request: HttpRequest) -> QueryDict:
         data["sector"] = Sector.objects.values_list("code", flat=True).first() or ""
     if not data.get("offence"):
         data["offence"] = OffenceType.objects.values_list("code", flat=True).first() or ""
+    # Choosing another region leaves the old sub-region in the form for a moment (htmx
+    # replaces its options as the form is sent): the region wins, the sub-region goes.
+    region, subregion = data.get("region"), data.get("subregion")
+    if region and subregion and not SubRegion.objects.filter(code=subregion, region_id=region).exists():
+        data.pop("subregion")
     return data
 
 
@@ -39,7 +44,8 @@ def _page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list
         raw = request.GET.get(name)
         if raw in (None, ""):
             continue
-        if not raw.isdigit() or len(raw) > 9:
+        # ASCII digits only: "²".isdigit() is true, and int("²") fails.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             problems.append(_("The page asked for does not exist; here is the first page."))
             continue
         keys[name] = int(raw)
@@ -51,7 +57,7 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
     context: dict[str, Any] = {"filter": filterset, "bands": Band, "export_limit": EXPORT_MAX_ROWS}
     if not filterset.is_valid():
-        context["problems"] = [error for errors in filterset.errors.values() for error in errors]
+        context["problems"] = _filter_problems(filterset)
         return context
     cleaned = filterset.form.cleaned_data
     run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
@@ -71,6 +77,16 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     return context
 
 
+def _filter_problems(filterset: RankedListFilter) -> list[str]:
+    """The form's errors, each after the label of its filter: "Band: Select a valid choice…"."""
+    fields = filterset.form.fields
+    return [
+        f"{fields[name].label}: {error}" if name in fields else str(error)
+        for name, errors in filterset.errors.items()
+        for error in errors
+    ]
+
+
 def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     for name in ("after", "before", "page"):
@@ -81,10 +97,10 @@ def _query_without_page(request: HttpRequest) -> str:
 @require_GET
 def ranked_list(request: HttpRequest) -> HttpResponse:
     context = _ranked_context(request)
-    status = 400 if context.get("problems") and "page" not in context else 200
-    template = (
-        "workspace/_ranked_results.html" if request.htmx and not request.htmx.boosted else "workspace/ranked_list.html"
-    )
+    partial = request.htmx and not request.htmx.boosted
+    # htmx swaps no 4xx response: its partial comes with 200, or the messages would never show.
+    status = 400 if context.get("problems") and "page" not in context and not partial else 200
+    template = "workspace/_ranked_results.html" if partial else "workspace/ranked_list.html"
     return render(request, template, context, status=status)
 
 
@@ -172,7 +188,8 @@ def note_create(request: HttpRequest, enterprise_number: str) -> HttpResponse:
             form.add_error("text", exc)
     context = {"employer": employer, "notes": selectors.employer_notes(employer=employer), "note_form": form}
     if request.htmx:
-        return render(request, "workspace/_notes.html", context, status=200 if not form.errors else 400)
+        # 200 even when refused: htmx swaps no 4xx response, and the form shows the error.
+        return render(request, "workspace/_notes.html", context)
     if form.errors:
         messages.error(request, " ".join(form.errors["text"]))
     return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
@@ -199,6 +216,8 @@ def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     employer = _visible_employer(request, enterprise_number)
     inspection, created = services.target_add(employer=employer, user=request.user)
+    if request.htmx:  # the button's place says it; a message would wait for the next full page
+        return render(request, "workspace/_target_button.html", {"employer": employer, "open_target": inspection})
     if created:
         messages.success(
             request,
@@ -207,8 +226,6 @@ def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
         )
     else:
         messages.info(request, _("%(employer)s is already among your targets.") % {"employer": employer.name})
-    if request.htmx:
-        return render(request, "workspace/_target_button.html", {"employer": employer, "open_target": inspection})
     return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
 
 
@@ -231,7 +248,10 @@ def risk_profiles(request: HttpRequest) -> HttpResponse:
 def risk_profile(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
     sector_obj = get_object_or_404(Sector, pk=sector)
     offence_obj = get_object_or_404(OffenceType, pk=offence)
-    profile, _created = RiskProfile.objects.get_or_create(sector=sector_obj, offence_type=offence_obj)
+    # Reading a profile nobody wrote yet stores nothing; the first edit or comment does.
+    profile = RiskProfile.objects.filter(sector=sector_obj, offence_type=offence_obj).first() or RiskProfile(
+        sector=sector_obj, offence_type=offence_obj
+    )
     can_edit = request.user.has_perm("workspace.change_riskprofile")
     form = RiskProfileForm(instance=profile)
     comment_form = NoteForm()
@@ -260,7 +280,7 @@ def risk_profile(request: HttpRequest, sector: str, offence: str) -> HttpRespons
         "form": form,
         "comment_form": comment_form,
         "can_edit": can_edit,
-        "comments": profile.comments.select_related("author"),
+        "comments": profile.comments.select_related("author") if profile.pk else [],
         "strongest": selectors.strongest_features(sector=sector, offence=offence),
     }
     status = 400 if form.errors or comment_form.errors else 200

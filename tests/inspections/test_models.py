@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
@@ -52,15 +53,20 @@ def test_database_refuses_recovery_without_finding() -> None:
         FindingFactory(found=False, workers_regularised=2)
 
 
+User = get_user_model()
+
+
 @pytest.mark.django_db
 def test_scope_by_region_and_subregion_unite() -> None:
     user = UserFactory()
     assert InspectorScope.subregion_codes_for(user) is None
     scope = InspectorScope.objects.create(user=user)
-    assert InspectorScope.subregion_codes_for(user) is None  # an empty scope limits nothing
+    # A fresh user object each time, as each request has: the codes are kept on the user.
+    assert InspectorScope.subregion_codes_for(User.objects.get(pk=user.pk)) is None  # an empty scope limits nothing
     scope.subregions.set(SubRegion.objects.filter(code="BE242"))
     scope.regions.set([SubRegion.objects.get(code="BE100").region])
-    assert InspectorScope.subregion_codes_for(user) == ["BE100", "BE242"]
+    assert InspectorScope.subregion_codes_for(User.objects.get(pk=user.pk)) == ["BE100", "BE242"]
+    assert InspectorScope.subregion_codes_for(user) is None  # what this user object read first
 
 
 @pytest.mark.django_db

@@ -250,13 +250,38 @@ def _sector_of(count: int) -> None:
 @pytest.mark.parametrize("employers", [2, 40])
 def test_one_statement_for_the_whole_sector(employers, sql_log, django_assert_num_queries) -> None:
     _sector_of(employers)
+    sector_features(sector="construction", as_of=AS_OF)  # the sector medians, computed once
     sql_log.clear()
 
-    with django_assert_num_queries(0):  # nothing through the ORM either
+    with django_assert_num_queries(2):  # the two small reads below; no ORM query
         frame = sector_features(sector="construction", as_of=AS_OF)
 
     assert len(frame) == employers
-    assert len(sql_log) == 1, sql_log
-    assert sql_log[0].startswith("COPY (")
-    assert len(statements_touching(sql_log, "inspections_declaration")) == 1
+    # The feature statement, plus two small reads that find every sector median present
+    # (the declared quarters, by a loose index scan, and the medians stored): 3 whatever
+    # the number of employers.
+    assert len(sql_log) == 3, sql_log
+    assert sql_log[-1].startswith("COPY (")
+    assert not [s for s in sql_log if "percentile_cont" in s]
     assert not np.isnan(frame["wage_per_fte_vs_sector"]).any()
+
+
+@pytest.mark.django_db
+def test_a_change_to_declarations_refreshes_the_sector_median() -> None:
+    """The medians are kept (scoring_sectorquarterwage); a trigger forgets a quarter's
+    median when its declarations change, and the next computation makes it again."""
+    from scoring.models import SectorQuarterWage
+
+    employers = [EmployerFactory() for _ in range(3)]
+    for employer in employers:
+        declarations_make(employer, WINDOW)
+    sector_features(sector="construction", as_of=AS_OF)
+    stored = SectorQuarterWage.objects.get(sector_id="construction", quarter=WINDOW[0])
+
+    Declaration.objects.filter(employer=employers[0], quarter=WINDOW[0]).update(gross_wages=money(1))
+    assert not SectorQuarterWage.objects.filter(quarter=WINDOW[0]).exists()
+    assert SectorQuarterWage.objects.filter(quarter=WINDOW[1]).exists()  # other quarters are kept
+
+    sector_features(sector="construction", as_of=AS_OF)
+    again = SectorQuarterWage.objects.get(sector_id="construction", quarter=WINDOW[0])
+    assert again.declarations == stored.declarations == 3

@@ -1,0 +1,141 @@
+"""The one FilterSet of the ranked list, and what the list does with bad input: a message, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Sum
+from django.urls import reverse
+
+from scoring.models import Score, ScoreCount
+from tests.workspace.support import OFFENCE, SECTOR, publish_run, ranks_shown
+from workspace.filters import RankedListFilter
+
+LIST = reverse("workspace:ranked_list")
+
+
+def _filtered(data: dict, model) -> object:
+    filterset = RankedListFilter({"sector": SECTOR, "offence": OFFENCE, **data}, queryset=model.objects.all())
+    assert filterset.is_valid(), filterset.errors
+    return filterset.filter_queryset(model.objects.all())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"region": "BE2"},
+        {"subregion": "BE332", "band": ["2", "4"]},
+        {"size_class": ["3"], "legal_form": "VZW"},
+        {"not_inspected": "24", "region": "BE2", "band": ["4"]},
+    ],
+)
+def test_one_filterset_filters_scores_and_counts_alike(ranked, data) -> None:
+    scores = _filtered(data, Score).filter(run=ranked.run)
+    counts = _filtered(data, ScoreCount).filter(run=ranked.run)
+    assert scores.count() == (counts.aggregate(n=Sum("employers"))["n"] or 0)
+    assert scores.count() > 0 or data.get("region") == "BE1"
+
+
+def test_search_narrows_scores_only(ranked) -> None:
+    # ScoreCount has no names: the view counts the scores themselves while searching.
+    assert _filtered({"q": "nobody by this name"}, Score).count() == 0
+    assert _filtered({"q": "nobody by this name"}, ScoreCount).count() == ScoreCount.objects.count()
+    filterset = RankedListFilter({"q": "  "}, queryset=Score.objects.all())
+    assert filterset.is_valid() and not filterset.searching
+
+
+def test_subregion_choices_follow_the_region(db) -> None:
+    filterset = RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "region": "BE1"})
+    assert [s.code for s in filterset.form.fields["subregion"].queryset] == ["BE100"]
+    unbound = RankedListFilter()
+    assert unbound.form.fields["subregion"].queryset.count() == 44
+
+
+# (query, a clear message the page shows)
+BAD_FILTERS = [
+    ({"sector": "xx"}, "Sector: Select a valid choice."),
+    ({"offence": "../../etc"}, "Offence type: Select a valid choice."),
+    ({"band": "9"}, "Band: Select a valid choice. 9 is not one of the available choices."),
+    ({"band": ["1", "0"]}, "Band: Select a valid choice. 0 is not one of the available choices."),
+    ({"size_class": "abc"}, "Size: Select a valid choice. abc is not one of the available choices."),
+    ({"region": "ZZ"}, "Region: Select a valid choice."),
+    ({"subregion": "NOPE"}, "Sub-region: Select a valid choice."),
+    ({"legal_form": "LLC"}, "Legal form: Select a valid choice. LLC is not one of the available choices."),
+    ({"not_inspected": "5"}, "Not inspected in the last: Select a valid choice. 5 is not one of the available"),
+    ({"not_inspected": "-6"}, "Not inspected in the last: Select a valid choice."),
+    ({"q": "x" * 101}, "Name or enterprise number: Ensure this value has at most 100 characters (it has 101)."),
+    ({"q": "abc\x00def"}, "Name or enterprise number: Null characters are not allowed."),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), BAD_FILTERS, ids=[repr(q)[:40] for q, _ in BAD_FILTERS])
+def test_bad_filters_get_a_clear_message(ranked, logged_in, query, message) -> None:
+    response = logged_in.get(LIST, query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html.replace("&#x27;", "'")
+    assert 'role="alert"' in html
+    assert "ranked-table" not in html  # no rows for filters that mean nothing
+    assert 'id="list-filters"' in html  # but the form, to correct them
+
+    partial = logged_in.get(LIST, query, HTTP_HX_REQUEST="true")
+    # htmx swaps no 4xx response: the partial comes with 200 so that the message shows.
+    assert partial.status_code == 200 and message in partial.content.decode().replace("&#x27;", "'")
+    assert "ranked-table" not in partial.content.decode()
+
+
+# (page keys, the ranks shown): bad keys give the first page with a message.
+BAD_PAGES = [
+    ({"after": "-1"}, list(range(1, 51)), True),
+    ({"after": "abc"}, list(range(1, 51)), True),
+    ({"after": "1e3"}, list(range(1, 51)), True),
+    ({"before": "99999999999999"}, list(range(1, 51)), True),
+    ({"after": "²"}, list(range(1, 51)), True),  # isdigit(), yet int() refuses it
+    ({"before": "٣"}, list(range(1, 51)), True),  # an Arabic-Indic digit: isdigit() but not ASCII
+    ({"after": "999999"}, [], False),  # past the end: an empty page, not an error
+    ({"page": "last", "after": "10"}, list(range(71, 121)), False),  # "last" wins
+    ({"page": "nonsense"}, list(range(1, 51)), False),
+    ({"after": "10", "before": "20"}, list(range(1, 20)), False),  # "before" wins
+]
+
+
+@pytest.mark.parametrize(("query", "ranks", "warned"), BAD_PAGES, ids=[repr(q) for q, _, _ in BAD_PAGES])
+def test_bad_page_keys_never_fail(ranked, logged_in, query, ranks, warned) -> None:
+    response = logged_in.get(LIST, query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (ranks_shown(response) if ranks else []) == ranks
+    if not ranks:
+        assert "No employer matches these filters." in html
+    assert ("The page asked for does not exist; here is the first page." in html) == warned
+
+
+def test_search_terms_are_escaped(ranked, logged_in) -> None:
+    term = '"><script>alert(1)</script>'
+    response = logged_in.get(LIST, {"q": term})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html  # kept in the search box, escaped
+
+
+def test_employer_names_are_escaped_in_the_list(logged_in) -> None:
+    publish_run(3, names={1: "<script>alert('owned')</script> & Co", 2: '<img src=x onerror="alert(2)">'})
+    html = logged_in.get(LIST).content.decode()
+    assert "<script>alert(" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt; &amp; Co" in html
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html
+
+
+def test_anonymous_users_are_sent_to_the_login(ranked, client) -> None:
+    for url in [LIST, reverse("workspace:ranked_list_export", args=["csv"]), reverse("workspace:my_targets")]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_sub_region_outside_the_chosen_region_gives_way_to_the_region(ranked, logged_in) -> None:
+    """Changing the region sends the old sub-region once more (htmx swaps its options as the
+    form goes): the region wins, so the list is never left showing an error or old rows."""
+    response = logged_in.get(LIST, {"region": "BE3", "subregion": "BE211"})
+    assert response.status_code == 200
+    rows = response.context["page"].rows
+    assert rows and {row.subregion.region_id for row in rows} == {"BE3"}

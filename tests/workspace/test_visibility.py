@@ -1,0 +1,201 @@
+"""An inspector limited to a region sees that region only, and every view reads through visible_to."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+
+import pytest
+from django.urls import URLPattern, reverse
+
+from inspections.models import Employer, Inspection, ScopedQuerySet
+from scoring.models import Score, ScoreCount
+from tests.factories import NoteFactory
+from tests.workspace.support import limit_to_region, ranks_shown
+from workspace import urls as workspace_urls
+from workspace.models import ListExport, Note
+
+LIST = reverse("workspace:ranked_list")
+
+
+@pytest.fixture
+def walloon(client, walloon_inspector):
+    client.force_login(walloon_inspector)
+    return client
+
+
+def _liege(ranked) -> list[Score]:
+    return [s for s in ranked.scores if s.subregion_id == "BE332"]
+
+
+def test_the_list_and_its_counts_hold_the_region_only(ranked, walloon) -> None:
+    liege = _liege(ranked)
+    response = walloon.get(LIST)
+    assert ranks_shown(response) == [s.rank for s in liege]  # 40 rows: one page
+    assert not response.context["page"].has_next
+    bands = Counter(s.band for s in liege)
+    assert response.context["counts"] == {band: bands.get(band, 0) for band in (1, 2, 3, 4)}
+    assert response.context["matching"] == 40
+
+    last = walloon.get(LIST, {"page": "last"})
+    assert ranks_shown(last) == [s.rank for s in liege]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"subregion": "BE211"}, {"region": "BE2"}, {"q": "Employer"}, {"band": ["1", "2"], "region": "BE2"}],
+)
+def test_filters_never_reach_outside_the_region(ranked, walloon, query) -> None:
+    response = walloon.get(LIST, query)
+    assert response.status_code == 200
+    rows = response.context["page"].rows
+    assert all(score.subregion_id == "BE332" for score in rows)
+    if "q" not in query:
+        assert rows == [] and sum(response.context["counts"].values()) == 0
+
+
+def test_searching_a_number_outside_the_region_finds_nothing(ranked, walloon) -> None:
+    flemish = ranked.employer(1)
+    response = walloon.get(LIST, {"q": flemish.enterprise_number})
+    assert response.context["page"].rows == [] and response.context["matching"] == 0
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_exports_hold_the_region_only(ranked, walloon, walloon_inspector, format) -> None:
+    response = walloon.get(reverse("workspace:ranked_list_export", args=[format]))
+    assert response.status_code == 200
+    if format == "csv":
+        numbers = [row[4] for row in list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]]
+    else:
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+        numbers = [row[4] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert numbers == [s.employer.enterprise_number for s in _liege(ranked)]
+    assert ListExport.objects.get(user=walloon_inspector).rows == 40
+
+
+def test_home_band_counts_hold_the_region_only(ranked, walloon) -> None:
+    response = walloon.get(reverse("home"))
+    [(run, counts)] = response.context["band_counts"]
+    bands = Counter(s.band for s in _liege(ranked))
+    assert run == ranked.run
+    assert counts == {band: bands.get(band, 0) for band in (1, 2, 3, 4)}
+
+
+def test_pages_and_writes_outside_the_region_are_not_found(ranked, walloon, walloon_inspector) -> None:
+    flemish, walloon_employer = ranked.employer(1), ranked.employer(3)
+    assert walloon_employer.subregion_id == "BE332"
+    own_note = NoteFactory(employer=flemish, author=walloon_inspector, text="Written before the limit")
+    number = flemish.enterprise_number
+
+    assert walloon.get(reverse("workspace:employer_detail", args=[number])).status_code == 404
+    assert walloon.post(reverse("workspace:note_create", args=[number]), {"text": "x"}).status_code == 404
+    assert walloon.post(reverse("workspace:target_add", args=[number])).status_code == 404
+    edit = reverse("workspace:note_edit", args=[own_note.pk])
+    assert walloon.get(edit).status_code == 404
+    assert walloon.post(edit, {"text": "changed"}).status_code == 404
+    own_note.refresh_from_db()
+    assert own_note.text == "Written before the limit"
+    assert Note.objects.count() == 1 and not Inspection.objects.exists()
+
+    # Inside the region all of it works.
+    number = walloon_employer.enterprise_number
+    assert walloon.get(reverse("workspace:employer_detail", args=[number])).status_code == 200
+    assert walloon.post(reverse("workspace:note_create", args=[number]), {"text": "ok"}).status_code == 302
+    assert walloon.post(reverse("workspace:target_add", args=[number])).status_code == 302
+
+
+def test_notes_and_targets_outside_the_region_are_not_shown(ranked, client, walloon_inspector, colleague) -> None:
+    flemish, liege_a, liege_b = ranked.employer(1), ranked.employer(3), ranked.employer(6)
+    NoteFactory(employer=flemish, author=colleague, text="Flemish secret")
+    NoteFactory(employer=liege_b, author=colleague, text="Liège note")
+    client.force_login(walloon_inspector)
+    client.post(reverse("workspace:target_add", args=[liege_a.enterprise_number]))
+    # A target planned before the inspector was limited to Wallonia.
+    Inspection.objects.create(
+        reference="OLD-1",
+        employer=flemish,
+        inspector=walloon_inspector,
+        origin="ranked_list",
+        planned_date="2026-01-05",
+    )
+
+    home = client.get(reverse("home")).content.decode()
+    assert "Liège note" in home and "Flemish secret" not in home
+    assert liege_a.name in home and "OLD-1" not in home
+    targets = client.get(reverse("workspace:my_targets")).content.decode()
+    assert liege_a.name in targets and "OLD-1" not in targets
+    page = client.get(reverse("workspace:employer_detail", args=[liege_a.enterprise_number])).content.decode()
+    assert "Liège note" in page and "Flemish secret" not in page
+
+
+def test_a_limit_to_sub_regions_works_like_a_limit_to_regions(ranked, client, inspector) -> None:
+    scope = limit_to_region(inspector, "BE1")  # Brussels: none of the fixture's employers
+    client.force_login(inspector)
+    assert client.get(LIST).context["page"].rows == []
+    scope.regions.clear()
+    scope.subregions.set(["BE241"])
+    assert {s.subregion_id for s in client.get(LIST).context["page"].rows} == {"BE241"}
+
+
+# --- Every view reads employers, scores and counts through ScopedQuerySet.visible_to -----------
+
+# Views that read no employer, score or count: reference data and the task force's texts only.
+READS_NO_EMPLOYER_DATA = {"subregion_options", "risk_profiles", "risk_profile"}
+
+
+def _requests(ranked, note) -> dict[str, tuple[str, str, dict, set[type]]]:
+    """Per URL name: method, URL, data, and the models it must read through visible_to."""
+    number = ranked.employer(3).enterprise_number
+    return {
+        "ranked_list": ("get", reverse("workspace:ranked_list"), {}, {Score, ScoreCount}),
+        "ranked_list_export": ("get", reverse("workspace:ranked_list_export", args=["csv"]), {}, {Score}),
+        "employer_detail": ("get", reverse("workspace:employer_detail", args=[number]), {}, {Employer}),
+        "note_create": ("post", reverse("workspace:note_create", args=[number]), {"text": "n"}, {Employer}),
+        "target_add": ("post", reverse("workspace:target_add", args=[number]), {}, {Employer}),
+        "note_edit": ("get", reverse("workspace:note_edit", args=[note.pk]), {}, {Employer}),
+        "my_targets": ("get", reverse("workspace:my_targets"), {}, {Employer}),
+        "subregion_options": ("get", reverse("workspace:subregion_options"), {"region": "BE2"}, set()),
+        "risk_profiles": ("get", reverse("workspace:risk_profiles"), {}, set()),
+        "risk_profile": ("get", reverse("workspace:risk_profile", args=["cleaning", "undeclared_work"]), {}, set()),
+        "home": ("get", reverse("home"), {}, {Employer, ScoreCount}),
+    }
+
+
+def test_every_view_reads_through_visible_to(ranked, client, walloon_inspector, monkeypatch) -> None:
+    note = NoteFactory(employer=ranked.employer(3), author=walloon_inspector)
+    requests = _requests(ranked, note)
+    # A new workspace view must be listed here, and so be checked.
+    names = {p.name for p in workspace_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names | {"home"} == set(requests)
+    assert {name for name, (*_, models) in requests.items() if not models} == READS_NO_EMPLOYER_DATA
+
+    calls: list[type] = []
+    original = ScopedQuerySet.visible_to
+
+    def recording(self, user):
+        calls.append(self.model)
+        return original(self, user)
+
+    monkeypatch.setattr(ScopedQuerySet, "visible_to", recording)
+    client.force_login(walloon_inspector)
+    for name, (method, url, data, models) in requests.items():
+        calls.clear()
+        response = getattr(client, method)(url, data)
+        assert response.status_code in (200, 302), (name, response.status_code)
+        assert models <= set(calls), f"{name} read {models - set(calls)} without visible_to"
+
+
+def test_the_recording_would_catch_a_view_that_bypasses_visible_to(ranked, rf, walloon_inspector, monkeypatch) -> None:
+    """The check above is not vacuous: a read straight from the manager records nothing."""
+    calls: list[type] = []
+    original = ScopedQuerySet.visible_to
+    monkeypatch.setattr(
+        ScopedQuerySet, "visible_to", lambda self, user: calls.append(self.model) or original(self, user)
+    )
+    list(Employer.objects.filter(subregion_id="BE211")[:1])
+    assert calls == []
+    list(Employer.objects.visible_to(walloon_inspector)[:1])
+    assert calls == [Employer]
