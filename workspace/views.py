@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -120,20 +121,14 @@ def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
     filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
     if not filterset.is_valid():
         messages.error(request, _("The filters are not valid; nothing was exported."))
-        return redirect(f"{_url('workspace:ranked_list')}?{request.GET.urlencode()}")
+        return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
     cleaned = filterset.form.cleaned_data
     run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
     if run is None:
         messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
-        return redirect(f"{_url('workspace:ranked_list')}?{request.GET.urlencode()}")
+        return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
     scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
     return export_response(request=request, run=run, scores=scores, filters=data, format=format)
-
-
-def _url(name: str) -> str:
-    from django.urls import reverse
-
-    return reverse(name)
 
 
 def _chart_labels() -> dict[str, str]:
