@@ -1,4 +1,8 @@
-"""Refresh the README screenshots from a running `make demo` (python tools/screenshots.py)."""
+"""Refresh the README screenshots from a running `make demo` (python tools/screenshots.py).
+
+Writes docs/screenshots/home.png (the overview), list.png (a ranked list with its filters
+and band counts) and employer.png (an employer's page with the declaration chart).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--username", default="inspector")
     parser.add_argument("--password", default="inspector-demo")
+    parser.add_argument("--region", default="BE2", help="the region the ranked list is narrowed to")
+    parser.add_argument(
+        "--only", nargs="+", choices=["home", "list", "employer"], help="write these screenshots only (default: all)"
+    )
     args = parser.parse_args()
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -30,9 +38,45 @@ def main() -> None:
         page.fill("#id_password", args.password)
         page.click("button[type=submit]")
         page.wait_for_selector("#sector-region-counts")
-        page.screenshot(path=str(out / "home.png"), full_page=True)
+        written = []
+        if not args.only or "home" in args.only:
+            page.screenshot(path=str(out / "home.png"), full_page=True)
+            written.append(out / "home.png")
+        if not args.only or {"list", "employer"} & set(args.only):
+            written += _ranked_list_and_employer(page, args.url, out, region=args.region, only=args.only)
         browser.close()
-    print(f"wrote {out / 'home.png'}")
+    for path in written:
+        print(f"wrote {path}")
+
+
+def _ranked_list_and_employer(page, url: str, out: Path, *, region: str, only: list[str] | None) -> list[Path]:
+    """The ranked list narrowed to a region (filters and band chips on top), then the page
+    of an employer from it, with the declaration chart."""
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(url + "/lists/")
+    page.wait_for_selector("#ranked-table")
+    page.select_option("#id_region", region)
+    page.wait_for_function("(r) => new URLSearchParams(location.search).get('region') === r", arg=region)
+    page.wait_for_selector("#ranked-table")
+    page.wait_for_load_state("networkidle")
+    page.mouse.move(0, 0)
+    written = []
+    if not only or "list" in only:
+        page.screenshot(path=str(out / "list.png"))
+        written.append(out / "list.png")
+    if only and "employer" not in only:
+        return written
+    # The riskiest employer with 10 to 49 workers: a declaration history worth a chart.
+    page.goto(f"{url}/lists/?region={region}&size_class=2")
+    page.click("#ranked-table tbody tr:first-child td:nth-child(4) a")
+    page.wait_for_selector("#declaration-chart")
+    page.wait_for_function("() => window.Chart && window.Chart.getChart(document.getElementById('declaration-chart'))")
+    # From the top to the end of the chart's card: the notes form below it is empty in the demo.
+    chart_card = page.locator("section[aria-labelledby=history-title]").bounding_box()
+    height = chart_card["y"] + chart_card["height"] + 16
+    clip = {"x": 0, "y": 0, "width": 1200, "height": height}
+    page.screenshot(path=str(out / "employer.png"), full_page=True, clip=clip)
+    return [*written, out / "employer.png"]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 # Personal characteristics (of workers or managers) and online data: never a feature.
 DENYLIST = re.compile(
@@ -63,6 +63,11 @@ def _change(up: str, down: str) -> Callable[[float], str]:
         return (_g(up) if value >= 0 else _g(down)) % {"value": _number(abs(value))}
 
     return reason
+
+
+def _count(text: Promise) -> Callable[[float], str]:
+    """A whole number with its noun in the right plural (text from ngettext_lazy, keyed "value")."""
+    return lambda value: str(text % {"value": round(value)})
 
 
 def _share(text: str) -> Callable[[float], str]:
@@ -237,7 +242,7 @@ FEATURES: dict[str, Feature] = {
             _("Completed inspections of this employer before the as-of date."),
             INSPECTIONS,
             _("Employers inspected before are known to the inspectorate."),
-            _amount(gettext_noop("%(value)s earlier inspections"), 0),
+            _count(ngettext_lazy("%(value)d earlier inspection", "%(value)d earlier inspections", "value")),
         ),
         Feature(
             "earlier_findings",
@@ -245,7 +250,13 @@ FEATURES: dict[str, Feature] = {
             _("Offences found by earlier inspections of this employer, before the as-of date."),
             INSPECTIONS,
             _("Employers found in breach before often are again."),
-            _amount(gettext_noop("%(value)s offences found by earlier inspections"), 0),
+            _count(
+                ngettext_lazy(
+                    "%(value)d offence found by earlier inspections",
+                    "%(value)d offences found by earlier inspections",
+                    "value",
+                )
+            ),
         ),
     ]
 }

@@ -213,3 +213,15 @@ def test_reason_numbers_are_rounded_not_cut() -> None:
 
     assert reason_text("hours_per_fte", 455.9) == "456 declared hours per FTE a quarter"
     assert reason_text("hires_per_worker", 2.999) == "3.00 hires per worker in a year"
+
+
+def test_counts_take_the_right_plural() -> None:
+    from django.utils import translation
+
+    from scoring.features.registry import reason_text
+
+    assert reason_text("earlier_findings", 1.0) == "1 offence found by earlier inspections"
+    assert reason_text("earlier_findings", 3.0) == "3 offences found by earlier inspections"
+    with translation.override("nl"):
+        assert reason_text("earlier_inspections", 1.0) == "1 eerdere inspectie"
+        assert reason_text("earlier_inspections", 2.0) == "2 eerdere inspecties"
