@@ -20,7 +20,7 @@ from scoring.features.computation import (
 from scoring.features.registry import FEATURE_NAMES
 from tests.factories import DeclarationFactory, EmployerFactory, FindingFactory, InspectionFactory
 
-from .conftest import declarations_make, money, quarters_back, statements_touching
+from .conftest import declarations_make, money, quarters_back
 
 pytestmark = pytest.mark.django_db
 
