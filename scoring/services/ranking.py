@@ -16,6 +16,8 @@ from scoring.models import SizeClass, VisitRecency
 from .artifacts import Artifact
 
 REASONS = 3
+MIN_DEVIATION = 0.5  # in standard deviations of the normal quantile transform
+MIN_PUSH = 0.1  # log-odds
 RENDER_ROWS = 100_000
 
 
@@ -100,6 +102,10 @@ class ScoredSector:
         explainer = artifact.explainer
         normalised = explainer[:-1].transform(values)
         push = normalised * explainer[-1].coef_[0]
+        # A reason must stand out: the employer at least half a standard deviation from the
+        # sector's middle, in the risky direction, and a push worth naming. Otherwise "0
+        # posted workers" would be a reason merely because most firms have none either.
+        push = np.where((np.abs(normalised) >= MIN_DEVIATION) & (push >= MIN_PUSH), push, 0.0)
         order = np.argsort(-push, axis=1, kind="stable")[:, :REASONS]
         strongest = np.take_along_axis(push, order, axis=1)
         index = np.where(strongest > 0, order, -1)

@@ -99,7 +99,12 @@ def test_explain_picks_at_most_three_reasons_that_push_the_risk_up(artifact) -> 
     scored = ScoredSector.explain(employer_ids=ids, scores=np.zeros(400), values=values, artifact=artifact)
 
     assert scored.reason_index.shape == (400, REASONS) and scored.reason_value.shape == (400, REASONS)
-    push = artifact.explainer[:-1].transform(values) * artifact.explainer[-1].coef_[0]
+    normalised = artifact.explainer[:-1].transform(values)
+    push = normalised * artifact.explainer[-1].coef_[0]
+    # Only pushes that stand out count (ranking.MIN_DEVIATION and MIN_PUSH).
+    standing_out = (np.abs(normalised) >= ranking.MIN_DEVIATION) & (push >= ranking.MIN_PUSH)
+    push = np.where(standing_out, push, 0.0)
+    assert 0 < standing_out.sum() < standing_out.size  # the rule keeps some and drops some
     for row in range(400):
         picked = [index for index in scored.reason_index[row] if index >= 0]
         assert len(picked) == len(set(picked)) <= REASONS
