@@ -8,10 +8,12 @@ active model for (sector, offence) (bench/bench_training.py trains all 12). For 
 repeat it times, in this order, on the same connection:
 
 - floor, features: COPY (the feature SQL of every active employer of the sector, the
-  statement scoring runs use) TO STDOUT into a memory buffer, parsed into a float64 numpy
-  matrix with pandas' C parser (text format, only the model's columns);
+  statement scoring runs use) TO STDOUT into a memory buffer, parsed with pandas' C parser
+  (text format) into a float64 numpy matrix of the model's columns, plus the columns the
+  list copies on each score need (headcount, subregion_id, legal_form, last_visit);
 - floor, predict: a bare predict_proba of the active model on that matrix;
-- floor, write: a raw COPY of as many score rows (the columns of scoring_score, rendered
+- floor, write: a raw COPY of as many score rows (every column the run writes, list
+  columns included: sub-region, size class, legal form, visit recency; rendered
   beforehand, untimed) into a bare table without indexes or constraints;
 - the rescore: scoring_run_create + scoring_run_execute (features in chunks, scores,
   ranks, bands, reasons, COPY into scoring_score with its indexes, publish).
@@ -49,10 +51,10 @@ django.setup()
 
 from django.db import connection, reset_queries, transaction  # noqa: E402
 
-from scoring.features.computation import COLUMNS, SECTOR_TARGETS, features_sql  # noqa: E402
+from scoring.features.computation import COLUMNS, LIST_COLUMNS, SECTOR_TARGETS, features_sql  # noqa: E402
 from scoring.models import ModelVersion, RunStatus, Score, ScoringRun  # noqa: E402
 from scoring.services.artifacts import artifact_load  # noqa: E402
-from scoring.services.ranking import ScoredSector, rows_render, scores_rank  # noqa: E402
+from scoring.services.ranking import Listing, ScoredSector, rows_render, scores_rank  # noqa: E402
 from scoring.services.runs import _SCORE_COLUMNS, scores_prune, scoring_run_create, scoring_run_execute  # noqa: E402
 
 FLOOR = "bench_score_floor"
@@ -67,27 +69,34 @@ def checkpoint() -> None:
             connection.rollback()
 
 
-def floor_features(sql: str, features: list[str]) -> tuple[float, np.ndarray, np.ndarray]:
-    """COPY out into a buffer, parse the model's columns into a matrix. Returns (seconds, ids, X)."""
+def floor_features(sql: str, features: list[str]) -> tuple[float, np.ndarray, np.ndarray, pd.DataFrame]:
+    """COPY out into a buffer, parse the model's columns into a matrix and the list columns.
+
+    Returns (seconds, ids, X, listing columns: headcount, subregion_id, legal_form, last_visit).
+    """
     start = time.perf_counter()
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT", buffer)
     buffer.seek(0)
     positions = [0, *(COLUMNS.index(name) for name in features)]
+    listed = {COLUMNS.index(name): name for name in ("headcount", *LIST_COLUMNS)}
+    dtypes = dict.fromkeys({*positions, COLUMNS.index("headcount")}, np.float64)
+    dtypes.update({COLUMNS.index(name): object for name in LIST_COLUMNS})
     frame = pd.read_csv(
         buffer,
         sep="\t",
         header=None,
-        usecols=positions,
+        usecols=sorted({*positions, *listed}),
         na_values=["\\N"],
         keep_default_na=False,
-        dtype=np.float64,
+        dtype=dtypes,
         engine="c",
     )
     matrix = frame[positions[1:]].to_numpy()
     ids = frame[0].to_numpy(dtype=np.int64)
-    return time.perf_counter() - start, ids, matrix
+    listing = frame[list(listed)].rename(columns=listed)
+    return time.perf_counter() - start, ids, matrix, listing
 
 
 def floor_predict(model, matrix: np.ndarray) -> tuple[float, np.ndarray]:
@@ -97,15 +106,36 @@ def floor_predict(model, matrix: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def rows_rendered(
-    version: ModelVersion, artifact, ids: np.ndarray, matrix: np.ndarray, scores: np.ndarray, run_id: int = 0
+    version: ModelVersion,
+    artifact,
+    ids: np.ndarray,
+    matrix: np.ndarray,
+    scores: np.ndarray,
+    listing: pd.DataFrame,
+    as_of: dt.date,
+    run_id: int = 0,
 ) -> bytes:
-    """Score rows of the floor, rendered as the run renders them (untimed)."""
-    scored = ScoredSector.explain(employer_ids=ids, scores=scores, values=matrix, artifact=artifact)
+    """Score rows of the floor, rendered as the run renders them, list columns included (untimed)."""
+    scored = ScoredSector.explain(
+        employer_ids=ids, scores=scores, values=matrix, artifact=artifact, listing=Listing.of(listing, as_of)
+    )
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, version.cutoffs)
     return b"".join(payload for payload, _ in rows_render(run_id, scored, rank, percentile, band, version.features))
 
 
+def columns_check(payload: bytes) -> None:
+    """The floor writes every column of scoring_score but its id, as many as each rendered row has."""
+    with connection.cursor() as cursor:
+        table = [column.name for column in connection.introspection.get_table_description(cursor, Score._meta.db_table)]
+    if sorted(table) != sorted(["id", *_SCORE_COLUMNS]):
+        raise SystemExit(f"scoring_score has columns {table}, the run writes {list(_SCORE_COLUMNS)}")
+    fields = payload[: payload.index(b"\n")].count(b"\t") + 1
+    if fields != len(_SCORE_COLUMNS):
+        raise SystemExit(f"the floor renders {fields} fields per row, scoring_score takes {len(_SCORE_COLUMNS)}")
+
+
 def floor_write(payload: bytes) -> float:
+    columns_check(payload)
     columns = ", ".join(_SCORE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {FLOOR}")
@@ -186,9 +216,9 @@ def main() -> None:
     rows = {"features": [], "predict": [], "write": [], "floor": [], "rescore": []}
     for repeat in range(1, args.repeat + 1):
         steady_state()
-        read, ids, matrix = floor_features(sql, version.features)
+        read, ids, matrix, listing = floor_features(sql, version.features)
         predict, scores = floor_predict(artifact.model, matrix)
-        payload = rows_rendered(version, artifact, ids, matrix, scores)
+        payload = rows_rendered(version, artifact, ids, matrix, scores, listing, args.as_of)
         write = floor_write(payload)
         del payload
         checkpoint()
@@ -213,11 +243,13 @@ def main() -> None:
         f"ratio median(rescore) / median(floor) = {median['rescore'] / median['floor']:.2f} (target: at most {TARGET})"
     )
     if args.indexed_floor:
-        read, ids, matrix = floor_features(sql, version.features)
+        read, ids, matrix, listing = floor_features(sql, version.features)
         held = Score.objects.order_by("-run_id").values_list("run_id", flat=True).first()
         other = ScoringRun.objects.exclude(pk=held).order_by("-pk").values_list("pk", flat=True).first()
         scores = artifact.model.predict_proba(matrix)[:, 1]
-        copy, commit = indexed_floor(rows_rendered(version, artifact, ids, matrix, scores, run_id=other), held)
+        copy, commit = indexed_floor(
+            rows_rendered(version, artifact, ids, matrix, scores, listing, args.as_of, run_id=other), held
+        )
         print(
             f"COPY of the same rows into an indexed copy of scoring_score (+1 run's rows): COPY {copy:.2f} s, "
             f"commit (deferred foreign-key checks) {commit:.2f} s, total {copy + commit:.2f} s "

@@ -68,9 +68,19 @@ def rescore_all(as_of_iso: str | None = None, queue: str | None = None) -> list[
         run_ids = [run.pk for run in scoring_runs_create_all(as_of=_as_of(as_of_iso))]
         if run_ids:
             # After the commit: a worker must find the queued runs when the messages arrive.
-            transaction.on_commit(lambda: group(run_execute.si(pk).set(**options) for pk in run_ids).apply_async())
+            # The runs spread over the workers (a group); once all are done, scores_tidy.
+            runs = group(run_execute.si(pk).set(**options) for pk in run_ids)
+            transaction.on_commit(lambda: chord(runs)(rescore_tidy.si().set(**options)))
     logger.info("rescore: %s run(s) queued", len(run_ids))
     return run_ids
+
+
+@shared_task(name="scoring.rescore_tidy", acks_late=True)
+def rescore_tidy() -> int:
+    """After the runs of a rescore: drop older runs' scores, refresh the statistics."""
+    from scoring.services.runs import scores_tidy
+
+    return scores_tidy()
 
 
 @shared_task(name="scoring.retrain_all", acks_late=True)

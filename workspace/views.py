@@ -65,6 +65,7 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     context["run"] = run
     if run is None:
         return context
+    filterset.run = run
     scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
     after, before, last, problems = _page_keys(request)
     context["problems"] = problems
@@ -127,6 +128,7 @@ def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
     if run is None:
         messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
+    filterset.run = run
     scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
     return export_response(request=request, run=run, scores=scores, filters=data, format=format)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from inspections.models import OffenceType, Sector
 from scoring.models import ModelVersion, RunStatus, ScoringRun
 
-from .runs import scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
+from .runs import scores_tidy, scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
 from .training import TrainingRefused, model_retrain
 
 logger = logging.getLogger("scoring.nightly")
@@ -117,7 +117,9 @@ def scores_refresh_all(
 ) -> list[ScoringRun]:
     """Create and execute, here and now, a run for every active model of the selected pairs."""
     runs = scoring_runs_create_all(as_of=as_of, sectors=sectors, offences=offences)
-    return [_run_execute(run, progress) for run in runs]
+    finished = [_run_execute(run, progress) for run in runs]
+    scores_tidy()
+    return finished
 
 
 def _run_execute(run: ScoringRun, progress: RunProgress | None) -> ScoringRun:

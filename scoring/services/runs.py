@@ -234,3 +234,16 @@ def scores_prune(*, keep: int = 2) -> int:
     ScoreCount.objects.filter(run_id__in=stale).delete()
     deleted, _ = Score.objects.filter(run_id__in=stale).delete()
     return deleted
+
+
+def scores_tidy(*, keep: int = 2) -> int:
+    """After a rescore: drop the scores of older runs, then refresh the planner's statistics.
+
+    Without the ANALYZE a run's rows stay invisible to the planner until autovacuum gets
+    to them (minutes): measured, an enterprise-number search on a fresh run took 4.6 s
+    instead of 50 ms.
+    """
+    deleted = scores_prune(keep=keep)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Score._meta.db_table}, {ScoreCount._meta.db_table}")
+    return deleted

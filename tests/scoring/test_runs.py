@@ -225,6 +225,24 @@ def test_scores_prune_keeps_the_latest_runs(model) -> None:
     assert scores_prune(keep=2) == 0
 
 
+def test_a_rescore_of_every_model_tidies_up_after_itself(model) -> None:
+    """scores_refresh_all (the commands, the demo) and the nightly chain end with scores_tidy:
+    no more than two runs' scores per pair stay, and the planner knows the new rows."""
+    from scoring.services.nightly import scores_refresh_all
+
+    for _ in range(3):
+        scores_refresh_all(as_of=AS_OF)
+
+    per_pair = Score.objects.values("run__sector_id", "run__offence_type_id", "run_id").distinct()
+    runs_kept = {}
+    for row in per_pair:
+        runs_kept.setdefault((row["run__sector_id"], row["run__offence_type_id"]), set()).add(row["run_id"])
+    assert runs_kept and all(len(kept) == 2 for kept in runs_kept.values())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'scoring_score'")
+        assert cursor.fetchone()[0] is not None
+
+
 # --- Claiming -------------------------------------------------------------------------------
 
 
