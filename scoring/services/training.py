@@ -42,6 +42,9 @@ POPULATION_SAMPLE = 20_000  # employers of the sector whose scores set the band 
 MIN_TRAINING = (50, 5)  # rows, of which offences found
 MIN_VALIDATION = (20, 3)
 MIN_AUC = 0.55
+# "No worse than the active version": retraining on the same data moved the average
+# precision by up to 0.005 either way (measured at a million employers), which is noise.
+AP_TOLERANCE = 0.005
 RANDOM_STATE = 0
 
 _LABELS_SQL = """
@@ -256,7 +259,7 @@ def version_decide(*, version: ModelVersion, data: TrainingSet) -> ModelVersion:
             or 0
         )
         version.metrics["active_average_precision"] = theirs
-        if mine < theirs:
+        if mine < theirs - AP_TOLERANCE:
             failed.append(
                 f"Average precision {mine:.3f} is below the active version's {theirs:.3f} on the same inspections."
             )

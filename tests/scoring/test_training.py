@@ -247,6 +247,17 @@ def test_a_worse_candidate_is_not_activated_and_is_flagged(trained, data) -> Non
     assert list(ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE)) == [oracle]
 
 
+def test_retraining_on_the_same_data_replaces_the_active_version(trained) -> None:
+    """The same data give the same model, so the same average precision up to noise: a
+    retrain that is no worse than the active version within AP_TOLERANCE is activated."""
+    again = model_retrain(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
+
+    again.refresh_from_db()
+    assert abs(again.metrics["average_precision"] - again.metrics["active_average_precision"]) <= training.AP_TOLERANCE
+    assert again.status == ModelStatus.ACTIVE
+    assert list(ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE)) == [again]
+
+
 def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch) -> None:
     ModelVersion.objects.filter(pk=trained.pk).update(status=ModelStatus.RETIRED)  # no active one to beat
     real = training.validation_metrics
