@@ -21,3 +21,11 @@ def _fixed_seeds() -> None:
 @pytest.fixture(autouse=True)
 def _english(settings) -> None:
     settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts without the rendered fragments an earlier one cached (local memory)."""
+    from django.core.cache import cache
+
+    cache.clear()

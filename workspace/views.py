@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -56,7 +57,12 @@ def _page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list
 def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     data = _list_data(request)
     filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
-    context: dict[str, Any] = {"filter": filterset, "bands": Band, "export_limit": EXPORT_MAX_ROWS}
+    context: dict[str, Any] = {
+        "filter": filterset,
+        "filter_key": _filter_key(data),
+        "bands": Band,
+        "export_limit": EXPORT_MAX_ROWS,
+    }
     if not filterset.is_valid():
         context["problems"] = _filter_problems(filterset)
         return context
@@ -79,6 +85,12 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     return context
 
 
+def _filter_key(data: QueryDict) -> str:
+    """The filters as a cache key for the rendered form (see ranked_list.html)."""
+    pairs = sorted((name, value) for name in data for value in data.getlist(name) if name not in _PAGE_KEYS)
+    return hashlib.sha256(repr(pairs).encode()).hexdigest()
+
+
 def _filter_problems(filterset: RankedListFilter) -> list[str]:
     """The form's errors, each after the label of its filter: "Band: Select a valid choice…"."""
     fields = filterset.form.fields
@@ -89,9 +101,12 @@ def _filter_problems(filterset: RankedListFilter) -> list[str]:
     ]
 
 
+_PAGE_KEYS = ("after", "before", "page")
+
+
 def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
-    for name in ("after", "before", "page"):
+    for name in _PAGE_KEYS:
         query.pop(name, None)
     return query.urlencode()
 
