@@ -226,7 +226,7 @@ def main() -> None:
         print("  " + error)
     print("\n| filter kind | page | p50 ms | p95 ms | max ms | p95 <= 50 ms |")
     print("|---|---|---|---|---|---|")
-    met = True
+    met = not errors  # timings of error pages (a redirect, a 400) prove nothing
     for (kind, page), values in times.items():
         p95 = percentile(values, 0.95)
         met &= p95 <= TARGET_MS
