@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inspections.models import Employer, OffenceType, Sector, SubRegion
-from scoring.models import Band, Score, ScoreCount
+from scoring.models import Band, Score, ScoreCount, ScoringRun
 from workspace import selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
 from workspace.filters import RankedListFilter
@@ -54,25 +56,45 @@ def _page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list
     return keys["after"], keys["before"], request.GET.get("page") == "last", problems
 
 
-def _ranked_context(request: HttpRequest) -> dict[str, Any]:
+@dataclass
+class _RankedQuery:
+    """What a ranked list and its exports read: the filters, the run they chose, its scores."""
+
+    data: QueryDict
+    filterset: RankedListFilter
+    run: ScoringRun | None = None
+    scores: QuerySet[Score] | None = None
+
+
+def _ranked_query(request: HttpRequest) -> _RankedQuery:
+    """The filters of the query string; with valid filters, the published run and its filtered scores."""
     data = _list_data(request)
-    filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
+    query = _RankedQuery(data, RankedListFilter(data, queryset=Score.objects.visible_to(request.user)))
+    if not query.filterset.is_valid():
+        return query
+    cleaned = query.filterset.form.cleaned_data
+    query.run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
+    if query.run is not None:
+        query.filterset.run = query.run
+        query.scores = query.filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=query.run))
+    return query
+
+
+def _ranked_context(request: HttpRequest) -> dict[str, Any]:
+    query = _ranked_query(request)
+    filterset, run, scores = query.filterset, query.run, query.scores
     context: dict[str, Any] = {
         "filter": filterset,
-        "filter_key": _filter_key(data),
+        "filter_key": _filter_key(query.data),
         "bands": Band,
         "export_limit": EXPORT_MAX_ROWS,
     }
     if not filterset.is_valid():
         context["problems"] = _filter_problems(filterset)
         return context
-    cleaned = filterset.form.cleaned_data
-    run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
     context["run"] = run
-    if run is None:
+    if run is None or scores is None:
         return context
-    filterset.run = run
-    scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
     after, before, last, problems = _page_keys(request)
     context["problems"] = problems
     context["page"] = selectors.ranked_page(scores=scores, after=after, before=before, last=last)
@@ -133,19 +155,14 @@ def subregion_options(request: HttpRequest) -> HttpResponse:
 def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
     if format not in ("csv", "xlsx"):
         raise Http404
-    data = _list_data(request)
-    filterset = RankedListFilter(data, queryset=Score.objects.visible_to(request.user))
-    if not filterset.is_valid():
+    query = _ranked_query(request)
+    if not query.filterset.is_valid():
         messages.error(request, _("The filters are not valid; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
-    cleaned = filterset.form.cleaned_data
-    run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
-    if run is None:
+    if query.run is None or query.scores is None:
         messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
-    filterset.run = run
-    scores = filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=run))
-    return export_response(request=request, run=run, scores=scores, filters=data, format=format)
+    return export_response(request=request, run=query.run, scores=query.scores, filters=query.data, format=format)
 
 
 def _chart_labels() -> dict[str, str]:
