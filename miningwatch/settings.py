@@ -13,6 +13,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from miningwatch.redis_urls import cache_url_for
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("MININGWATCH_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -108,6 +110,18 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TIMEZONE = "Europe/Brussels"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Cache ---------------------------------------------------------------------
+# One Redis cache shared by every web and worker process: rendered list pages are reused
+# by all workers, and a new scoring run or inspection is seen by all of them at once.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=cache_url_for(REDIS_URL)),
+        "KEY_PREFIX": "mw",
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # no session query per page
 
 # --- Authentication -----------------------------------------------------------
 LOGIN_URL = "login"

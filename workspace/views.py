@@ -12,13 +12,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inspections.models import Employer, OffenceType, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun
-from workspace import selectors, services
+from workspace import caching, selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
 from workspace.filters import RankedListFilter
 from workspace.forms import NoteForm, RiskProfileForm
@@ -68,8 +71,8 @@ class _RankedQuery:
 
 def _ranked_query(request: HttpRequest) -> _RankedQuery:
     """The filters of the query string; with valid filters, the published run and its filtered scores."""
-    data = _list_data(request)
-    query = _RankedQuery(data, RankedListFilter(data, queryset=Score.objects.visible_to(request.user)))
+    filterset = _ranked_filter(request)
+    query = _RankedQuery(filterset.data, filterset)
     if not query.filterset.is_valid():
         return query
     cleaned = query.filterset.form.cleaned_data
@@ -83,12 +86,7 @@ def _ranked_query(request: HttpRequest) -> _RankedQuery:
 def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     query = _ranked_query(request)
     filterset, run, scores = query.filterset, query.run, query.scores
-    context: dict[str, Any] = {
-        "filter": filterset,
-        "filter_key": _filter_key(query.data),
-        "bands": Band,
-        "export_limit": EXPORT_MAX_ROWS,
-    }
+    context: dict[str, Any] = {"bands": Band, "export_limit": EXPORT_MAX_ROWS}
     if not filterset.is_valid():
         context["problems"] = _filter_problems(filterset)
         return context
@@ -105,6 +103,13 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
     return context
+
+
+def _ranked_results(request: HttpRequest) -> tuple[int, str]:
+    """The list's results (band counts, rows, pager) rendered, with the page's status."""
+    context = _ranked_context(request)
+    status = 400 if context.get("problems") and "page" not in context else 200
+    return status, render_to_string("workspace/_ranked_results.html", context, request=request)
 
 
 def _filter_key(data: QueryDict) -> str:
@@ -135,12 +140,24 @@ def _query_without_page(request: HttpRequest) -> str:
 
 @require_GET
 def ranked_list(request: HttpRequest) -> HttpResponse:
-    context = _ranked_context(request)
-    partial = request.htmx and not request.htmx.boosted
-    # htmx swaps no 4xx response: its partial comes with 200, or the messages would never show.
-    status = 400 if context.get("problems") and "page" not in context and not partial else 200
-    template = "workspace/_ranked_results.html" if partial else "workspace/ranked_list.html"
-    return render(request, template, context, status=status)
+    status, results = caching.results_cached(request=request, render=lambda: _ranked_results(request))
+    if request.htmx and not request.htmx.boosted:
+        # htmx swaps no 4xx response: its partial comes with 200, or the messages would never show.
+        return HttpResponse(results)
+    context = {
+        # Built only when the rendered form is not in the cache (see ranked_list.html).
+        "filter": SimpleLazyObject(lambda: _ranked_filter(request)),
+        "filter_key": _filter_key(request.GET),
+        "results": mark_safe(results),  # rendered and escaped by _ranked_results
+    }
+    return render(request, "workspace/ranked_list.html", context, status=status)
+
+
+def _ranked_filter(request: HttpRequest) -> RankedListFilter:
+    """The list's FilterSet, one per request: the results and the form share its validation."""
+    if not hasattr(request, "_ranked_filter"):
+        request._ranked_filter = RankedListFilter(_list_data(request), queryset=Score.objects.visible_to(request.user))
+    return request._ranked_filter
 
 
 @require_GET

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from inspections.models import Employer
 from inspections.services.imports.copying import CopyStream, constant, copy_in, copy_sql, copy_text
+from miningwatch import stamps
 from scoring.features.computation import SECTOR_TARGETS, features_read
 from scoring.models import Band, ModelVersion, RunStatus, Score, ScoreCount, ScoringRun
 
@@ -170,6 +171,7 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
         )
         if not published:
             raise RunFailed("The run was no longer running when its scores were ready; nothing published.")
+        stamps.stamp_bump(stamps.SCORES)  # lists rendered from the previous run are stale
     logger.info("run %s published: %s employers", run.pk, len(rank))
 
 

@@ -32,9 +32,9 @@ def test_home_counts_per_sector_and_region(client, django_assert_num_queries) ->
     EmployerFactory(postal_code_id="1000", nace_id="81.210")  # Brussels, cleaning
     user = UserFactory()
     client.force_login(user)
-    # session, user, scope, counts, regions, sectors; published runs and their band counts;
-    # targets; recent notes.
-    with django_assert_num_queries(9):
+    # user (the session is cached), scope, counts, regions, sectors; published runs and
+    # their band counts; targets; recent notes.
+    with django_assert_num_queries(8):
         response = client.get(reverse("home"))
     counts = response.context["counts"]
     assert counts.total == 4

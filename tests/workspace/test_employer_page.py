@@ -143,9 +143,10 @@ def test_employer_page_queries_do_not_grow_with_notes_and_inspections(
         ScoreFactory(
             run=ScoringRunFactory(model_version=ranked.run.model_version), employer=neighbour, rank=1
         )  # other runs' scores
-    # session, user, scope (once: kept on the user), employer, declarations, scores, open
-    # target, inspections, their findings, the findings' offence types, notes, notes nearby
-    with django_assert_num_queries(12):
+    # user (the session is cached), scope (once: kept on the user), employer, declarations,
+    # scores, open target, inspections, their findings, the findings' offence types, notes,
+    # notes nearby
+    with django_assert_num_queries(11):
         response = logged_in.get(page_url(employer))
     assert response.status_code == 200
     assert len(response.context["notes"]) == n

@@ -11,6 +11,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from inspections.models import Employer
+from miningwatch import stamps
 
 from .declarations import _declarations_copy, _declarations_draw
 from .inspections import _inspections_write
@@ -61,6 +62,7 @@ def demo_data_generate(
         with _indexes_suspended(_DATA_MODELS):
             population = _employers_and_declarations_write(employers, seed, reference, window, progress=progress)
             counts = _inspections_write(population, seed, reference, window, inspection_rate)
+    stamps.stamp_bump(stamps.INSPECTIONS)
     _tables_analyze()
     return GenerationSummary(
         employers=employers,

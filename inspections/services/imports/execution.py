@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from inspections.models import DataImport
+from miningwatch import stamps
 
 from .common import ImportResult
 from .declarations import declaration_import
@@ -62,6 +63,8 @@ def data_import_execute(*, data_import_id: int) -> None:
         _outcome_save(data_import, ImportResult(), failure=f"The import stopped on an unexpected error: {exc}")
         return
     _outcome_save(data_import, result)
+    if result.ok:
+        stamps.stamp_bump(stamps.INSPECTIONS)
 
 
 def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str = "") -> None:
