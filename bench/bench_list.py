@@ -20,6 +20,11 @@ With --http URL it requests a running server instead (gunicorn, DEBUG=0), with a
 session of the same superuser written to the session store (no login form); the
 EXPLAIN part still runs in process. --print-session prints such a session key (for wrk).
 
+The rendered results of a list are kept in the shared cache (workspace/caching.py): the
+timed requests after the warm-up are served from it. With --cold the whole cache (rendered
+results and filter forms, sessions) is emptied before every timed request, so that every
+timed request renders its page from the database.
+
 It prints p50 / p95 / max per kind, per page (first / last) and overall, the slowest
 combinations, and with --explain N the SQL of the N slowest with their slowest statement
 run under EXPLAIN ANALYZE. Target: p95 at most 50 ms for every kind, first and last page.
@@ -49,7 +54,8 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.contrib.sessions.backends.cached_db import SessionStore  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -182,6 +188,9 @@ def main() -> None:
     parser.add_argument("--sector", action="append", help="only these sectors (default: all)")
     parser.add_argument("--http", help="request a running server at this base URL (e.g. http://127.0.0.1:8077)")
     parser.add_argument("--print-session", action="store_true", help="print a session key of the bench user, exit")
+    parser.add_argument(
+        "--cold", action="store_true", help="empty the shared cache before every timed request (nothing cached)"
+    )
     args = parser.parse_args()
     if args.print_session:
         print(session_for(bench_user()))
@@ -201,7 +210,8 @@ def main() -> None:
     print(
         f"{scored:,} scores in {len(published)} published runs; {os.cpu_count()} cores; "
         f"{args.repeat} timed requests per URL after one warm-up; "
-        f"{'HTTP ' + args.http if args.http else 'test Client in process'}, DEBUG={settings.DEBUG}",
+        f"{'HTTP ' + args.http if args.http else 'test Client in process'}, DEBUG={settings.DEBUG}, "
+        f"{'cold: the cache emptied before every timed request' if args.cold else 'warm: rendered pages cached'}",
         flush=True,
     )
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -215,6 +225,8 @@ def main() -> None:
                     url = url_of(sector, offence, filters, last)
                     timed_get(client, url)  # warm-up
                     for _ in range(args.repeat):
+                        if args.cold:
+                            cache.clear()
                         ms, status, content = timed_get(client, url)
                         if status != 200:
                             errors.append(f"{status} {url}")

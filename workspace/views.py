@@ -23,7 +23,7 @@ from inspections.models import Employer, OffenceType, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun
 from workspace import caching, selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
-from workspace.filters import RankedListFilter
+from workspace.filters import SEARCH_COUNTED_MAX, RankedListFilter
 from workspace.forms import NoteForm, RiskProfileForm
 from workspace.models import Note, RiskProfile
 
@@ -96,11 +96,14 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     after, before, last, problems = _page_keys(request)
     context["problems"] = problems
     context["page"] = selectors.ranked_page(scores=scores, after=after, before=before, last=last)
-    counts = None
-    if not filterset.searching:
-        counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
-    context["counts"] = selectors.band_counts(counts=counts, scores=scores)
-    context["matching"] = sum(context["counts"].values())
+    if filterset.search_broad:
+        context["search_counted_max"] = SEARCH_COUNTED_MAX  # too many to count per band
+    else:
+        counts = None
+        if not filterset.searching:
+            counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
+        context["counts"] = selectors.band_counts(counts=counts, scores=scores)
+        context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
     return context
 

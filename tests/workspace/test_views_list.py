@@ -148,20 +148,51 @@ def test_sector_and_offence_pick_the_published_run(ranked, logged_in) -> None:
     assert ScoringRun.objects.count() == 4
 
 
+NAMES = {3: "Schoonmaak Janssens", 17: "JANSSENS & Zonen", 20: "Jansen", 22: "L'Atelier du Nettoyage"}
+
+
 @pytest.mark.parametrize(
-    "term",
-    ["janssens", "JANSSENS", "Janssens & z", "oonmaak jan"],
+    ("term", "ranks"),
+    [
+        ("janssens", [3, 17]),
+        ("JANSSENS", [3, 17]),
+        ("jans", [3, 17, 20]),  # the start of a word
+        ("Janssens & z", [17]),  # every word, in any order; the & is no operator
+        ("zon jan", [17]),
+        ("schoon jans", [3]),
+        ("atelier", [22]),  # after the apostrophe
+        ("nettoyage l", [22]),
+        ("oonmaak", []),  # inside a word: not a match
+        ("janssens:* | a", []),  # search syntax is text: "janssens", "a": no name has both
+    ],
 )
-def test_search_by_name_is_a_case_insensitive_substring(logged_in, term) -> None:
-    published = publish_run(30, names={3: "Schoonmaak Janssens", 17: "JANSSENS & Zonen", 20: "Jansen"})
-    expected = [s.rank for s in published.scores if term.lower() in s.employer.name.lower()]
-    assert expected
+def test_search_by_name_matches_the_starts_of_its_words(logged_in, term, ranks) -> None:
+    publish_run(30, names=NAMES)
 
     response = logged_in.get(LIST, {"q": term})
 
-    assert ranks_shown(response) == expected
+    assert response.status_code == 200
+    if ranks:
+        assert ranks_shown(response) == ranks
+    else:
+        assert "No employer matches these filters." in response.content.decode()
     # While searching the counts come from the scores themselves (ScoreCount has no names).
-    assert response.context["matching"] == len(expected)
+    assert response.context["matching"] == len(ranks)
+
+
+@pytest.mark.parametrize("listed_max", [20_000, 2])  # matching ids sent as a list / as a subquery
+def test_a_broad_name_search_shows_its_pages_uncounted(logged_in, monkeypatch, listed_max) -> None:
+    monkeypatch.setattr("workspace.filters.SEARCH_LISTED_MAX", listed_max)
+    monkeypatch.setattr("workspace.filters.SEARCH_COUNTED_MAX", 2)
+    monkeypatch.setattr("workspace.views.SEARCH_COUNTED_MAX", 2)
+    publish_run(30, names=NAMES)
+
+    response = logged_in.get(LIST, {"q": "jans"})
+
+    assert ranks_shown(response) == [3, 17, 20]  # still every match, in rank order
+    assert "counts" not in response.context
+    assert "More than 2 employers of the sector have a name that matches" in response.content.decode()
+    assert ranks_shown(logged_in.get(LIST, {"q": "jans", "page": "last"})) == [3, 17, 20]
 
 
 def test_search_by_enterprise_number_with_or_without_dots_spaces_and_be(logged_in) -> None:
@@ -302,7 +333,7 @@ def _list_with_rows(n: int) -> None:
         ({"page": "last"}, 14),
         # and the region (checked, then its sub-regions for the scores and for the counts)
         ({"region": "BE2", "band": ["3", "4"], "size_class": "1", "not_inspected": "6"}, 17),
-        ({"q": "employer"}, 14),  # counts from the scores
+        ({"q": "employer"}, 15),  # the matching employers, then counts from the scores
         ({"after": "3", "legal_form": "BV"}, 14),
         ({"before": "40"}, 15),  # and whether a page follows
     ],
