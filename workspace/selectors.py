@@ -23,12 +23,9 @@ PAGE_SIZE = 50
 
 def published_run(*, sector: str, offence: str) -> ScoringRun | None:
     """The run whose scores the lists show for (sector, offence), if any."""
-    return (
-        ScoringRun.objects.published()
-        .filter(sector_id=sector, offence_type_id=offence)
-        .select_related("model_version")
-        .first()
-    )
+    # Not the model version: its artifact (megabytes) cost 6 ms per list page; the pages
+    # show its id only.
+    return ScoringRun.objects.published().filter(sector_id=sector, offence_type_id=offence).first()
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def employer_scores(*, employer: Employer) -> list[Score]:
     published = ScoringRun.objects.published().values("pk")
     return list(
         Score.objects.filter(employer=employer, run__in=published)
-        .select_related("run__offence_type", "run__model_version")
+        .select_related("run__offence_type")  # the version's id only: not its artifact
         .order_by("band", "run__offence_type_id")
     )
 
