@@ -179,7 +179,9 @@ def test_rows_render_writes_copy_text(monkeypatch, count, chunk) -> None:
     assert [rows for _, rows in chunks] == [min(chunk, count - start) for start in range(0, count, chunk)]
     rows = [row for payload, _ in chunks for row in _parsed(payload)]
     assert len(rows) == count
-    for position, row in enumerate(rows):
+    assert [int(row[3]) for row in rows] == list(range(1, count + 1))  # in rank order
+    by_row = np.argsort(rank)
+    for position, row in zip(by_row, rows, strict=True):
         assert len(row) == 6 + 2 * REASONS + 4  # + the list columns, \N or empty without a listing
         assert row[-4:] == ["\\N", "\\N", "", "\\N"]
         assert row[0] == "42" and int(row[1]) == scored.employer_ids[position]
@@ -194,7 +196,7 @@ def test_rows_render_writes_copy_text(monkeypatch, count, chunk) -> None:
                 assert value == "\\N"
             else:
                 assert float(value) == pytest.approx(scored.reason_value[position, slot], abs=1e-4)
-    assert rows[0][6:8] == ["wage_per_fte_vs_sector", "\\N"]
+    assert rows[int(np.flatnonzero(by_row == 0)[0])][6:8] == ["wage_per_fte_vs_sector", "\\N"]  # employer 0's row
 
 
 @pytest.mark.django_db
