@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import IO
 
@@ -26,6 +27,7 @@ from django.db import connection
 
 from .medians import sector_wage_medians_ensure
 from .registry import FEATURE_NAMES
+from .streaming import copy_followed
 
 # Declarations in the window: the 4 quarters ended by as_of. "Recent" = the last 2.
 # Performance: the amounts are aggregated as float8 (numeric sums and averages are several
@@ -170,7 +172,6 @@ def features_read(*, targets: str, params: dict[str, object], chunk_rows: int = 
     declaration in the window, a zero denominator); then the LIST_COLUMNS: subregion_id
     and legal_form (str), last_visit ("YYYY-MM-DD" str, NaN when never visited before).
     """
-    spool = features_copy_out(targets=targets, params=params)
     dtypes = {
         "employer_id": np.int64,
         **dict.fromkeys(FEATURE_NAMES, np.float64),
@@ -178,9 +179,23 @@ def features_read(*, targets: str, params: dict[str, object], chunk_rows: int = 
         "legal_form": object,
         "last_visit": object,
     }
-    with spool:
-        reader = pd.read_csv(spool, dtype=dtypes, parse_dates=["as_of"], chunksize=chunk_rows)
-        yield from reader
+    with _copied_out(targets=targets, params=params) as spool:
+        yield from pd.read_csv(spool, dtype=dtypes, parse_dates=["as_of"], chunksize=chunk_rows)
+
+
+@contextmanager
+def _copied_out(*, targets: str, params: dict[str, object]) -> Iterator[IO[bytes]]:
+    """The feature rows as CSV: read while PostgreSQL writes them (streaming.copy_followed),
+    or, inside a transaction (whose rows another connection would not see), once written."""
+    if connection.in_atomic_block:
+        with features_copy_out(targets=targets, params=params) as spool:
+            yield spool
+        return
+    sector_wage_medians_ensure(sectors=[str(params["sector"])])  # committed: the COPY's connection sees them
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(features_sql(targets), params).decode()
+    with copy_followed(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)") as spool:
+        yield spool
 
 
 def features_frame(*, targets: str, params: dict[str, object]) -> pd.DataFrame:
