@@ -82,6 +82,7 @@ class ScoredSector:
     reason_index: np.ndarray
     reason_value: np.ndarray
     listing: Listing | None = None
+    tails: np.ndarray | None = None  # row_tails, when rendered already
 
     @classmethod
     def explain(
@@ -117,7 +118,9 @@ class ScoredSector:
         arrays = ("employer_ids", "scores", "reason_index", "reason_value")
         listings = [part.listing for part in parts]
         listing = Listing.concat(listings) if all(item is not None for item in listings) else None
-        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in arrays), listing)
+        tails = [part.tails for part in parts]
+        joined = np.concatenate(tails) if all(item is not None for item in tails) else None
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in arrays), listing, joined)
 
 
 def scores_rank(scores: np.ndarray, employer_ids: np.ndarray, cutoffs: dict[str, float]) -> tuple[np.ndarray, ...]:
@@ -140,6 +143,19 @@ def _numbers(values: np.ndarray, digits: int) -> np.ndarray:
     return np.where(np.isnan(values), "\\N", text)
 
 
+def row_tails(scored: ScoredSector, features: list[str]) -> np.ndarray:
+    """Each employer's COPY text after its rank, percentile and band (which need the whole
+    sector): employer_id, score, the three reasons with their values, the list columns."""
+    names = np.array([*features, ""], dtype=object)  # index -1 picks ""
+    count = len(scored.scores)
+    columns = [scored.employer_ids.astype(str), np.round(scored.scores, 6).astype(str)]
+    for slot in range(REASONS):
+        columns.append(names[scored.reason_index[:, slot]])
+        columns.append(_numbers(scored.reason_value[:, slot], 4))
+    columns.extend(_listing_columns(scored.listing, slice(None), count))
+    return np.fromiter(map("\t".join, zip(*columns, strict=True)), dtype=object, count=count)
+
+
 def rows_render(
     run_id: int,
     scored: ScoredSector,
@@ -149,33 +165,29 @@ def rows_render(
     features: list[str],
 ) -> Iterator[tuple[bytes, int]]:
     """The score rows in COPY text format, in rank order, in chunks: (payload, row count).
+    Columns: run_id, rank, percentile, band, then row_tails' (runs._SCORE_COLUMNS).
 
     In rank order, so that a run's rows lie in the table as the lists read them: a page
     filtered on a rare value (a size class, a legal form) walks the (run, rank) index past
     thousands of rows, and reads them from a few consecutive table pages instead of one page
     each. The index itself is then filled from left to right, which is cheaper too.
     """
-    names = np.array([*features, ""], dtype=object)  # index -1 picks ""
+    tails = scored.tails if scored.tails is not None else row_tails(scored, features)
     order = np.argsort(rank, kind="stable")
     for start in range(0, len(rank), RENDER_ROWS):
         part = order[start : start + RENDER_ROWS]
         count = len(part)
         columns = [
             constant(str(run_id), count),
-            scored.employer_ids[part].astype(str),
-            np.round(scored.scores[part], 6).astype(str),
             rank[part].astype(str),
             np.round(percentile[part], 3).astype(str),
             band[part].astype(str),
+            tails[part],
         ]
-        for slot in range(REASONS):
-            columns.append(names[scored.reason_index[part, slot]])
-            columns.append(_numbers(scored.reason_value[part, slot], 4))
-        columns.extend(_listing_columns(scored.listing, part, count))
         yield copy_text(columns), count
 
 
-def _listing_columns(listing: Listing | None, part: np.ndarray, count: int) -> list[np.ndarray]:
+def _listing_columns(listing: Listing | None, part: slice, count: int) -> list[np.ndarray]:
     """subregion_id, size_class, legal_form, visit_recency (LISTING_COLUMNS order)."""
     if listing is None:
         return [constant("\\N", count), constant("\\N", count), constant("", count), constant("\\N", count)]

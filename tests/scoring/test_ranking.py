@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,9 +12,11 @@ from django.db import connection
 from scoring.models import DEFAULT_BAND_CUTOFFS
 from scoring.services import ranking
 from scoring.services.artifacts import Artifact
-from scoring.services.ranking import REASONS, ScoredSector, rows_render, scores_rank
+from scoring.services.ranking import REASONS, ScoredSector, row_tails, rows_render, scores_rank
+from scoring.services.runs import _SCORE_COLUMNS
 from scoring.services.training import pipelines_fit
 
+LIST_FIELDS = ("subregion_id", "size_class", "legal_form", "visit_recency")
 FEATURES = ["hires_per_worker", "wage_per_fte_vs_sector", "part_time_share", "headcount", "debt_to_wages"]
 UP, DOWN = 0, 1  # hires push the risk up, a higher wage pushes it down; the rest is noise
 
@@ -168,35 +171,38 @@ def _parsed(payload: bytes) -> list[list[str]]:
     return [line.split("\t") for line in text[:-1].split("\n")]
 
 
+@pytest.mark.parametrize("tails", [False, True])  # rendered with the chunk's scores (runs.chunk_score) or at the end
 @pytest.mark.parametrize(("count", "chunk"), [(10, 100_000), (10, 4), (8, 4)])
-def test_rows_render_writes_copy_text(monkeypatch, count, chunk) -> None:
+def test_rows_render_writes_copy_text(monkeypatch, count, chunk, tails) -> None:
     monkeypatch.setattr(ranking, "RENDER_ROWS", chunk)
     scored = _scored(count)
+    if tails:
+        scored = replace(scored, tails=row_tails(scored, FEATURES))
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, DEFAULT_BAND_CUTOFFS)
 
     chunks = list(rows_render(42, scored, rank, percentile, band, FEATURES))
 
     assert [rows for _, rows in chunks] == [min(chunk, count - start) for start in range(0, count, chunk)]
-    rows = [row for payload, _ in chunks for row in _parsed(payload)]
-    assert len(rows) == count
-    assert [int(row[3]) for row in rows] == list(range(1, count + 1))  # in rank order
+    rows = [dict(zip(_SCORE_COLUMNS, row, strict=True)) for payload, _ in chunks for row in _parsed(payload)]
+    assert [int(row["rank"]) for row in rows] == list(range(1, count + 1))  # in rank order
     by_row = np.argsort(rank)
     for position, row in zip(by_row, rows, strict=True):
-        assert len(row) == 6 + 2 * REASONS + 4  # + the list columns, \N or empty without a listing
-        assert row[-4:] == ["\\N", "\\N", "", "\\N"]
-        assert row[0] == "42" and int(row[1]) == scored.employer_ids[position]
-        assert float(row[2]) == pytest.approx(scored.scores[position], abs=1e-6)
-        assert int(row[3]) == rank[position] and int(row[5]) == band[position]
-        assert float(row[4]) == pytest.approx(percentile[position], abs=1e-3)
+        # the list columns: \N or empty without a listing
+        assert [row[name] for name in LIST_FIELDS] == ["\\N", "\\N", "", "\\N"]
+        assert row["run_id"] == "42" and int(row["employer_id"]) == scored.employer_ids[position]
+        assert float(row["score"]) == pytest.approx(scored.scores[position], abs=1e-6)
+        assert int(row["rank"]) == rank[position] and int(row["band"]) == band[position]
+        assert float(row["percentile"]) == pytest.approx(percentile[position], abs=1e-3)
         for slot in range(REASONS):
-            name, value = row[6 + 2 * slot], row[7 + 2 * slot]
+            name, value = row[f"reason_{slot + 1}"], row[f"reason_{slot + 1}_value"]
             index = scored.reason_index[position, slot]
             assert name == (FEATURES[index] if index >= 0 else "")
             if np.isnan(scored.reason_value[position, slot]):
                 assert value == "\\N"
             else:
                 assert float(value) == pytest.approx(scored.reason_value[position, slot], abs=1e-4)
-    assert rows[int(np.flatnonzero(by_row == 0)[0])][6:8] == ["wage_per_fte_vs_sector", "\\N"]  # employer 0's row
+    first_employer = rows[int(np.flatnonzero(by_row == 0)[0])]
+    assert (first_employer["reason_1"], first_employer["reason_1_value"]) == ("wage_per_fte_vs_sector", "\\N")
 
 
 @pytest.mark.django_db
@@ -207,8 +213,8 @@ def test_postgresql_reads_the_rows() -> None:
     reasons = ", ".join(f"reason_{n} text, reason_{n}_value float8" for n in range(1, REASONS + 1))
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE rendered (run_id int, employer_id bigint, score float8, rank int, "
-            f"percentile float8, band smallint, {reasons}, "
+            "CREATE TEMP TABLE rendered (run_id int, rank int, percentile float8, band smallint, "
+            f"employer_id bigint, score float8, {reasons}, "
             "subregion_id text, size_class smallint, legal_form text, visit_recency smallint)"
         )
         for payload, _ in rows_render(7, scored, rank, percentile, band, FEATURES):
