@@ -190,6 +190,9 @@ class Score(models.Model):
     and its pages are read from this table alone, on an index that starts with the run.
     """
 
+    # Identified by run and rank: the table is partitioned by run (migration 0005, see
+    # runs._publish), and a partitioned table's keys must hold the partition key.
+    pk = models.CompositePrimaryKey("run", "rank")
     # No database foreign keys on this table: a run writes hundreds of thousands of rows at
     # once, and PostgreSQL checked each of them against the run and the employer at commit
     # (4 s of a 22 s rescore, measured). The run row is written before its scores by the
@@ -235,9 +238,9 @@ class Score(models.Model):
             # subregion_id IN (...) ORDER BY rank, first page and last page alike.
             models.Index(fields=["run", "subregion", "rank"], name="score_run_subregion_rank"),
         ]
+        # The primary key (run, rank) serves the ranked list: WHERE run_id = ? ORDER BY rank
+        # (keyset pagination on rank).
         constraints = [
-            # Ranked list: WHERE run_id = ? ORDER BY rank (keyset pagination on rank).
-            models.UniqueConstraint(fields=["run", "rank"], name="score_rank_per_run"),
             # Employer page: WHERE employer_id = ? AND run_id IN (published runs).
             models.UniqueConstraint(fields=["employer", "run"], name="score_one_per_employer_run"),
             models.CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="score_probability"),

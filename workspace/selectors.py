@@ -95,7 +95,7 @@ def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] 
         grouped = counts.values("band").annotate(n=Sum("employers")).order_by()
     else:
         assert scores is not None
-        grouped = scores.values("band").annotate(n=Count("id")).order_by()
+        grouped = scores.values("band").annotate(n=Count("*")).order_by()
     found = {row["band"]: row["n"] for row in grouped}
     return {band: found.get(band, 0) for band in Band.values}
 

@@ -20,6 +20,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
@@ -164,9 +165,11 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
     version: ModelVersion = run.model_version
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, version.cutoffs)
     with transaction.atomic(), connection.cursor() as cursor:
-        with CopyStream(cursor, copy_sql(Score._meta.db_table, _SCORE_COLUMNS)) as stream:
+        partition = _partition_create(cursor, run)
+        with CopyStream(cursor, copy_sql(partition, _SCORE_COLUMNS)) as stream:
             for payload, rows in rows_render(run.pk, scored, rank, percentile, band, version.features):
                 stream.send(payload, rows)
+        _partition_attach(cursor, run, partition)
         if scored.listing is not None:
             _counts_write(cursor, run, scored.listing.counts(band))
         published = ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
@@ -180,6 +183,30 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
             raise RunFailed("The run was no longer running when its scores were ready; nothing published.")
         stamps.stamp_bump(stamps.SCORES)  # lists rendered from the previous run are stale
     logger.info("run %s published: %s employers", run.pk, len(rank))
+
+
+def _partition(run_id: int) -> str:
+    return f"{Score._meta.db_table}_run_{int(run_id)}"
+
+
+def _partition_create(cursor: CursorWrapper, run: ScoringRun) -> str:
+    """The run's own table, bare (no index yet), with the checks of scoring_score (migration 0005).
+
+    Created in the publishing transaction: a run that fails or whose worker dies leaves
+    nothing behind."""
+    partition = _partition(run.pk)
+    cursor.execute(f"CREATE TABLE {partition} (LIKE {Score._meta.db_table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    # What ATTACH would otherwise check by reading every row.
+    cursor.execute(f"ALTER TABLE {partition} ADD CONSTRAINT {partition}_run CHECK (run_id = {int(run.pk)})")
+    return partition
+
+
+def _partition_attach(cursor: CursorWrapper, run: ScoringRun, partition: str) -> None:
+    """Attach the filled table: PostgreSQL builds its indexes (the keys and the list index)
+    in one pass each, and checks the default partition holds no row of this run (it is
+    empty in production: every run has its partition)."""
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    cursor.execute(f"ALTER TABLE {Score._meta.db_table} ATTACH PARTITION {partition} FOR VALUES IN ({int(run.pk)})")
 
 
 def _counts_write(cursor: object, run: ScoringRun, counts: pd.DataFrame) -> None:
@@ -241,7 +268,24 @@ def scores_prune(*, keep: int = 2) -> int:
         else:
             stale.append(run.pk)
     ScoreCount.objects.filter(run_id__in=stale).delete()
-    deleted, _ = Score.objects.filter(run_id__in=stale).delete()
+    return _scores_drop(stale)
+
+
+def _scores_drop(run_ids: list[int]) -> int:
+    """Drop the runs' partitions, and delete their rows in the default partition; the count."""
+    if not run_ids:
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {Score._meta.db_table} WHERE run_id = ANY(%s)", [run_ids])
+        deleted = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass AND c.relname = ANY(%s)",
+            [Score._meta.db_table, [_partition(run_id) for run_id in run_ids]],
+        )
+        for (partition,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE {partition}")
+        Score.objects.filter(run_id__in=run_ids).delete()  # runs without a partition (tests)
     return deleted
 
 
