@@ -16,7 +16,8 @@ repeat it times, in this order, on the same connection:
   columns included: sub-region, size class, legal form, visit recency; rendered
   beforehand, untimed) into a bare table without indexes or constraints;
 - the rescore: scoring_run_create + scoring_run_execute (features in chunks, scores,
-  ranks, bands, reasons, COPY into scoring_score with its indexes, publish).
+  ranks, bands, reasons, COPY into the run's partition of scoring_score, its indexes built
+  when it is attached, publish).
 
 Before each repeat the score table is pruned to the latest run of each model
 (scores_prune(keep=1)) and vacuumed, then CHECKPOINTed: the table holds the previous
@@ -124,10 +125,10 @@ def rows_rendered(
 
 
 def columns_check(payload: bytes) -> None:
-    """The floor writes every column of scoring_score but its id, as many as each rendered row has."""
+    """The floor writes every column of scoring_score, as many as each rendered row has."""
     with connection.cursor() as cursor:
         table = [column.name for column in connection.introspection.get_table_description(cursor, Score._meta.db_table)]
-    if sorted(table) != sorted(["id", *_SCORE_COLUMNS]):
+    if sorted(table) != sorted(_SCORE_COLUMNS):
         raise SystemExit(f"scoring_score has columns {table}, the run writes {list(_SCORE_COLUMNS)}")
     fields = payload[: payload.index(b"\n")].count(b"\t") + 1
     if fields != len(_SCORE_COLUMNS):
