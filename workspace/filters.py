@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 import django_filters
-from django import forms
 from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse_lazy
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inspections.models import Employer, LegalForm, OffenceType, Region, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
+from workspace.widgets import QuickCheckboxes, QuickSelect
 
 SEARCH_MAX_CHARS = 100
 # Name searches matching more employers of the sector than this are not counted per band.
@@ -48,31 +48,45 @@ class AnyOf(Lookup):
 
 class RankedListFilter(django_filters.FilterSet):
     sector = django_filters.ModelChoiceFilter(
-        queryset=Sector.objects.all(), label=_("Sector"), method="_no_filter", empty_label=None
+        queryset=Sector.objects.all(), label=_("Sector"), method="_no_filter", empty_label=None, widget=QuickSelect
     )
     offence = django_filters.ModelChoiceFilter(
-        queryset=OffenceType.objects.all(), label=_("Offence type"), method="_no_filter", empty_label=None
+        queryset=OffenceType.objects.all(),
+        label=_("Offence type"),
+        method="_no_filter",
+        empty_label=None,
+        widget=QuickSelect,
     )
     region = django_filters.ModelChoiceFilter(
-        queryset=Region.objects.all(), label=_("Region"), method="_region", empty_label=_("All regions")
+        queryset=Region.objects.all(),
+        label=_("Region"),
+        method="_region",
+        empty_label=_("All regions"),
+        widget=QuickSelect,
     )
     subregion = django_filters.ModelChoiceFilter(
-        queryset=SubRegion.objects.select_related("region"), label=_("Sub-region"), empty_label=_("All sub-regions")
+        queryset=SubRegion.objects.select_related("region"),
+        label=_("Sub-region"),
+        empty_label=_("All sub-regions"),
+        widget=QuickSelect,
     )
     # distinct=False: no join can repeat a row, and SELECT DISTINCT would keep PostgreSQL
     # from reading a page straight off the (run, rank) index.
     band = django_filters.MultipleChoiceFilter(
-        choices=Band.choices, label=_("Band"), widget=forms.CheckboxSelectMultiple, distinct=False, method="_band"
+        choices=Band.choices, label=_("Band"), widget=QuickCheckboxes, distinct=False, method="_band"
     )
     size_class = django_filters.MultipleChoiceFilter(
-        choices=SizeClass.choices, label=_("Size"), widget=forms.CheckboxSelectMultiple, distinct=False
+        choices=SizeClass.choices, label=_("Size"), widget=QuickCheckboxes, distinct=False
     )
-    legal_form = django_filters.ChoiceFilter(choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"))
+    legal_form = django_filters.ChoiceFilter(
+        choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"), widget=QuickSelect
+    )
     not_inspected = django_filters.ChoiceFilter(
         choices=[("6", _("6 months")), ("12", _("12 months")), ("24", _("2 years")), ("36", _("3 years"))],
         label=_("Not inspected in the last"),
         method="_not_inspected",
         empty_label=_("any time"),
+        widget=QuickSelect,
     )
     q = django_filters.CharFilter(
         label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True
