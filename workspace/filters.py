@@ -162,7 +162,15 @@ class RankedListFilter(django_filters.FilterSet):
             return queryset.filter(
                 employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits
             )
-        matching = Employer.objects.name_words_start(value, sector=self.form.cleaned_data["sector"].pk).order_by()
+        cleaned = self.form.cleaned_data
+        matching = Employer.objects.name_words_start(value, sector=cleaned["sector"].pk).order_by()
+        # Within the chosen place already: "Jacobs" in Brussels is a few hundred employers
+        # to list, not the 8,653 of the whole sector (the scores' own copy of the sub-region
+        # still decides; an employer that moved since the run is found again after the next).
+        if cleaned.get("subregion"):
+            matching = matching.filter(subregion_id=cleaned["subregion"].pk)
+        elif cleaned.get("region"):
+            matching = matching.filter(subregion__region_id=cleaned["region"].pk)
         # The matching ids go to PostgreSQL as a list, which it checks by hashing: a page read
         # in rank order then skips non-matching scores at no cost. Up to SEARCH_COUNTED_MAX
         # (a name) they are also counted per band; beyond, the view says "more than" instead.

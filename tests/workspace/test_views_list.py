@@ -191,7 +191,7 @@ def test_a_broad_name_search_shows_its_pages_uncounted(logged_in, monkeypatch, l
 
     assert ranks_shown(response) == [3, 17, 20]  # still every match, in rank order
     assert "counts" not in response.context
-    assert "More than 2 employers of the sector have a name that matches" in response.content.decode()
+    assert "More than 2 employers have a name that matches" in response.content.decode()
     assert ranks_shown(logged_in.get(LIST, {"q": "jans", "page": "last"})) == [3, 17, 20]
 
 
@@ -403,3 +403,15 @@ def test_the_filter_form_is_rendered_once_per_query_and_language(ranked, logged_
     assert 'value="BE1" selected' in form.search(other).group(0)
     dutch = logged_in.get(LIST, query, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     assert form.search(dutch).group(0) != form.search(two).group(0)
+
+
+def test_a_name_search_in_a_region_counts_the_matches_there_only(logged_in, monkeypatch) -> None:
+    monkeypatch.setattr("workspace.filters.SEARCH_COUNTED_MAX", 2)
+    monkeypatch.setattr("workspace.views.SEARCH_COUNTED_MAX", 2)
+    publish_run(30, names=NAMES)  # "jans": ranks 3 (Liège), 17 and 20 (Halle-Vilvoorde)
+
+    walloon = logged_in.get(LIST, {"q": "jans", "region": "BE3"})
+    flemish = logged_in.get(LIST, {"q": "jans", "subregion": "BE241"})
+
+    assert ranks_shown(walloon) == [3] and walloon.context["matching"] == 1
+    assert ranks_shown(flemish) == [17, 20] and flemish.context["matching"] == 2
