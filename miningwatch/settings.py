@@ -140,6 +140,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # --- Languages ----------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("nl", _("Dutch")), ("fr", _("French"))]
+FORMAT_MODULE_PATH = ["miningwatch.formats"]  # English dates day first, as in Belgium
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Europe/Brussels"
