@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -142,14 +143,25 @@ def gunicorn_server() -> Iterator[str]:
     """The production web server on a free port; yields its base URL."""
     port = free_port()
     cmd = [str(BIN / "gunicorn"), "miningwatch.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(SECURE_COOKIES="0"))
+    # A session of its own, stopped as a group: no worker outlives the test.
+    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(SECURE_COOKIES="0"), start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_http(base + "/health/", timeout=60)
         yield base
     finally:
-        process.terminate()
+        _group_stop(process)
+
+
+def _group_stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group, then SIGKILL to whatever is left of it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
         process.wait(timeout=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_for_http(url: str, timeout: float) -> None:

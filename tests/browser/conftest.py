@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from tests.browser_support import CHROMIUM_ARGS, chromium_path
 from tests.processes import gunicorn_server
@@ -31,3 +32,7 @@ def browser_page() -> Iterator[object]:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         yield page
         browser.close()
+        # With Playwright's event loop running, Django gave the test's ORM calls a database
+        # connection of their own: closed here, or the test database could not be dropped
+        # at the end of the session ("being accessed by other users").
+        connections.close_all()
