@@ -127,3 +127,35 @@ def embedded_redis_stop(var_dir: Path) -> None:
         # shutdown closes the connection under us: that is success
         with contextlib.suppress(redis.ConnectionError):
             redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=True)
+
+
+def embedded_running(var_dir: Path) -> list[str]:
+    """Which embedded servers run now: "postgres", "redis"."""
+    running = []
+    if (var_dir.resolve() / "pgdata" / "postmaster.pid").exists():
+        running.append("postgres")
+    if _redis_alive(_redis_paths(var_dir.resolve())[0]):
+        running.append("redis")
+    return running
+
+
+def _main(argv: list[str]) -> None:
+    """`python -m miningwatch.embedded running` prints the running servers; `... stop NAME...`
+    stops those (bin/test stops what the tests started)."""
+    var_dir = Path(os.environ.get("MININGWATCH_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+    command, names = (argv[0] if argv else "running"), argv[1:]
+    if command == "running":
+        print(" ".join(embedded_running(var_dir)))
+    elif command == "stop":
+        if "redis" in names:
+            embedded_redis_stop(var_dir)
+        if "postgres" in names:
+            embedded_postgres_stop(var_dir)
+    else:
+        raise SystemExit(f"usage: python -m miningwatch.embedded [running | stop postgres redis]; not {command!r}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])
