@@ -43,7 +43,9 @@ class AnyOf(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = self.rhs.value if isinstance(self.rhs, Value) else self.rhs  # filter() wraps it in Value
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, list(values)]
+        # As the text of an array ('{1,2,3}'): psycopg2 adapts a list value by value (20 ms
+        # for 8,000 ids), a string in one step.
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, values)) + "}"]
 
 
 class RankedListFilter(django_filters.FilterSet):
@@ -104,6 +106,7 @@ class RankedListFilter(django_filters.FilterSet):
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
+        self._codes: dict[str, list[str]] = {}  # sub-region codes per region, read once
         # The sub-region list follows the chosen region: htmx fetches its options.
         self.form.fields["region"].widget.attrs.update(
             {
@@ -122,8 +125,12 @@ class RankedListFilter(django_filters.FilterSet):
 
     def _region(self, queryset: QuerySet, name: str, value: Region) -> QuerySet:
         # An explicit list of codes, so that the (run, subregion, rank) index serves it.
-        codes = list(SubRegion.objects.filter(region=value).values_list("code", flat=True))
-        return queryset.filter(subregion_id__in=codes)
+        return queryset.filter(subregion_id__in=self._region_codes(value))
+
+    def _region_codes(self, region: Region) -> list[str]:
+        if region.pk not in self._codes:
+            self._codes[region.pk] = list(SubRegion.objects.filter(region=region).values_list("code", flat=True))
+        return self._codes[region.pk]
 
     def _band(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
         if not value:
@@ -170,7 +177,9 @@ class RankedListFilter(django_filters.FilterSet):
         if cleaned.get("subregion"):
             matching = matching.filter(subregion_id=cleaned["subregion"].pk)
         elif cleaned.get("region"):
-            matching = matching.filter(subregion__region_id=cleaned["region"].pk)
+            # The codes, not a join: PostgreSQL guessed one sub-region per region and read
+            # the matching employers once per sub-region (48,136 heap pages for "Peeters").
+            matching = matching.filter(subregion_id__in=self._region_codes(cleaned["region"]))
         # The matching ids go to PostgreSQL as a list, which it checks by hashing: a page read
         # in rank order then skips non-matching scores at no cost. Up to SEARCH_COUNTED_MAX
         # (a name) they are also counted per band; beyond, the view says "more than" instead.

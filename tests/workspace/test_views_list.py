@@ -331,8 +331,8 @@ def _list_with_rows(n: int) -> None:
         ({}, 16),
         # sector and offence given from here on: no default look-ups
         ({"page": "last"}, 14),
-        # and the region (checked, then its sub-regions for the scores and for the counts)
-        ({"region": "BE2", "band": ["3", "4"], "size_class": "1", "not_inspected": "6"}, 17),
+        # and the region (checked, then its sub-regions, once for the scores and the counts)
+        ({"region": "BE2", "band": ["3", "4"], "size_class": "1", "not_inspected": "6"}, 16),
         ({"q": "employer"}, 15),  # the matching employers, then counts from the scores
         ({"after": "3", "legal_form": "BV"}, 14),
         ({"before": "40"}, 15),  # and whether a page follows
