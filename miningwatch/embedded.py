@@ -142,6 +142,7 @@ def embedded_running(var_dir: Path) -> list[str]:
 def _main(argv: list[str]) -> None:
     """`python -m miningwatch.embedded running` prints the running servers; `... stop NAME...`
     stops those (bin/test stops what the tests started)."""
+    # settings.VAR_DIR's rule, not settings itself: importing settings starts the servers.
     var_dir = Path(os.environ.get("MININGWATCH_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
     command, names = (argv[0] if argv else "running"), argv[1:]
     if command == "running":

@@ -155,13 +155,21 @@ def features_copy_out(*, targets: str, params: dict[str, object]) -> IO[bytes]:
     psycopg2 writes one call per row: a plain (C-buffered) file takes them at C speed,
     where a SpooledTemporaryFile's Python write method cost 0.6 s per 500,000 rows.
     """
+    statement = _features_copy_statement(targets=targets, params=params)
+    with connection.cursor() as cursor:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
+        cursor.cursor.copy_expert(statement, spool)
+    spool.seek(0)
+    return spool
+
+
+def _features_copy_statement(*, targets: str, params: dict[str, object]) -> str:
+    """The COPY of the feature rows as CSV, parameters bound, once the sector medians it reads
+    are up to date (committed outside a transaction, so another connection sees them too)."""
     sector_wage_medians_ensure(sectors=[str(params["sector"])])
     with connection.cursor() as cursor:
         query = cursor.mogrify(features_sql(targets), params).decode()
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
-        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", spool)
-    spool.seek(0)
-    return spool
+    return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)"
 
 
 def features_read(*, targets: str, params: dict[str, object], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -191,10 +199,7 @@ def _copied_out(*, targets: str, params: dict[str, object]) -> Iterator[IO[bytes
         with features_copy_out(targets=targets, params=params) as spool:
             yield spool
         return
-    sector_wage_medians_ensure(sectors=[str(params["sector"])])  # committed: the COPY's connection sees them
-    with connection.cursor() as cursor:
-        query = cursor.mogrify(features_sql(targets), params).decode()
-    with copy_followed(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)") as spool:
+    with copy_followed(_features_copy_statement(targets=targets, params=params)) as spool:
         yield spool
 
 
