@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Employer, LegalForm, OffenceType, Region, Sector, SubRegion
+from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
 from workspace.widgets import QuickCheckboxes, QuickSelect
 
@@ -170,26 +170,25 @@ class RankedListFilter(django_filters.FilterSet):
                 employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits
             )
         cleaned = self.form.cleaned_data
-        matching = Employer.objects.name_words_start(value, sector=cleaned["sector"].pk).order_by()
         # Within the chosen place already: "Jacobs" in Brussels is a few hundred employers
         # to list, not the 8,653 of the whole sector (the scores' own copy of the sub-region
         # still decides; an employer that moved since the run is found again after the next).
+        subregions = None
         if cleaned.get("subregion"):
-            matching = matching.filter(subregion_id=cleaned["subregion"].pk)
+            subregions = [cleaned["subregion"].pk]
         elif cleaned.get("region"):
-            # The codes, not a join: PostgreSQL guessed one sub-region per region and read
-            # the matching employers once per sub-region (48,136 heap pages for "Peeters").
-            matching = matching.filter(subregion_id__in=self._region_codes(cleaned["region"]))
+            subregions = self._region_codes(cleaned["region"])
+        matching = EmployerWord.employer_ids(value, sector=cleaned["sector"].pk, subregions=subregions)
         # The matching ids go to PostgreSQL as a list, which it checks by hashing: a page read
         # in rank order then skips non-matching scores at no cost. Up to SEARCH_COUNTED_MAX
         # (a name) they are also counted per band; beyond, the view says "more than" instead.
         # Beyond SEARCH_LISTED_MAX ("Bouw" in construction) listing them costs more than
         # checking each score of the page's walk: matches that common are dense in any order.
-        ids = list(matching.values_list("pk", flat=True)[: SEARCH_LISTED_MAX + 1])
+        ids = list(matching[: SEARCH_LISTED_MAX + 1])
         self.search_broad = len(ids) > SEARCH_COUNTED_MAX
         if len(ids) <= SEARCH_LISTED_MAX:
             return queryset.filter(AnyOf(F("employer_id"), ids))
-        return queryset.filter(employer_id__in=matching.values("pk"))
+        return queryset.filter(employer_id__in=matching)
 
     @property
     def searching(self) -> bool:

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 
-from inspections.models import SECTOR_CODES, Employer, InspectorScope, Sector, SubRegion, enterprise_number_validate
+from inspections.models import Employer, InspectorScope, SubRegion, enterprise_number_validate
 from tests.factories import DeclarationFactory, EmployerFactory, FindingFactory, UserFactory
 
 
@@ -76,12 +76,3 @@ def test_visible_to_anonymous_is_empty() -> None:
     EmployerFactory()
     assert not Employer.objects.visible_to(AnonymousUser()).exists()
 
-
-@pytest.mark.django_db
-def test_every_sector_has_its_name_search_index() -> None:
-    """A sector added to the reference data needs its own employer_words_* index (see SECTOR_CODES)."""
-    assert sorted(SECTOR_CODES) == sorted(Sector.objects.values_list("code", flat=True))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'inspections_employer'")
-        indexes = {name for (name,) in cursor.fetchall()}
-    assert {f"employer_words_{code}" for code in SECTOR_CODES} <= indexes

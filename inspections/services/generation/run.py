@@ -32,7 +32,7 @@ from .profiles import (
 )
 from .reference import _Reference, _reference_load, _Window, _window_make
 from .summary import GenerationError, GenerationSummary
-from .writing import _DATA_MODELS, _ids_reserve, _indexes_suspended, _tables_analyze, _tables_prepare
+from .writing import _LOADED_MODELS, _ids_reserve, _indexes_suspended, _tables_analyze, _tables_prepare
 
 
 def demo_data_generate(
@@ -59,7 +59,7 @@ def demo_data_generate(
     window = _window_make(end_quarter, quarters, inspection_years)
     with transaction.atomic():
         _tables_prepare(replace=replace)
-        with _indexes_suspended(_DATA_MODELS):
+        with _indexes_suspended(_LOADED_MODELS):
             population = _employers_and_declarations_write(employers, seed, reference, window, progress=progress)
             counts = _inspections_write(population, seed, reference, window, inspection_rate)
     stamps.stamp_bump(stamps.INSPECTIONS)

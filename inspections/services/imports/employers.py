@@ -8,7 +8,8 @@ problem found in the last row still leaves the database as it was.
 from __future__ import annotations
 
 import io
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inspections.models import Employer, LegalForm, NaceCode, PostalCode
+from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, PostalCode
 
 from . import checks
 from .common import FileRefused, ImportResult, Problems, RowChecks, Stopwatch
@@ -53,6 +54,7 @@ COLUMNS = (
 )
 _REQUIRED = ("enterprise_number", "name", "legal_form", "nace_code", "joint_committee", "postal_code", "start_date")
 _TABLE = Employer._meta.db_table
+_WORDS = EmployerWord._meta.db_table  # filled by the employer table's triggers
 _DB_COLUMNS = (
     "enterprise_number",
     "nsso_number",
@@ -110,7 +112,7 @@ def _import(path: Path, watch: Stopwatch) -> ImportResult:
                 bulk = bulk_mode_wanted(cursor, _TABLE, layout.records)
                 table_lock(cursor, _TABLE, exclusive=bulk)
                 known = _known_read(cursor)
-            with indexes_suspended(cursor, _TABLE, watch) if bulk else nullcontext():
+            with _indexes_suspended(cursor, watch) if bulk else nullcontext():
                 with watch.phase("check and copy"):
                     created, changed = _rows_stream(cursor, layout, known, problems)
                 if problems:
@@ -126,6 +128,13 @@ def _import(path: Path, watch: Stopwatch) -> ImportResult:
     return ImportResult(
         rows_read=layout.records, rows_created=created, rows_updated=updated, rows_unchanged=existing - updated
     )
+
+
+@contextmanager
+def _indexes_suspended(cursor: CursorWrapper, watch: Stopwatch) -> Iterator[None]:
+    """A bulk load's: the employer table's indexes and those of its name words."""
+    with indexes_suspended(cursor, _TABLE, watch), indexes_suspended(cursor, _WORDS, watch):
+        yield
 
 
 def _known_read(cursor: CursorWrapper) -> _Known:
