@@ -185,6 +185,21 @@ class EmployerQuerySet(ScopedQuerySet):
         return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gt=day))
 
 
+class EmployerWordQuerySet(ScopedQuerySet):
+    def employer_ids(self, text: str, *, sector: str, subregions: list[str] | None = None) -> QuerySet:
+        """Ids of the sector's employers (of `subregions` if given) with a word starting with
+        each word of `text`, in any order and case; none if `text` has no word. For one word
+        an id can come more than once (for "jans": "Janssens & Janssen")."""
+        found: QuerySet | None = None
+        for word in dict.fromkeys(_WORD.findall(text.lower())):
+            words = self.filter(sector_id=sector, word__startswith=word)
+            if subregions is not None:
+                words = words.filter(subregion_id__in=subregions)
+            ids = words.values_list("employer_id", flat=True).order_by()
+            found = ids if found is None else found.intersection(ids)
+        return found if found is not None else self.none().values_list("employer_id", flat=True)
+
+
 class Employer(models.Model):
     # Unique through Meta.constraints rather than unique=True: Django would add a second,
     # varchar_pattern_ops index to each, which every import would rebuild. Byte order ("C")
@@ -259,7 +274,7 @@ class EmployerWord(models.Model):
 
     Written only by the triggers of migration 0005 on the employer table (insert, update,
     delete, truncate, COPY included), which split names the same way (letters and digits).
-    Read only by `employer_ids`: one range of the (sector, word, sub-region, employer)
+    Read only by `EmployerWordQuerySet.employer_ids`: one range of the (sector, word, sub-region, employer)
     index per searched word, without touching the employers themselves. A GIN index on
     the names found the same employers but had to read each from the employer table to
     know its id (6,853 pages for "Jacobs" in construction, 50 ms when not cached).
@@ -274,27 +289,14 @@ class EmployerWord(models.Model):
     subregion = models.ForeignKey(SubRegion, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     employer = models.ForeignKey(Employer, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
 
+    objects = EmployerWordQuerySet.as_manager()
+
     class Meta:
         managed = False  # table, index and triggers: migration 0005
         db_table = "inspections_employerword"
 
     def __str__(self) -> str:
         return self.word
-
-    @classmethod
-    def employer_ids(cls, text: str, *, sector: str, subregions: list[str] | None = None) -> QuerySet:
-        """Ids of the sector's employers (of `subregions` if given) with a word starting with
-        each word of `text`; none if `text` has no word."""
-        found: QuerySet | None = None
-        for word in dict.fromkeys(_WORD.findall(text.lower())):
-            words = cls.objects.filter(sector_id=sector, word__startswith=word)
-            if subregions is not None:
-                words = words.filter(subregion_id__in=subregions)
-            ids = words.values_list("employer_id", flat=True).order_by()
-            found = ids if found is None else found.intersection(ids)
-        if found is None:
-            return cls.objects.none().values_list("employer_id", flat=True)
-        return found if found.query.combinator else found.distinct()
 
 
 def quarter_start(day: dt.date) -> dt.date:

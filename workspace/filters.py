@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 import django_filters
+import numpy as np
+from django.db import connection
 from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse_lazy
@@ -20,14 +22,25 @@ from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
+from scoring.services.lookups import ListedEmployers, legal_form_code
 from workspace.widgets import QuickCheckboxes, QuickSelect
 
 SEARCH_MAX_CHARS = 100
-# Name searches matching more employers of the sector than this are not counted per band.
-SEARCH_COUNTED_MAX = 2_000
+# Beyond this many employers ("Bouw" in construction) a name search's ids are not sent
+# with the page's query: see _search.
 SEARCH_LISTED_MAX = 20_000
 _RANK_MAX = 2_147_483_647
 _DIGITS = re.compile(r"[\s./-]")
+
+
+def _ids_read(matching: QuerySet) -> np.ndarray:
+    """The ids of a values_list query, sorted and unique, read as one text: 50,000 rows
+    through psycopg2 cost more than the query."""
+    sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT string_agg(employer_id::text, ',') FROM ({sql}) AS matching", params)
+        text = cursor.fetchone()[0]
+    return np.unique(np.array(text.split(","), dtype=np.int64)) if text else np.empty(0, dtype=np.int64)
 
 
 class AnyOf(Lookup):
@@ -101,8 +114,9 @@ class RankedListFilter(django_filters.FilterSet):
     # The published run the scores come from, once the view has chosen it from sector and
     # offence: the band filter reads its ScoreCount rows to bound the ranks.
     run: ScoringRun | None = None
-    # Set by the search when the name matched more than SEARCH_COUNTED_MAX employers.
-    search_broad: bool = False
+    # Set by a search by name: the ids of the employers whose name matches, in the chosen
+    # place and the user's scope (sorted, unique), which the band counts look up.
+    matching_ids: np.ndarray | None = None
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
@@ -178,17 +192,36 @@ class RankedListFilter(django_filters.FilterSet):
             subregions = [cleaned["subregion"].pk]
         elif cleaned.get("region"):
             subregions = self._region_codes(cleaned["region"])
-        matching = EmployerWord.employer_ids(value, sector=cleaned["sector"].pk, subregions=subregions)
+        # The user's scope, as for the scores; without a request (the shell, tests) the
+        # caller's queryset is the only one, and it limits the rows.
+        words = (
+            EmployerWord.objects.all() if self.request is None else EmployerWord.objects.visible_to(self.request.user)
+        )
+        matching = words.employer_ids(value, sector=cleaned["sector"].pk, subregions=subregions)
+        self.matching_ids = _ids_read(matching)
         # The matching ids go to PostgreSQL as a list, which it checks by hashing: a page read
-        # in rank order then skips non-matching scores at no cost. Up to SEARCH_COUNTED_MAX
-        # (a name) they are also counted per band; beyond, the view says "more than" instead.
-        # Beyond SEARCH_LISTED_MAX ("Bouw" in construction) listing them costs more than
-        # checking each score of the page's walk: matches that common are dense in any order.
-        ids = list(matching[: SEARCH_LISTED_MAX + 1])
-        self.search_broad = len(ids) > SEARCH_COUNTED_MAX
-        if len(ids) <= SEARCH_LISTED_MAX:
-            return queryset.filter(AnyOf(F("employer_id"), ids))
+        # in rank order then skips non-matching scores at no cost. Beyond SEARCH_LISTED_MAX
+        # ("Bouw" in construction) sending them costs more than checking each score of the
+        # page's walk against the words: matches that common are dense in any order.
+        if len(self.matching_ids) <= SEARCH_LISTED_MAX:
+            return queryset.filter(AnyOf(F("employer_id"), self.matching_ids.tolist()))
         return queryset.filter(employer_id__in=matching)
+
+    def listed_match(self, listed: ListedEmployers) -> np.ndarray:
+        """Which employers of a run's lookup (scoring.services.lookups) the filters other than
+        place and search keep: the band counts of a name search, by the rules of the filter
+        methods above (the search and the place chose the employers looked up)."""
+        data = self.form.cleaned_data
+        keep = listed.band > 0
+        if data.get("band"):
+            keep &= np.isin(listed.band, [int(value) for value in data["band"]])
+        if data.get("size_class"):
+            keep &= np.isin(listed.size_class, [int(value) for value in data["size_class"]])
+        if data.get("legal_form"):
+            keep &= listed.legal_form == legal_form_code(data["legal_form"])
+        if data.get("not_inspected"):
+            keep &= listed.visit_recency > VisitRecency.months().index(int(data["not_inspected"]))
+        return keep
 
     @property
     def searching(self) -> bool:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
-from scoring.models import Band, ModelVersion, Score, ScoreCount, ScoringRun
+from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
+from scoring.services.lookups import ListedEmployers, lookup_read
 from workspace.models import Note
 
 if TYPE_CHECKING:
@@ -98,6 +102,32 @@ def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] 
         grouped = scores.values("band").annotate(n=Count("*")).order_by()
     found = {row["band"]: row["n"] for row in grouped}
     return {band: found.get(band, 0) for band in Band.values}
+
+
+def band_counts_looked_up(
+    *, run: ScoringRun, employer_ids: np.ndarray, keep: Callable[[ListedEmployers], np.ndarray]
+) -> dict[int, int] | None:
+    """Employers per band among `employer_ids` (a name search's) that `keep` keeps, from the
+    run's lookup (RunLookup); None for a run published before lookups existed.
+
+    "Bouw" matches 48,860 employers in construction: from the scores that count took
+    125 ms, from the lookup a few."""
+    lookup = _run_lookup(run.pk, run.finished_at)
+    if lookup is None:
+        return None
+    first_employer, packed = lookup
+    listed = lookup_read(first_employer=first_employer, packed=packed, employer_ids=employer_ids)
+    found = np.bincount(listed.band[keep(listed)], minlength=len(Band.values) + 1)
+    return {band: int(found[band]) for band in Band.values}
+
+
+@functools.lru_cache(maxsize=24)
+def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | None:
+    """A run's packed lookup, kept in the process (2 MB for a million employers, 8 ms to read):
+    written with the run, it never changes. The publication time is in the key all the
+    same: run ids come again in a new (test) database."""
+    row = RunLookup.objects.filter(run_id=run_id).values_list("first_employer", "packed").first()
+    return None if row is None else (row[0], bytes(row[1]))
 
 
 def employer_scores(*, employer: Employer) -> list[Score]:

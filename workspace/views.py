@@ -23,7 +23,7 @@ from inspections.models import Employer, OffenceType, Sector, SubRegion
 from scoring.models import Band, Score, ScoreCount, ScoringRun
 from workspace import caching, selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
-from workspace.filters import SEARCH_COUNTED_MAX, RankedListFilter
+from workspace.filters import RankedListFilter
 from workspace.forms import NoteForm, RiskProfileForm
 from workspace.models import Note, RiskProfile
 
@@ -96,16 +96,28 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
     after, before, last, problems = _page_keys(request)
     context["problems"] = problems
     context["page"] = selectors.ranked_page(scores=scores, after=after, before=before, last=last)
-    if filterset.search_broad:
-        context["search_counted_max"] = SEARCH_COUNTED_MAX  # too many to count per band
-    else:
-        counts = None
-        if not filterset.searching:
-            counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
-        context["counts"] = selectors.band_counts(counts=counts, scores=scores)
-        context["matching"] = sum(context["counts"].values())
+    context["counts"] = _band_counts(request, query)
+    context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
     return context
+
+
+def _band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
+    """Employers per band for the list's filters: summed from ScoreCount; for a name search
+    looked up in the run's lookup; for a number search (or a run without a lookup) counted
+    from the filtered scores."""
+    filterset, run = query.filterset, query.run
+    assert run is not None
+    if filterset.matching_ids is not None:
+        counts = selectors.band_counts_looked_up(
+            run=run, employer_ids=filterset.matching_ids, keep=filterset.listed_match
+        )
+        if counts is not None:
+            return counts
+    if filterset.searching:
+        return selectors.band_counts(counts=None, scores=query.scores)
+    counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
+    return selectors.band_counts(counts=counts, scores=None)
 
 
 def _ranked_results(request: HttpRequest) -> tuple[int, str]:
@@ -159,7 +171,9 @@ def ranked_list(request: HttpRequest) -> HttpResponse:
 def _ranked_filter(request: HttpRequest) -> RankedListFilter:
     """The list's FilterSet, one per request: the results and the form share its validation."""
     if not hasattr(request, "_ranked_filter"):
-        request._ranked_filter = RankedListFilter(_list_data(request), queryset=Score.objects.visible_to(request.user))
+        request._ranked_filter = RankedListFilter(
+            _list_data(request), queryset=Score.objects.visible_to(request.user), request=request
+        )
     return request._ranked_filter
 
 

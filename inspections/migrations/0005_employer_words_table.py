@@ -14,16 +14,20 @@ CREATE TABLE inspections_employerword (
     subregion_id varchar(5) NOT NULL,
     employer_id bigint NOT NULL
 );
--- The search: WHERE sector_id = ? AND word LIKE 'prefix%' [AND subregion_id IN (...)],
--- answered from the index alone.
-CREATE UNIQUE INDEX employer_word_prefix
-    ON inspections_employerword (sector_id, word, subregion_id, employer_id);
 
 -- The words of a name, as the search splits them: letters and digits, lower case.
 CREATE FUNCTION inspections_name_words(name text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT DISTINCT word FROM regexp_split_to_table(lower(name), '[^[:alnum:]]+') AS word WHERE word <> ''
 $$;
+
+-- The words of the employers already there, then their index (built once, not row by row).
+INSERT INTO inspections_employerword (sector_id, word, subregion_id, employer_id)
+SELECT e.sector_id, w, e.subregion_id, e.id FROM inspections_employer e, inspections_name_words(e.name) AS w;
+-- The search: WHERE sector_id = ? AND word LIKE 'prefix%' [AND subregion_id IN (...)],
+-- answered from the index alone.
+CREATE UNIQUE INDEX employer_word_prefix
+    ON inspections_employerword (sector_id, word, subregion_id, employer_id);
 
 -- Statement-level triggers: one INSERT ... SELECT for a COPY of a million employers.
 CREATE FUNCTION inspections_employer_words_insert() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -78,8 +82,6 @@ CREATE TRIGGER employer_words_delete AFTER DELETE ON inspections_employer
 CREATE TRIGGER employer_words_truncate AFTER TRUNCATE ON inspections_employer
     FOR EACH STATEMENT EXECUTE FUNCTION inspections_employer_words_truncate();
 
-INSERT INTO inspections_employerword (sector_id, word, subregion_id, employer_id)
-SELECT e.sector_id, w, e.subregion_id, e.id FROM inspections_employer e, inspections_name_words(e.name) AS w;
 """
 
 UNDO_SQL = """

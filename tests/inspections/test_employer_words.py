@@ -20,7 +20,7 @@ def _words(employer: Employer) -> set[tuple[str, str, str]]:
 
 
 def _found(text: str, sector: str = "construction", subregions: list[str] | None = None) -> set[int]:
-    return set(EmployerWord.employer_ids(text, sector=sector, subregions=subregions))
+    return set(EmployerWord.objects.employer_ids(text, sector=sector, subregions=subregions))
 
 
 def test_a_new_employer_has_the_distinct_lower_case_words_of_its_name() -> None:

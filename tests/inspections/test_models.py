@@ -75,4 +75,3 @@ def test_visible_to_anonymous_is_empty() -> None:
 
     EmployerFactory()
     assert not Employer.objects.visible_to(AnonymousUser()).exists()
-

@@ -181,18 +181,36 @@ def test_search_by_name_matches_the_starts_of_its_words(logged_in, term, ranks) 
 
 
 @pytest.mark.parametrize("listed_max", [20_000, 2])  # matching ids sent as a list / as a subquery
-def test_a_broad_name_search_shows_its_pages_uncounted(logged_in, monkeypatch, listed_max) -> None:
+@pytest.mark.parametrize("lookup", [True, False])  # band counts from the run's lookup / from the scores
+def test_a_name_search_lists_and_counts_every_match(logged_in, monkeypatch, listed_max, lookup) -> None:
     monkeypatch.setattr("workspace.filters.SEARCH_LISTED_MAX", listed_max)
-    monkeypatch.setattr("workspace.filters.SEARCH_COUNTED_MAX", 2)
-    monkeypatch.setattr("workspace.views.SEARCH_COUNTED_MAX", 2)
-    publish_run(30, names=NAMES)
+    publish_run(30, names=NAMES, lookup=lookup)
 
     response = logged_in.get(LIST, {"q": "jans"})
 
-    assert ranks_shown(response) == [3, 17, 20]  # still every match, in rank order
-    assert "counts" not in response.context
-    assert "More than 2 employers have a name that matches" in response.content.decode()
+    assert ranks_shown(response) == [3, 17, 20]  # every match, in rank order
+    assert response.context["counts"] == {1: 0, 2: 1, 3: 0, 4: 2}  # of 30: red 1, orange 2-4, green 5-12
     assert ranks_shown(logged_in.get(LIST, {"q": "jans", "page": "last"})) == [3, 17, 20]
+
+
+@pytest.mark.parametrize(
+    ("filters", "counts"),
+    [
+        ({"band": ["2", "3"]}, {1: 0, 2: 1, 3: 0, 4: 0}),
+        ({"size_class": ["3"]}, {1: 0, 2: 1, 3: 0, 4: 0}),  # publish_run: size class rank % 4 (rank 3: 3)
+        ({"size_class": ["1", "4"]}, {1: 0, 2: 0, 3: 0, 4: 2}),  # ranks 17 (1) and 20 (4)
+        ({"legal_form": "VZW"}, {1: 0, 2: 1, 3: 0, 4: 0}),  # LEGAL_FORMS[(rank - 1) % 5]
+        ({"not_inspected": "6"}, {1: 0, 2: 1, 3: 0, 4: 2}),  # visit recency (rank - 1) % 5: 2, 1, 4
+        ({"not_inspected": "24"}, {1: 0, 2: 0, 3: 0, 4: 1}),  # above 2: rank 20
+    ],
+)
+def test_a_name_search_counts_per_band_with_the_other_filters(logged_in, filters, counts) -> None:
+    """The lookup's counts (listed_match) agree with the scores' (the filter methods)."""
+    publish_run(30, names=NAMES)
+    looked_up = logged_in.get(LIST, {"q": "jans", **filters}).context["counts"]
+    publish_run(30, names=NAMES, lookup=False, sector="construction")
+    counted = logged_in.get(LIST, {"q": "jans", "sector": "construction", **filters}).context["counts"]
+    assert looked_up == counted == counts
 
 
 def test_search_by_enterprise_number_with_or_without_dots_spaces_and_be(logged_in) -> None:
@@ -406,9 +424,7 @@ def test_the_filter_form_is_rendered_once_per_query_and_language(ranked, logged_
     assert form.search(dutch).group(0) != form.search(two).group(0)
 
 
-def test_a_name_search_in_a_region_counts_the_matches_there_only(logged_in, monkeypatch) -> None:
-    monkeypatch.setattr("workspace.filters.SEARCH_COUNTED_MAX", 2)
-    monkeypatch.setattr("workspace.views.SEARCH_COUNTED_MAX", 2)
+def test_a_name_search_in_a_region_counts_the_matches_there_only(logged_in) -> None:
     publish_run(30, names=NAMES)  # "jans": ranks 3 (Liège), 17 and 20 (Halle-Vilvoorde)
 
     walloon = logged_in.get(LIST, {"q": "jans", "region": "BE3"})

@@ -53,6 +53,9 @@ def test_filters_never_reach_outside_the_region(ranked, walloon, query) -> None:
     assert all(score.subregion_id == "BE332" for score in rows)
     if "q" not in query:
         assert rows == [] and sum(response.context["counts"].values()) == 0
+    else:  # every employer is called "Employer …": the counts of the region, from the run's lookup
+        bands = Counter(s.band for s in _liege(ranked))
+        assert response.context["counts"] == {band: bands.get(band, 0) for band in (1, 2, 3, 4)}
 
 
 def test_searching_a_number_outside_the_region_finds_nothing(ranked, walloon) -> None:
