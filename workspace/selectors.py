@@ -130,6 +130,11 @@ def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | 
     return None if row is None else (row[0], bytes(row[1]))
 
 
+def run_lookups_forget() -> None:
+    """Empty this process's copies of the runs' lookups (benchmarks of uncached pages)."""
+    _run_lookup.cache_clear()
+
+
 def employer_scores(*, employer: Employer) -> list[Score]:
     """The employer's published score for each offence type, with the model version behind it."""
     published = ScoringRun.objects.published().values("pk")

@@ -139,3 +139,22 @@ def test_a_sub_region_outside_the_chosen_region_gives_way_to_the_region(ranked, 
     assert response.status_code == 200
     rows = response.context["page"].rows
     assert rows and {row.subregion.region_id for row in rows} == {"BE3"}
+
+
+@pytest.mark.parametrize("listed_max", [10_000, 0])
+def test_a_name_search_sends_few_ids_as_a_list_and_many_as_a_hashed_subquery(ranked, monkeypatch, listed_max) -> None:
+    monkeypatch.setattr("workspace.filters.SEARCH_LISTED_MAX", listed_max)
+    scores = _filtered({"q": "employer"}, Score).filter(run=ranked.run)
+    sql = str(scores.query)
+    # A subquery PostgreSQL hashes once ("IS TRUE" keeps it from becoming a semi-join).
+    assert ("inspections_employerword" in sql and ") IS TRUE" in sql) == (listed_max == 0)
+    assert scores.count() == len(ranked.scores)  # every employer is "Employer …"
+
+
+@pytest.mark.django_db
+def test_the_apps_connections_can_hash_a_broad_search() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "32MB"
