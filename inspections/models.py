@@ -280,8 +280,8 @@ class EmployerWord(models.Model):
     know its id (6,853 pages for "Jacobs" in construction, 50 ms when not cached).
     """
 
-    # Django needs a primary key; the table's unique index employer_word_prefix has the
-    # same columns (an index, not a constraint, so that bulk imports rebuild it).
+    # Django needs a primary key; the table has none: its index employer_word_prefix has
+    # these columns, and a word twice in one name gives two rows (the search reads ids).
     pk = models.CompositePrimaryKey("sector", "word", "subregion", "employer")
     sector = models.ForeignKey(Sector, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     # Byte order ("C"): a prefix is then one range of the index (LIKE 'jacobs%').

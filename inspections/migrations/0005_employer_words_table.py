@@ -15,10 +15,12 @@ CREATE TABLE inspections_employerword (
     employer_id bigint NOT NULL
 );
 
--- The words of a name, as the search splits them: letters and digits, lower case.
+-- The words of a name, as the search splits them: letters and digits, lower case. A word
+-- twice in a name gives two rows, which the search reads as one: a DISTINCT here made
+-- PostgreSQL sort every name's words apart (4.3 s instead of 1.6 s for a million names).
 CREATE FUNCTION inspections_name_words(name text) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT DISTINCT word FROM regexp_split_to_table(lower(name), '[^[:alnum:]]+') AS word WHERE word <> ''
+    SELECT word FROM regexp_split_to_table(lower(name), '[^[:alnum:]]+') AS word WHERE word <> ''
 $$;
 
 -- The words of the employers already there, then their index (built once, not row by row).
@@ -26,15 +28,14 @@ INSERT INTO inspections_employerword (sector_id, word, subregion_id, employer_id
 SELECT e.sector_id, w, e.subregion_id, e.id FROM inspections_employer e, inspections_name_words(e.name) AS w;
 -- The search: WHERE sector_id = ? AND word LIKE 'prefix%' [AND subregion_id IN (...)],
 -- answered from the index alone.
-CREATE UNIQUE INDEX employer_word_prefix
+CREATE INDEX employer_word_prefix
     ON inspections_employerword (sector_id, word, subregion_id, employer_id);
 
 -- Statement-level triggers: one INSERT ... SELECT for a COPY of a million employers.
 CREATE FUNCTION inspections_employer_words_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO inspections_employerword (sector_id, word, subregion_id, employer_id)
-    SELECT n.sector_id, w, n.subregion_id, n.id FROM new_rows n, inspections_name_words(n.name) AS w
-    ON CONFLICT DO NOTHING;
+    SELECT n.sector_id, w, n.subregion_id, n.id FROM new_rows n, inspections_name_words(n.name) AS w;
     RETURN NULL;
 END $$;
 
@@ -51,8 +52,7 @@ BEGIN
     INSERT INTO inspections_employerword (sector_id, word, subregion_id, employer_id)
     SELECT n.sector_id, w, n.subregion_id, n.id
     FROM new_rows n JOIN old_rows o ON o.id = n.id, inspections_name_words(n.name) AS w
-    WHERE (o.name, o.sector_id, o.subregion_id) IS DISTINCT FROM (n.name, n.sector_id, n.subregion_id)
-    ON CONFLICT DO NOTHING;
+    WHERE (o.name, o.sector_id, o.subregion_id) IS DISTINCT FROM (n.name, n.sector_id, n.subregion_id);
     RETURN NULL;
 END $$;
 
