@@ -93,10 +93,6 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
-# Per sort or hash of a query (PostgreSQL's default is 4 MB). A name search matching 160,000
-# employers ("bv") checks the scores against a hash of them, which PostgreSQL builds only
-# if it fits; otherwise it ran the search once per score walked (9 s instead of 72 ms).
-DATABASES["default"]["OPTIONS"]["options"] = f"-c work_mem={env.str('DB_WORK_MEM', default='32MB')}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery ----------------------------------------------------------
