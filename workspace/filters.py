@@ -22,6 +22,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion
+from inspections.selectors import reference_choices
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
 from scoring.services.lookups import ListedEmployers, legal_form_code
 from workspace.widgets import QuickCheckboxes, QuickSelect
@@ -153,6 +154,12 @@ class RankedListFilter(django_filters.FilterSet):
         if region:  # the sub-region list follows the chosen region
             self.filters["subregion"].queryset = SubRegion.objects.filter(region_id=region).select_related("region")
             self.form.fields["subregion"].queryset = self.filters["subregion"].queryset
+        for name in ("sector", "offence", "region", "subregion"):
+            # Rendered from the process's copy of the reference rows (the widget's choices);
+            # a value is still checked against the field's queryset.
+            field = self.form.fields[name]
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = empty + reference_choices(field.queryset)
 
     def _no_filter(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset  # chooses the run (see selectors.ranked_list_run)
