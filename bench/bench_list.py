@@ -1,7 +1,11 @@
 """Benchmark: response time of the ranked list page (issue 4) for many filter combinations.
 
-    DATABASE_URL=postgres://root@127.0.0.1:5432/mw_bench_scoring DEBUG=1 \\
-        .venv/bin/python bench/bench_list.py [--repeat 3] [--explain 5] [--seed 7]
+    DATABASE_URL=postgres://root@127.0.0.1:5432/mw_bench_scoring \\
+        .venv/bin/python bench/bench_list.py [--repeat 3] [--cold] [--explain 5] [--seed 7]
+
+It runs with DEBUG off, as in production (a throw-away SECRET_KEY unless one is set):
+with DEBUG on, Django records every query and WhiteNoise looks for changed files (measured
+with --cold: p95 41.7 ms with DEBUG on against 32.7 ms off, the same p50).
 
 Needs 1,000,000 generated employers scored for the 4 offence types of every sector with
 the current code (bench/bench_training.py --rescore), so that Score carries the list
@@ -49,7 +53,9 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miningwatch.settings")
-os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 import django
 
