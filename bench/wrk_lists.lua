@@ -5,7 +5,7 @@ local session = os.getenv("SESSION") or ""
 local sectors = {"cleaning", "construction", "hospitality"}
 local offences = {"bogus_self_employment", "part_time_abuse", "temporary_layoff_fraud", "undeclared_work"}
 local filters = {"", "&region=BE2", "&subregion=BE242", "&band=1", "&size_class=2", "&legal_form=NV",
-                 "&not_inspected=12", "&region=BE3&band=1&band=2", "&q=0878"}
+                 "&not_inspected=12", "&region=BE3&band=1&band=2", "&q=0878", "&q=Peeters", "&q=jacobs&region=BE2"}
 local paths = {}
 for _, s in ipairs(sectors) do
   for _, o in ipairs(offences) do
