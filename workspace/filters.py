@@ -210,21 +210,16 @@ class RankedListFilter(django_filters.FilterSet):
             return queryset.filter(
                 employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits
             )
-        cleaned = self.form.cleaned_data
-        # Within the chosen place already: "Jacobs" in Brussels is a few hundred employers
-        # to list, not the 8,653 of the whole sector (the scores' own copy of the sub-region
-        # still decides; an employer that moved since the run is found again after the next).
-        subregions = None
-        if cleaned.get("subregion"):
-            subregions = [cleaned["subregion"].pk]
-        elif cleaned.get("region"):
-            subregions = self._region_codes(cleaned["region"])
+        return self._search_by_name(queryset, value)
+
+    def _search_by_name(self, queryset: QuerySet, value: str) -> QuerySet:
         # The user's scope, as for the scores; without a request (the shell, tests) the
         # caller's queryset is the only one, and it limits the rows.
         words = (
             EmployerWord.objects.all() if self.request is None else EmployerWord.objects.visible_to(self.request.user)
         )
-        matching = words.employer_ids(value, sector=cleaned["sector"].pk, subregions=subregions)
+        sector = self.form.cleaned_data["sector"].pk
+        matching = words.employer_ids(value, sector=sector, subregions=self._search_place())
         self.matching_ids = _ids_read(matching)
         # A few matching ids go to PostgreSQL as a list, which it checks by hashing; the
         # (employer, run) index finds their scores. More ("Jacobs": 8,653 employers, "Bouw":
@@ -237,6 +232,19 @@ class RankedListFilter(django_filters.FilterSet):
         if len(self.matching_ids) <= SEARCH_HASHED_MAX:
             return queryset.filter(InHashed(F("employer_id"), matching[:_HASHED_LIMIT]))
         return queryset.filter(employer_id__in=matching)
+
+    def _search_place(self) -> list[str] | None:
+        """The sub-regions a name search looks in: the chosen place's, or None for all.
+
+        "Jacobs" in Brussels is a few hundred employers to list, not the 8,653 of the whole
+        sector. (The scores' own copy of the sub-region still decides what is listed; an
+        employer that moved since the run is found again after the next.)"""
+        cleaned = self.form.cleaned_data
+        if cleaned.get("subregion"):
+            return [cleaned["subregion"].pk]
+        if cleaned.get("region"):
+            return self._region_codes(cleaned["region"])
+        return None
 
     def listed_match(self, listed: ListedEmployers) -> np.ndarray:
         """Which employers of a run's lookup (scoring.services.lookups) the filters other than
