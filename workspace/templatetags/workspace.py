@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from scoring.features.registry import reason_text
-from scoring.models import Band, Score
+from scoring.models import Band, Score, SizeClass
 
 if TYPE_CHECKING:
     from workspace.selectors import LastInspection, RankedPage
@@ -62,19 +62,22 @@ def ranked_rows(page: RankedPage) -> SafeString:
     escapes every value."""
     employer_url = reverse("workspace:employer_detail", args=[_NUMBER])
     labels = {"found": _("offence found"), "nothing": _("nothing found"), "never": _("never")}
+    # Each translated once a page, not once a row.
+    chips = {band: band_chip(band) for band in Band.values}
+    sizes = {size: str(label) for size, label in SizeClass.choices}
     return format_html_join(
         "",
         _ROW,
         (
             (
                 intcomma(score.rank),
-                band_chip(score.band),
+                chips[score.band],
                 floatformat(score.percentile, 1),
                 employer_url.replace(_NUMBER, score.employer.enterprise_number),
                 score.employer.name,
                 enterprise_number(score.employer.enterprise_number),
                 score.subregion.name if score.subregion else "",
-                score.get_size_class_display() or "",
+                sizes.get(score.size_class, ""),
                 first_reason(score),
                 _last_inspection(page.last_inspections.get(score.employer_id), labels),
             )
