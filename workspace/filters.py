@@ -29,7 +29,7 @@ from workspace.widgets import QuickCheckboxes, QuickSelect
 
 SEARCH_MAX_CHARS = 100
 # Beyond this many employers ("Jacobs" in construction) a name search's ids are not sent
-# with the page's query, and beyond the second ("bv") they are not hashed: see _search.
+# with the page's query, and beyond the second ("bv") they are not hashed: see _search_by_name.
 SEARCH_LISTED_MAX = 2_000
 SEARCH_HASHED_MAX = 150_000
 # PostgreSQL hashes a subquery only if its estimate of the rows fits in work_mem (262,144

@@ -19,12 +19,12 @@ from inspections.models import LegalForm
 # (name, bits), from the lowest bits up.
 _FIELDS = (("band", 3), ("size_class", 3), ("visit_recency", 3), ("legal_form", 4))
 _DTYPE = np.dtype("<u2")
-_LEGAL_FORMS = list(LegalForm.values)
+# A legal form as the lookup stores it: its place among LegalForm's values from 1 (0: none).
+_LEGAL_FORM_CODES = {form: code for code, form in enumerate(LegalForm.values, start=1)}
 
 
 def legal_form_code(legal_form: str) -> int:
-    """A legal form as the lookup stores it: its place among LegalForm's values from 1; 0 for none."""
-    return _LEGAL_FORMS.index(legal_form) + 1 if legal_form in _LEGAL_FORMS else 0
+    return _LEGAL_FORM_CODES.get(legal_form, 0)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def lookup_pack(
         return 0, b""
     first = int(employer_ids.min())
     packed = np.zeros(int(employer_ids.max()) - first + 1, dtype=_DTYPE)
-    codes = pd.Series(legal_form).map({value: legal_form_code(value) for value in _LEGAL_FORMS}).fillna(0).to_numpy()
+    codes = pd.Series(legal_form).map(_LEGAL_FORM_CODES).fillna(0).to_numpy()
     values = {"band": band, "size_class": size_class, "visit_recency": visit_recency, "legal_form": codes}
     shift = 0
     for name, bits in _FIELDS:
