@@ -46,9 +46,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from inspections.models import Employer, EmployerWord, NaceCode, PostalCode  # noqa: E402
+from inspections.models import Employer, NaceCode, PostalCode  # noqa: E402
 from inspections.services.imports import employer_import  # noqa: E402
-from inspections.services.imports.copying import indexes_suspended  # noqa: E402
+from inspections.services.imports.employers import employer_indexes_suspended  # noqa: E402
 
 EMPLOYER = Employer._meta.db_table
 FLOOR = "bench_copy_floor"
@@ -137,10 +137,13 @@ def table_floor(derived: Path) -> float:
     employers_truncate()
     checkpoint()
     start = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor, open(derived, "rb") as handle:
-        words = EmployerWord._meta.db_table
-        with indexes_suspended(cursor, EMPLOYER), indexes_suspended(cursor, words):
-            cursor.cursor.copy_expert(f"COPY {EMPLOYER} ({DERIVED_COLUMNS}) {DERIVED_COPY}", handle)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        open(derived, "rb") as handle,
+        employer_indexes_suspended(cursor),
+    ):
+        cursor.cursor.copy_expert(f"COPY {EMPLOYER} ({DERIVED_COLUMNS}) {DERIVED_COPY}", handle)
     seconds = time.perf_counter() - start
     employers_truncate()
     return seconds

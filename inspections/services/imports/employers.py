@@ -112,7 +112,7 @@ def _import(path: Path, watch: Stopwatch) -> ImportResult:
                 bulk = bulk_mode_wanted(cursor, _TABLE, layout.records)
                 table_lock(cursor, _TABLE, exclusive=bulk)
                 known = _known_read(cursor)
-            with _indexes_suspended(cursor, watch) if bulk else nullcontext():
+            with employer_indexes_suspended(cursor, watch) if bulk else nullcontext():
                 with watch.phase("check and copy"):
                     created, changed = _rows_stream(cursor, layout, known, problems)
                 if problems:
@@ -131,8 +131,9 @@ def _import(path: Path, watch: Stopwatch) -> ImportResult:
 
 
 @contextmanager
-def _indexes_suspended(cursor: CursorWrapper, watch: Stopwatch) -> Iterator[None]:
-    """A bulk load's: the employer table's indexes and those of its name words."""
+def employer_indexes_suspended(cursor: CursorWrapper, watch: Stopwatch | None = None) -> Iterator[None]:
+    """A bulk load's: the employer table's indexes and those of its name words (also what
+    bench/bench_import.py suspends for its floor)."""
     with indexes_suspended(cursor, _TABLE, watch), indexes_suspended(cursor, _WORDS, watch):
         yield
 
