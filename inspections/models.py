@@ -25,6 +25,15 @@ from stdnum.exceptions import ValidationError as StdnumError
 # A word of a name or of a search: letters and digits (EmployerWord, migration 0005).
 _WORD = re.compile(r"[^\W_]+")
 
+
+def name_words(text: str) -> list[str]:
+    """The distinct lower-case words of a name or a search, as EmployerWord keeps them.
+
+    Empty for a text without a letter or digit ("%", "...", "-"): a search then has
+    nothing to look up, and says so rather than build a query that can match nothing."""
+    return list(dict.fromkeys(_WORD.findall(text.lower())))
+
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -191,7 +200,7 @@ class EmployerWordQuerySet(ScopedQuerySet):
         each word of `text`, in any order and case; none if `text` has no word. For one word
         an id can come more than once (for "jans": "Janssens & Janssen")."""
         found: QuerySet | None = None
-        for word in dict.fromkeys(_WORD.findall(text.lower())):
+        for word in name_words(text):
             words = self.filter(sector_id=sector, word__startswith=word)
             if subregions is not None:
                 words = words.filter(subregion_id__in=subregions)

@@ -14,6 +14,8 @@ from typing import Any
 
 import django_filters
 import numpy as np
+from django import forms
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -21,7 +23,7 @@ from django.db.models.lookups import In
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion
+from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion, name_words
 from inspections.selectors import reference_choices
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
 from scoring.services.lookups import ListedEmployers, legal_form_code
@@ -43,7 +45,10 @@ _DIGITS = re.compile(r"[\s./-]")
 def _ids_read(matching: QuerySet) -> np.ndarray:
     """The ids of a values_list query, sorted and unique, read as one text: 50,000 rows
     through psycopg2 cost more than the query, and np.unique twice a sort."""
-    sql, params = matching.query.sql_with_params()
+    try:
+        sql, params = matching.query.sql_with_params()
+    except EmptyResultSet:  # Django knows the query matches nothing (.none()): it has no SQL
+        return np.empty(0, dtype=np.int64)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT string_agg(employer_id::text, ',') FROM ({sql}) AS matching", params)
         text = cursor.fetchone()[0]
@@ -51,6 +56,33 @@ def _ids_read(matching: QuerySet) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     ids = np.sort(np.fromstring(text, dtype=np.int64, sep=","))
     return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+
+
+def _number_digits(value: str) -> str | None:
+    """The digits of a search for an enterprise number or its start ("BE 0403.170", "0403"),
+    or None for a search by name."""
+    digits = _DIGITS.sub("", value).upper().removeprefix("BE")
+    # ASCII only: "²" and "１２３" are digits to str.isdigit(), never in an enterprise number.
+    return digits if digits.isascii() and digits.isdigit() else None
+
+
+class SearchField(forms.CharField):
+    """The search box: an enterprise number or its start, or at least one word of a name."""
+
+    default_error_messages = {
+        "no_word": _("Type at least one letter or digit of a name, or an enterprise number."),
+    }
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        # "%", "..." or invalid UTF-8 (decoded as U+FFFD) hold no word to look up: a message
+        # says so, rather than a list that silently matches nothing.
+        if value and _number_digits(value) is None and not name_words(value):
+            raise ValidationError(self.error_messages["no_word"], code="no_word")
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
 
 
 class AnyOf(Lookup):
@@ -124,9 +156,7 @@ class RankedListFilter(django_filters.FilterSet):
         empty_label=_("any time"),
         widget=QuickSelect,
     )
-    q = django_filters.CharFilter(
-        label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True
-    )
+    q = SearchFilter(label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True)
 
     class Meta:
         model = Score
@@ -205,8 +235,8 @@ class RankedListFilter(django_filters.FilterSet):
     def _search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value or queryset.model is not Score:
             return queryset
-        digits = _DIGITS.sub("", value).upper().removeprefix("BE")
-        if digits.isdigit():
+        digits = _number_digits(value)
+        if digits is not None:
             return queryset.filter(
                 employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits
             )

@@ -170,3 +170,13 @@ def test_the_list_links_to_the_exports_with_its_filters(ranked, logged_in) -> No
     html = logged_in.get(LIST, {"region": "BE2", "band": ["1", "2"], "after": "3"}).content.decode()
     assert f'href="{reverse("workspace:ranked_list_export", args=["csv"])}?region=BE2&amp;band=1&amp;band=2"' in html
     assert f'href="{reverse("workspace:ranked_list_export", args=["xlsx"])}?region=BE2&amp;band=1&amp;band=2"' in html
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+@pytest.mark.parametrize("raw", ["q=%25", "q=_", "q=-", "q=%26", "q=%27", "q=%5C", "q=...", "q=%ff%fe"])
+def test_exports_of_a_search_without_a_letter_or_digit_are_refused(ranked, logged_in, format, raw) -> None:
+    url = reverse("workspace:ranked_list_export", args=[format])
+    response = logged_in.get(f"{url}?{raw}")
+    assert response.status_code == 302
+    assert "The filters are not valid; nothing was exported." in logged_in.get(response["Location"]).content.decode()
+    assert not ListExport.objects.exists()

@@ -156,3 +156,40 @@ def test_a_name_search_sends_its_ids_by_how_many_there_are(ranked, monkeypatch, 
         assert "LIMIT 200000" in sql  # caps the planner's estimate, so that the hash fits
     assert found == shape
     assert scores.count() == len(ranked.scores)  # every employer is "Employer …"
+
+
+# Searches with no letter or digit: nothing to look a name up by. Invalid UTF-8 in the
+# query string arrives as U+FFFD replacement characters, which are neither.
+NO_WORD_SEARCHES = ["%", "_", "-", "&", "'", "\\", "...", "%_-&'\\", "\ufffd\ufffd", "\u202e", "🙂"]
+NO_WORD_MESSAGE = "Name or enterprise number: Type at least one letter or digit of a name, or an enterprise number."
+
+
+@pytest.mark.parametrize("search", NO_WORD_SEARCHES)
+def test_a_search_without_a_letter_or_digit_gets_a_message(ranked, logged_in, search) -> None:
+    response = logged_in.get(LIST, {"q": search})
+    assert response.status_code == 400
+    assert NO_WORD_MESSAGE in response.content.decode()
+    filterset = RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "q": search}, queryset=Score.objects.all())
+    assert not filterset.is_valid() and "q" in filterset.errors
+
+
+@pytest.mark.parametrize("raw", ["q=%ff%fe", "q=%c3%28", "q=%ed%a0%80", "q=%80", "q=%ff&q=%fe"])
+def test_a_search_in_invalid_utf8_gets_a_message(ranked, logged_in, raw) -> None:
+    response = logged_in.get(f"{LIST}?{raw}")  # sent as it is: the client does not re-encode it
+    assert response.status_code == 400
+    assert NO_WORD_MESSAGE in response.content.decode()
+
+
+def test_a_search_with_a_word_among_the_punctuation_still_searches(ranked, logged_in) -> None:
+    response = logged_in.get(LIST, {"q": "...%employer%..."})
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 50
+
+
+def test_a_name_query_that_can_match_nothing_reads_no_ids(ranked) -> None:
+    """The filter refuses such a search first; reading its ids must not fail either."""
+    from inspections.models import EmployerWord
+    from workspace.filters import _ids_read
+
+    assert _ids_read(EmployerWord.objects.employer_ids("...", sector=SECTOR)).tolist() == []
+    assert _ids_read(EmployerWord.objects.none().values_list("employer_id", flat=True)).tolist() == []
