@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
+from inspections.converters import EnterpriseNumberConverter
 from workspace import views
+
+register_converter(EnterpriseNumberConverter, "enterprise_number")
 
 app_name = "workspace"
 
@@ -10,9 +13,9 @@ urlpatterns = [
     path("lists/", views.ranked_list, name="ranked_list"),
     path("lists/subregions/", views.subregion_options, name="subregion_options"),
     path("lists/export.<str:format>", views.ranked_list_export, name="ranked_list_export"),
-    path("employers/<str:enterprise_number>/", views.employer_detail, name="employer_detail"),
-    path("employers/<str:enterprise_number>/notes/", views.note_create, name="note_create"),
-    path("employers/<str:enterprise_number>/target/", views.target_add, name="target_add"),
+    path("employers/<enterprise_number:enterprise_number>/", views.employer_detail, name="employer_detail"),
+    path("employers/<enterprise_number:enterprise_number>/notes/", views.note_create, name="note_create"),
+    path("employers/<enterprise_number:enterprise_number>/target/", views.target_add, name="target_add"),
     path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("targets/", views.my_targets, name="my_targets"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),
