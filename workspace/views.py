@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -240,6 +241,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
 
 
 @require_POST
+@permission_required("workspace.add_note", raise_exception=True)
 def note_create(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     employer = _visible_employer(request, enterprise_number)
     form = NoteForm(request.POST)
@@ -259,6 +261,7 @@ def note_create(request: HttpRequest, enterprise_number: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@permission_required("workspace.change_note", raise_exception=True)
 def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
     note = get_object_or_404(Note.objects.filter(employer__in=Employer.objects.visible_to(request.user)), pk=pk)
     if not note.editable_by(request.user):
@@ -276,6 +279,7 @@ def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@permission_required("inspections.add_inspection", raise_exception=True)  # a target is a planned inspection
 def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     employer = _visible_employer(request, enterprise_number)
     inspection, created = services.target_add(employer=employer, user=request.user)
@@ -328,6 +332,8 @@ def risk_profile(request: HttpRequest, sector: str, offence: str) -> HttpRespons
                 messages.success(request, _("Risk profile saved."))
                 return redirect("workspace:risk_profile", sector=sector, offence=offence)
         else:
+            if not request.user.has_perm("workspace.add_riskprofilecomment"):
+                raise PermissionDenied
             comment_form = NoteForm(request.POST)
             if comment_form.is_valid():
                 try:
@@ -343,6 +349,7 @@ def risk_profile(request: HttpRequest, sector: str, offence: str) -> HttpRespons
         "form": form,
         "comment_form": comment_form,
         "can_edit": can_edit,
+        "can_comment": request.user.has_perm("workspace.add_riskprofilecomment"),
         "comments": profile.comments.select_related("author") if profile.pk else [],
         "strongest": selectors.strongest_features(sector=sector, offence=offence),
     }

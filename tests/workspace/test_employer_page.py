@@ -145,8 +145,9 @@ def test_employer_page_queries_do_not_grow_with_notes_and_inspections(
         )  # other runs' scores
     # user (the session is cached), scope (once: kept on the user), employer, declarations,
     # scores, open target, inspections, their findings, the findings' offence types, notes,
-    # notes nearby
-    with django_assert_num_queries(11):
+    # notes nearby, and the user's and their groups' permissions (the note form and the target
+    # button show only for those who may use them)
+    with django_assert_num_queries(13):
         response = logged_in.get(page_url(employer))
     assert response.status_code == 200
     assert len(response.context["notes"]) == n
