@@ -176,9 +176,10 @@ class ScopedQuerySet(models.QuerySet):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
         """The one place that limits what a user may see.
 
-        Inspectors limited to regions or sub-regions see rows there only; everyone else
-        (and inspectors without limits) sees all of them. Every view, export, count and
-        API reads employers and scores through this method.
+        Inspectors limited to regions or sub-regions see rows there only; a scope that
+        names none of them shows nothing (it fails closed); users without a scope see all
+        of them. Every view, export, count and API reads employers and scores through
+        this method.
         """
         if not user.is_authenticated:
             return self.none()
@@ -465,7 +466,12 @@ class Finding(models.Model):
 
 
 class InspectorScope(models.Model):
-    """The regions and sub-regions an inspector is limited to (none: all of them)."""
+    """The regions and sub-regions an inspector is limited to.
+
+    A user without a scope row is not limited. A scope row that names no region and no
+    sub-region limits to nothing at all: emptying a scope in the admin must not open
+    the whole country to its inspector.
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scope")
     regions = models.ManyToManyField(Region, blank=True, verbose_name=_("regions"))
@@ -479,7 +485,8 @@ class InspectorScope(models.Model):
 
     @staticmethod
     def subregion_codes_for(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
-        """Sub-region codes the user is limited to, or None when not limited.
+        """Sub-region codes the user is limited to (empty for an empty scope), or None
+        when not limited.
 
         Kept on the user object: a page reads several lists through visible_to, and the
         user (request.user) lives for one request.
@@ -499,9 +506,12 @@ class InspectorScope(models.Model):
             return None
         direct = set(scope.subregions.values_list("code", flat=True))
         via_region = set(SubRegion.objects.filter(region__in=scope.regions.all()).values_list("code", flat=True))
-        if not direct and not via_region:
-            return None
         return sorted(direct | via_region)
+
+    @staticmethod
+    def is_empty_for(user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Whether the user has a scope that names no region: they see no employer at all."""
+        return InspectorScope.subregion_codes_for(user) == []
 
 
 class DataImport(models.Model):

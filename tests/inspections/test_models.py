@@ -62,7 +62,7 @@ def test_scope_by_region_and_subregion_unite() -> None:
     assert InspectorScope.subregion_codes_for(user) is None
     scope = InspectorScope.objects.create(user=user)
     # A fresh user object each time, as each request has: the codes are kept on the user.
-    assert InspectorScope.subregion_codes_for(User.objects.get(pk=user.pk)) is None  # an empty scope limits nothing
+    assert InspectorScope.subregion_codes_for(User.objects.get(pk=user.pk)) == []  # an empty scope shows nothing
     scope.subregions.set(SubRegion.objects.filter(code="BE242"))
     scope.regions.set([SubRegion.objects.get(code="BE100").region])
     assert InspectorScope.subregion_codes_for(User.objects.get(pk=user.pk)) == ["BE100", "BE242"]

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from django.urls import URLPattern, reverse
 
-from inspections.models import Employer, Inspection, ScopedQuerySet
+from inspections.models import Employer, Inspection, InspectorScope, ScopedQuerySet
 from scoring.models import Score, ScoreCount
 from tests.factories import NoteFactory
 from tests.workspace.support import limit_to_region, ranks_shown
@@ -202,3 +202,47 @@ def test_the_recording_would_catch_a_view_that_bypasses_visible_to(ranked, rf, w
     assert calls == []
     list(Employer.objects.visible_to(walloon_inspector)[:1])
     assert calls == [Employer]
+
+
+# --- A scope that names no region fails closed ------------------------------------------------
+
+EMPTY_SCOPE = "Your account is limited to a scope with no regions"
+
+
+def test_an_empty_scope_shows_nothing_and_says_so(ranked, client, inspector) -> None:
+    InspectorScope.objects.create(user=inspector)  # no region, no sub-region
+    client.force_login(inspector)
+
+    listed = client.get(LIST)
+    assert listed.context["page"].rows == [] and listed.context["matching"] == 0
+    assert EMPTY_SCOPE in listed.content.decode()
+    home = client.get(reverse("home"))
+    assert EMPTY_SCOPE in home.content.decode()
+    assert all(n == 0 for _run, counts in home.context["band_counts"] for n in counts.values())
+    assert home.context["counts"].total == 0
+    number = ranked.employer(1).enterprise_number
+    assert client.get(reverse("workspace:employer_detail", args=[number])).status_code == 404
+    export = client.get(reverse("workspace:ranked_list_export", args=["csv"]))
+    assert len(list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))) == 1  # the header only
+
+
+def test_users_without_a_scope_see_everything_and_no_message(ranked, client, inspector, walloon_inspector) -> None:
+    client.force_login(inspector)
+    listed = client.get(LIST)
+    assert listed.context["matching"] == len(ranked.scores)
+    assert EMPTY_SCOPE not in listed.content.decode()
+    assert EMPTY_SCOPE not in client.get(reverse("home")).content.decode()
+    client.force_login(walloon_inspector)
+    assert EMPTY_SCOPE not in client.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_the_empty_scope_message_is_translated(language) -> None:
+    from django.utils import translation
+
+    message = (
+        "Your account is limited to a scope with no regions: you see no employers. "
+        "Ask an administrator to set your regions."
+    )
+    with translation.override(language):
+        assert translation.gettext(message) != message
