@@ -1,8 +1,61 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ValidationError
 
 from inspections import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.db.models import Field, QuerySet
+    from django.forms import ModelChoiceField
+    from django.http import HttpRequest
+
+
+def employer_rows_visible_to(rows: QuerySet, user: AbstractBaseUser | AnonymousUser) -> QuerySet:
+    """Rows that belong to an employer (an `employer` foreign key), of the employers the
+    user may see: Employer.objects.visible_to decides, as everywhere else."""
+    if user.is_authenticated and models.InspectorScope.subregion_codes_for(user) is None:
+        return rows  # not limited: the same query as ever, without a semi-join on a million employers
+    return rows.filter(employer__in=models.Employer.objects.visible_to(user))
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id box that names an employer next to its id only if the user may see it:
+    typing another region's ids must not reveal their names."""
+
+    def __init__(self, *args: Any, visible: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.visible = visible
+
+    def label_and_url_for_value(self, value: Any) -> tuple[str, str]:
+        key = self.rel.get_related_field().name
+        try:
+            seen = self.visible.filter(**{key: value}).exists()
+        except (ValueError, ValidationError):
+            seen = False
+        return super().label_and_url_for_value(value) if seen else ("", "")
+
+
+class EmployerDataAdmin(admin.ModelAdmin):
+    """Admin of rows that belong to an employer: lists, change pages, deletions and the
+    employer chosen in a form hold the employers the user may see, as the workspace does."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return employer_rows_visible_to(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> ModelChoiceField:
+        if db_field.related_model is models.Employer:
+            # The form refuses another region's employer, whatever id is typed or posted.
+            kwargs["queryset"] = models.Employer.objects.visible_to(request.user)
+            if db_field.name in self.raw_id_fields:
+                kwargs["widget"] = ScopedRawIdWidget(
+                    db_field.remote_field, self.admin_site, visible=kwargs["queryset"], using=kwargs.get("using")
+                )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ReferenceAdmin(admin.ModelAdmin):
@@ -61,7 +114,7 @@ class EmployerAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Declaration)
-class DeclarationAdmin(admin.ModelAdmin):
+class DeclarationAdmin(EmployerDataAdmin):
     list_display = ("employer", "quarter", "headcount", "fte", "gross_wages", "temporary_unemployment_days")
     list_filter = ("quarter",)
     raw_id_fields = ("employer",)
@@ -76,7 +129,7 @@ class FindingInline(admin.TabularInline):
 
 
 @admin.register(models.Inspection)
-class InspectionAdmin(admin.ModelAdmin):
+class InspectionAdmin(EmployerDataAdmin):
     list_display = ("reference", "employer", "origin", "status", "inspector", "planned_date", "visit_date")
     list_filter = ("origin", "status")
     search_fields = ("reference", "employer__enterprise_number", "employer__name")

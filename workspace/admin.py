@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from inspections.admin import EmployerDataAdmin
 from workspace.models import ListExport, Note, RiskProfile, RiskProfileComment
 
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(EmployerDataAdmin):
     list_display = ("employer", "author", "created_at", "updated_at")
     list_select_related = ("employer", "author")
     raw_id_fields = ("employer",)
