@@ -8,7 +8,7 @@ run of each (sector, offence) only (ScoringRunQuerySet.published).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,7 +16,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Employer, OffenceType, ScopedQuerySet, Sector, SubRegion
+from inspections.models import Employer, InspectorScope, OffenceType, ScopedQuerySet, Sector, SubRegion
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 # Cumulative shares of the ranked employers: top 5 % red, next 10 % orange, next 25 %
 # green, the rest blue (issue 3; analysts may store others with a model version).
@@ -182,6 +185,24 @@ class VisitRecency(models.IntegerChoices):
         return [6, 12, 24, 36]
 
 
+class ScoreQuerySet(ScopedQuerySet):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
+        """Scores of employers the user may see, by the score's copy of the sub-region AND
+        the employer's current one.
+
+        The copy is as of the run: an employer that has since moved out of a limited
+        inspector's regions would otherwise stay in their lists and exports until the next
+        run, while its page already answers 404. The copy still narrows the rows on the
+        (run, subregion, rank) index; the employer's sub-region is one join more, for
+        limited users only: everyone else keeps the very same query.
+        """
+        scores = super().visible_to(user)
+        subregions = InspectorScope.subregion_codes_for(user) if user.is_authenticated else None
+        if subregions is None:
+            return scores
+        return scores.filter(employer__subregion_id__in=subregions)
+
+
 class Score(models.Model):
     """The risk of one employer for one offence type, from one scoring run.
 
@@ -229,7 +250,7 @@ class Score(models.Model):
     legal_form = models.CharField(_("legal form"), max_length=10, blank=True)
     visit_recency = models.PositiveSmallIntegerField(_("last inspection"), choices=VisitRecency.choices, null=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = ScoreQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("score")
@@ -267,6 +288,13 @@ class ScoreCount(models.Model):
 
     Written with the run's scores, in the same transaction: the band counts above a
     ranked list sum a few thousand of these rows instead of counting a sector's scores.
+
+    Their sub-region is the scores' copy as of the run, so for a user limited to some
+    regions they would still count an employer that has moved out since (and not one
+    that moved in). Limited users' list counts are therefore counted from their scores
+    (Score.objects.visible_to, which also checks the employer's current sub-region):
+    a region's scores, not a country's, and cached with the rendered list. The overview's
+    counts per run still sum these rows, as of the run.
     """
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="counts")

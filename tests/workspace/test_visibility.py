@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from django.urls import URLPattern, reverse
 
-from inspections.models import Employer, Inspection, InspectorScope, ScopedQuerySet
+from inspections.models import Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
 from scoring.models import Score, ScoreCount
 from tests.factories import NoteFactory
 from tests.workspace.support import limit_to_region, ranks_shown
@@ -153,7 +153,8 @@ def _requests(ranked, note) -> dict[str, tuple[str, str, dict, set[type]]]:
     """Per URL name: method, URL, data, and the models it must read through visible_to."""
     number = ranked.employer(3).enterprise_number
     return {
-        "ranked_list": ("get", reverse("workspace:ranked_list"), {}, {Score, ScoreCount}),
+        # A limited user's band counts come from the scores (see ScoreCount's docstring).
+        "ranked_list": ("get", reverse("workspace:ranked_list"), {}, {Score}),
         "ranked_list_export": ("get", reverse("workspace:ranked_list_export", args=["csv"]), {}, {Score}),
         "employer_detail": ("get", reverse("workspace:employer_detail", args=[number]), {}, {Employer}),
         "note_create": ("post", reverse("workspace:note_create", args=[number]), {"text": "n"}, {Employer}),
@@ -234,6 +235,52 @@ def test_users_without_a_scope_see_everything_and_no_message(ranked, client, ins
     assert EMPTY_SCOPE not in client.get(reverse("home")).content.decode()
     client.force_login(walloon_inspector)
     assert EMPTY_SCOPE not in client.get(LIST).content.decode()
+
+
+# --- An employer that moved since the run is listed by where it is now -----------------------
+
+
+def _move_to_antwerp(employer: Employer) -> None:
+    employer.postal_code = PostalCode.objects.get(code="2000")
+    employer.save()  # the sub-region follows the postal code; the run's scores keep BE332
+
+
+def test_an_employer_moved_out_of_the_region_leaves_the_list_and_its_counts(ranked, walloon) -> None:
+    moved = ranked.employer(3)
+    assert moved.subregion_id == "BE332"
+    _move_to_antwerp(moved)
+    response = walloon.get(LIST)
+    liege = [s for s in _liege(ranked) if s.employer_id != moved.pk]
+    assert ranks_shown(response) == [s.rank for s in liege]
+    bands = Counter(s.band for s in liege)
+    assert response.context["counts"] == {band: bands.get(band, 0) for band in (1, 2, 3, 4)}
+    assert response.context["matching"] == 39
+    assert walloon.get(LIST, {"q": moved.enterprise_number}).context["page"].rows == []
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_an_employer_moved_out_of_the_region_leaves_the_exports(ranked, walloon, format) -> None:
+    moved = ranked.employer(3)
+    _move_to_antwerp(moved)
+    response = walloon.get(reverse("workspace:ranked_list_export", args=[format]))
+    if format == "csv":
+        numbers = [row[4] for row in list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]]
+    else:
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+        numbers = [row[4] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert moved.enterprise_number not in numbers
+    assert numbers == [s.employer.enterprise_number for s in _liege(ranked) if s.employer_id != moved.pk]
+
+
+def test_only_limited_users_pay_for_the_employers_current_place(ranked, inspector, walloon_inspector) -> None:
+    """Unlimited users keep the scores-only query (pinned query counts, performance budgets)."""
+    unlimited = str(Score.objects.visible_to(inspector).filter(run=ranked.run).query)
+    limited = str(Score.objects.visible_to(walloon_inspector).filter(run=ranked.run).query)
+    assert unlimited == str(Score.objects.filter(run=ranked.run).query)
+    assert '"inspections_employer"' not in unlimited
+    assert '"inspections_employer"."subregion_id" IN' in limited
 
 
 @pytest.mark.parametrize("language", ["nl", "fr"])
