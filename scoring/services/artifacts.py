@@ -8,23 +8,20 @@ features) gives the reasons, and the features name the columns both expect.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import skops.io
 from sklearn.pipeline import Pipeline
 
 from scoring.features.registry import features_check
 
-# Types an artifact may hold; anything else (a custom class, a function) is refused.
-_ALLOWED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+from .artifact_allowlist import ArtifactRefused, artifact_types
 
-
-class ArtifactRefused(ValueError):
-    """An artifact that cannot be used, with the reason in words."""
+__all__ = ["Artifact", "ArtifactRefused", "artifact_dump", "artifact_load", "artifact_read", "artifact_sha256"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +29,20 @@ class Artifact:
     model: Pipeline
     explainer: Pipeline
     features: list[str]
+
+    def pushes(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each feature's normalised value and its push on the log-odds, per employer.
+
+        The explainer is a pipeline whose last step is a logistic regression on the
+        values its earlier steps normalise, so a feature's push is its coefficient
+        times the employer's normalised value. Both arrays have the shape of `values`."""
+        normalised = np.asarray(self.explainer[:-1].transform(values), dtype=np.float64)
+        coefficients = np.asarray(self.explainer[-1].coef_, dtype=np.float64)
+        if normalised.shape != values.shape or coefficients.shape != (1, values.shape[1]):
+            raise ArtifactRefused(
+                "The explainer must be a pipeline ending in a logistic regression with one coefficient per feature."
+            )
+        return normalised, normalised * coefficients[0]
 
 
 def artifact_dump(*, model: Pipeline, explainer: Pipeline, features: list[str]) -> bytes:
@@ -69,40 +80,31 @@ def _canonical(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _allowed(name: str) -> bool:
-    """A class (not a function such as builtins.eval) from one of the allowed libraries."""
-    module, _, attribute = name.rpartition(".")
-    if not name.startswith(_ALLOWED_PREFIXES):
-        return False
-    try:
-        return isinstance(getattr(importlib.import_module(module), attribute), type)
-    except (ImportError, AttributeError):
-        return False
-
-
 def artifact_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def artifact_load(data: bytes) -> Artifact:
-    """Load an artifact, refusing unknown types, missing parts or features outside the registry."""
+    """Load an artifact, refusing types outside the allowlist, missing parts, or features
+    outside the registry. Types are checked before anything in the file is built."""
+    artifact = artifact_read(data)
+    return replace(artifact, features=features_check(artifact.features))
+
+
+def artifact_read(data: bytes) -> Artifact:
+    """The artifact's parts, checked for shape but not its features (the sandbox reads
+    files with it, without Django)."""
+    trusted = artifact_types(data)
     try:
-        untrusted = skops.io.get_untrusted_types(data=data)
-    except Exception as exc:  # skops raises many kinds on a file that is not one of its own
-        raise ArtifactRefused(f"This is not a skops model file ({type(exc).__name__}).") from exc
-    refused = [name for name in untrusted if not _allowed(name)]
-    if refused:
-        raise ArtifactRefused(f"The model file holds types that are not allowed: {', '.join(refused[:5])}.")
-    try:
-        content = skops.io.loads(data, trusted=untrusted)
-    except Exception as exc:
-        raise ArtifactRefused(f"The model file could not be read: {exc}") from exc
+        content = skops.io.loads(data, trusted=trusted)
+    except Exception as exc:  # skops raises many kinds on a damaged file
+        raise ArtifactRefused(f"The model file could not be read: {type(exc).__name__}: {exc}"[:500]) from exc
     if not isinstance(content, dict) or not {"model", "explainer", "features"} <= set(content):
         raise ArtifactRefused('A model file holds a dict with "model", "explainer" and "features".')
     model, explainer, features = content["model"], content["explainer"], content["features"]
     for part in (model, explainer):
-        if not hasattr(part, "predict_proba"):
-            raise ArtifactRefused("The model and the explainer must both be classifiers (predict_proba).")
-    if not isinstance(features, list):
+        if isinstance(part, type) or not hasattr(part, "predict_proba"):
+            raise ArtifactRefused("The model and the explainer must both be fitted classifiers (predict_proba).")
+    if not isinstance(features, list) or not all(isinstance(name, str) for name in features):
         raise ArtifactRefused('"features" must be a list of feature names.')
-    return Artifact(model=model, explainer=explainer, features=features_check(features))
+    return Artifact(model=model, explainer=explainer, features=features)

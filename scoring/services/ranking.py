@@ -100,9 +100,7 @@ class ScoredSector:
         feature's push is its coefficient times the employer's normalised value: the
         additive part of the log-odds that feature is responsible for.
         """
-        explainer = artifact.explainer
-        normalised = explainer[:-1].transform(values)
-        push = normalised * explainer[-1].coef_[0]
+        normalised, push = artifact.pushes(values)
         # A reason must stand out: the employer at least half a standard deviation from the
         # sector's middle, in the risky direction, and a push worth naming. Otherwise "0
         # posted workers" would be a reason merely because most firms have none either.

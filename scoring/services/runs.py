@@ -31,7 +31,8 @@ from miningwatch import stamps
 from scoring.features.computation import SECTOR_TARGETS, features_read
 from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 
-from .artifacts import Artifact, ArtifactRefused, artifact_load
+from .artifact_checks import artifact_check
+from .artifacts import Artifact, ArtifactRefused
 from .lookups import lookup_pack
 from .ranking import Listing, ScoredSector, row_tails, rows_render, scores_rank
 
@@ -125,7 +126,7 @@ def _progress(run: ScoringRun, share: float, progress: Progress) -> None:
 
 
 def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
-    artifact = artifact_load(bytes(run.model_version.artifact))
+    artifact = artifact_check(data=bytes(run.model_version.artifact), sector=run.sector_id, as_of=run.as_of)
     expected = Employer.objects.filter(sector=run.sector_id).active_on(run.as_of).count()
     parts: list[ScoredSector] = []
     done = 0

@@ -1,7 +1,8 @@
 """Models made elsewhere (an analyst's notebook) come in as skops files, as candidates.
 
-An uploaded model is checked like a trained one: skops only, allowed types only, features
-from the registry and never from the denylist. It is then validated on the same
+An uploaded model is checked like a trained one (scoring.services.artifact_checks): skops
+only, allowed types only, run first in a sandboxed child process on current employers,
+features from the registry and never from the denylist. It is then validated on the same
 inspections as a retrained model would be, and waits for an analyst to activate it.
 """
 
@@ -16,7 +17,8 @@ from django.utils import timezone
 from inspections.models import OffenceType, Sector
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 
-from .artifacts import ArtifactRefused, artifact_load, artifact_sha256
+from .artifact_checks import artifact_check
+from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, training_set_build, validation_metrics
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -30,8 +32,8 @@ def model_version_upload(
         raise ArtifactRefused("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ArtifactRefused(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-    artifact = artifact_load(data)
     as_of = as_of or timezone.localdate()
+    artifact = artifact_check(data=data, sector=sector, as_of=as_of)
     training = training_set_build(sector=sector, offence=offence, as_of=as_of)
     valid = training.validation
     if len(valid) < MIN_VALIDATION[0]:

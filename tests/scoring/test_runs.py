@@ -36,7 +36,9 @@ pytestmark = pytest.mark.django_db
 # the lock, the claim, the model, a count, one feature COPY, a progress update per chunk,
 # the savepoint, the run's partition (create, check, memory setting, attach), one score
 # COPY, the publishing update, the unlock and a refresh (17 today).
-MAX_STATEMENTS = 21  # 17 + the sector medians check (declared quarters, medians present)
+# + the sector medians check (declared quarters, medians present), + the model file's check,
+# which reads the features of a sample of the sector (its own medians check and one COPY).
+MAX_STATEMENTS = 24
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +68,14 @@ def _run(**kwargs) -> ScoringRun:
 
 
 def _break_model(monkeypatch, scores) -> None:
-    real = runs.artifact_load
+    real = runs.artifact_check
 
-    def broken(data: bytes):
-        artifact = real(data)
+    def broken(**kwargs):
+        artifact = real(**kwargs)
         artifact.model.predict_proba = lambda X: np.column_stack([1 - scores(len(X)), scores(len(X))])
         return artifact
 
-    monkeypatch.setattr(runs, "artifact_load", broken)
+    monkeypatch.setattr(runs, "artifact_check", broken)
 
 
 def test_a_run_publishes_one_score_per_active_employer(model, sql_log, django_assert_max_num_queries) -> None:
@@ -85,8 +87,8 @@ def test_a_run_publishes_one_score_per_active_employer(model, sql_log, django_as
         run = scoring_run_execute(run_id=run.pk, progress=shares.append)
 
     assert len(sql_log) <= MAX_STATEMENTS, sql_log
-    # Features out, scores in, the run's list counts in.
-    assert len([s for s in sql_log if s.startswith("COPY")]) == 3
+    # The check's sample out, features out, scores in, the run's list counts in.
+    assert len([s for s in sql_log if s.startswith("COPY")]) == 4
     assert run.status == RunStatus.SUCCEEDED and run.progress == 1 and run.finished_at is not None
     active = _active_employers()
     assert len(active) > 500 and run.employers_scored == len(active)

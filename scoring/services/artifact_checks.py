@@ -1,0 +1,48 @@
+"""The check every model file passes before it is stored, activated or scored with.
+
+Three steps, cheapest first: the allowlist of types (read from the file, nothing
+built), the sandboxed run on a sample of the sector's current employers (a child
+process with limits), and the feature registry (no feature outside it, none on the
+denylist). Only then is the file loaded in this process.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from scoring.features.computation import SECTOR_SAMPLE_TARGETS, features_frame
+from scoring.features.registry import FEATURE_NAMES, features_check
+
+from .artifact_allowlist import artifact_types
+from .artifact_sandbox import SandboxRefused, sandbox_check
+from .artifacts import Artifact, artifact_load
+
+CHECK_SAMPLE = 500  # current employers the file's model and explainer must score
+# A sector without employers yet still gets a shape check, on plain rows of zeros.
+_EMPTY_SECTOR_ROWS = 5
+
+
+def artifact_check(*, data: bytes, sector: str, as_of: date) -> Artifact:
+    """The file's artifact, once it has passed every check; ArtifactRefused or FeatureRefused otherwise."""
+    artifact_types(data)  # refuses at once what the child would refuse, without starting it
+    columns = list(FEATURE_NAMES)
+    try:
+        features = sandbox_check(data=data, values=_sample(sector=sector, as_of=as_of), columns=columns)
+    except SandboxRefused as exc:
+        if exc.features is not None:
+            features_check([str(name) for name in exc.features])  # names the unknown or forbidden ones
+        raise
+    features_check(features)
+    return artifact_load(data)
+
+
+def _sample(*, sector: str, as_of: date) -> np.ndarray:
+    """Feature rows of a fixed sample of the sector's employers active on `as_of`, columns FEATURE_NAMES."""
+    frame = features_frame(
+        targets=SECTOR_SAMPLE_TARGETS, params={"sector": sector, "as_of": as_of, "sample": CHECK_SAMPLE}
+    )
+    if frame.empty:
+        return np.zeros((_EMPTY_SECTOR_ROWS, len(FEATURE_NAMES)))
+    return frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)

@@ -1,0 +1,170 @@
+"""The model file's check, run in a short-lived child process with limits.
+
+A model file comes from outside (an analyst's notebook, an upload). Even with every
+type on the allowlist, building and running it executes compiled code on values the
+file chose: a crafted tree can read out of bounds, a crafted array can ask for
+gigabytes. So the file is first loaded and run here, in a child process that has no
+database, no secrets in its environment, a working directory of its own, a cap on its
+memory and CPU time, and no right to grow any file. If it crashes or runs out of its
+limits, the file is refused and the caller's process is untouched.
+
+The child loads the file (allowlisted types only), then asks the model and the
+explainer for probabilities on a sample of current employers, and the explainer for
+its pushes: each must give finite values of the right shape. It answers with one line
+of JSON on its standard output.
+
+Run as `python -m scoring.services.artifact_sandbox` by `sandbox_check`; it imports no
+Django settings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .artifact_allowlist import ArtifactRefused
+
+logger = logging.getLogger("scoring.artifacts")
+
+MEMORY_BYTES = int(1.5 * 1024**3)  # our own models' check runs within 1 GiB
+CPU_SECONDS = 60
+WALL_SECONDS = 120
+_ROOT = Path(__file__).resolve().parents[2]
+# The child's whole environment: no database URL, no secret key, one thread for BLAS.
+_PASSED_ON = ("PATH", "LANG", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def sandbox_check(*, data: bytes, values: np.ndarray, columns: list[str]) -> list[str]:
+    """Check the file in a child process; the feature names it uses, or ArtifactRefused.
+
+    `values` holds rows of current employers, one column per name in `columns`. A file
+    whose features are not among `columns` comes back with its features and the error
+    (the caller names the unknown or forbidden ones)."""
+    reply = _child_run(_request(data, values, columns))
+    if not reply.get("ok"):
+        raise SandboxRefused(str(reply.get("error") or "The model file was refused."), reply.get("features"))
+    return list(reply["features"])
+
+
+class SandboxRefused(ArtifactRefused):
+    """Refused by the child; `features`, when the file could be read, lists its features."""
+
+    def __init__(self, message: str, features: object = None) -> None:
+        super().__init__(message)
+        self.features = features if isinstance(features, list) else None
+
+
+def _request(data: bytes, values: np.ndarray, columns: list[str]) -> bytes:
+    header = json.dumps({"artifact_bytes": len(data), "columns": list(columns)}).encode() + b"\n"
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(values, dtype=np.float64), allow_pickle=False)
+    return header + data + buffer.getvalue()
+
+
+def _child_run(request: bytes) -> dict:
+    environment = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+    environment.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", JOBLIB_MULTIPROCESSING="0", PYTHONPATH=str(_ROOT))
+    command = [sys.executable, "-B", "-s", "-m", "scoring.services.artifact_sandbox"]
+    with tempfile.TemporaryDirectory(prefix="miningwatch-check-") as workdir:
+        try:
+            done = subprocess.run(
+                command, input=request, capture_output=True, cwd=workdir, env=environment, timeout=WALL_SECONDS
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ArtifactRefused(f"Checking the model file took longer than {WALL_SECONDS} s: refused.") from exc
+    if done.returncode != 0:
+        logger.warning(
+            "model file check ended with %s: %s", done.returncode, done.stderr[-2000:].decode(errors="replace")
+        )
+        raise ArtifactRefused(_death(done.returncode))
+    try:
+        reply = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise ArtifactRefused("The model file's check gave no answer: refused.") from exc
+    return reply if isinstance(reply, dict) else {"ok": False, "error": "The model file's check gave no answer."}
+
+
+def _death(returncode: int) -> str:
+    if returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL:
+        return f"Checking the model file used more than {CPU_SECONDS} s of processor time: refused."
+    if returncode < 0:
+        return f"Checking the model file crashed (signal {signal.Signals(-returncode).name}): refused."
+    return "Checking the model file needed more memory than allowed, or failed: refused."
+
+
+# The child's side -----------------------------------------------------------------
+
+
+def _limits_set() -> None:
+    """Before the file is read: bounded memory and CPU, no file may grow, no core dump."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write then fails with an error instead of a kill
+
+
+def _probe(data: bytes, values: np.ndarray, columns: list[str]) -> dict:
+    """Load the file and run it on the sample rows; {"ok", "features", "error"}."""
+    from django.conf import settings
+
+    # No database and no secrets here: the feature registry, imported with the
+    # artifacts, only needs to know that translation is off.
+    settings.configure(USE_I18N=False)
+    from .artifacts import artifact_read  # after the limits: it imports sklearn
+
+    try:
+        artifact = artifact_read(data)
+    except ArtifactRefused as exc:
+        return {"ok": False, "error": str(exc)}
+    features = artifact.features
+    unknown = [name for name in features if name not in columns]
+    if unknown or not features or len(set(features)) != len(features):
+        return {"ok": False, "features": features, "error": "The model's features are not those MiningWatch has."}
+    rows = values[:, [columns.index(name) for name in features]]
+    try:
+        for label, part in (("model", artifact.model), ("explainer", artifact.explainer)):
+            _probabilities_check(label, part.predict_proba(rows), len(rows))
+        normalised, push = artifact.pushes(rows)
+    except ArtifactRefused as exc:
+        return {"ok": False, "features": features, "error": str(exc)}
+    except Exception as exc:  # anything the file's objects raise is a reason to refuse it
+        message = f"The model file could not score current employers ({type(exc).__name__}: {exc})"
+        return {"ok": False, "features": features, "error": message[:500]}
+    if not (np.isfinite(normalised).all() and np.isfinite(push).all()):
+        return {"ok": False, "features": features, "error": "The explainer gave values that are not finite."}
+    return {"ok": True, "features": features}
+
+
+def _probabilities_check(label: str, probabilities: object, rows: int) -> None:
+    array = np.asarray(probabilities)
+    if array.shape != (rows, 2):
+        raise ArtifactRefused(
+            f"The {label} must give two probabilities per employer (no, yes); it gave an array of shape {array.shape}."
+        )
+    if not array.dtype.kind == "f" or not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
+        raise ArtifactRefused(f"The {label} gave values that are not probabilities (NaN or outside 0 to 1).")
+
+
+def _child_main() -> None:
+    _limits_set()
+    stdin = sys.stdin.buffer
+    header = json.loads(stdin.readline())
+    data = stdin.read(int(header["artifact_bytes"]))
+    values = np.load(io.BytesIO(stdin.read()), allow_pickle=False)
+    reply = _probe(data, values, [str(name) for name in header["columns"]])
+    sys.stdout.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    _child_main()
