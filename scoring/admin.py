@@ -85,6 +85,10 @@ class UploadForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from exc
         return data
 
+    def _post_clean(self) -> None:
+        """The service checked and stored the version: no model validation of a blank
+        instance, which would add "This field cannot be null." under fields filled in."""
+
     def save(self, commit: bool = True) -> ModelVersion:
         self.save_m2m = lambda: None  # the admin calls it after save(commit=False)
         return self.instance  # stored by the service

@@ -65,15 +65,15 @@ class SandboxRefused(ArtifactRefused):
 
 
 def _request(data: bytes, values: np.ndarray, columns: list[str]) -> bytes:
-    header = json.dumps({"artifact_bytes": len(data), "columns": list(columns)}).encode() + b"\n"
+    limits = {"memory_bytes": MEMORY_BYTES, "cpu_seconds": CPU_SECONDS}
+    header = json.dumps({"artifact_bytes": len(data), "columns": list(columns), **limits}).encode() + b"\n"
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(values, dtype=np.float64), allow_pickle=False)
     return header + data + buffer.getvalue()
 
 
 def _child_run(request: bytes) -> dict:
-    environment = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
-    environment.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", JOBLIB_MULTIPROCESSING="0", PYTHONPATH=str(_ROOT))
+    environment = _child_environment()
     command = [sys.executable, "-B", "-s", "-m", "scoring.services.artifact_sandbox"]
     with tempfile.TemporaryDirectory(prefix="miningwatch-check-") as workdir:
         try:
@@ -94,6 +94,12 @@ def _child_run(request: bytes) -> dict:
     return reply if isinstance(reply, dict) else {"ok": False, "error": "The model file's check gave no answer."}
 
 
+def _child_environment() -> dict[str, str]:
+    environment = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+    environment.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", JOBLIB_MULTIPROCESSING="0", PYTHONPATH=str(_ROOT))
+    return environment
+
+
 def _death(returncode: int) -> str:
     if returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL:
         return f"Checking the model file used more than {CPU_SECONDS} s of processor time: refused."
@@ -105,10 +111,10 @@ def _death(returncode: int) -> str:
 # The child's side -----------------------------------------------------------------
 
 
-def _limits_set() -> None:
+def _limits_set(*, memory_bytes: int, cpu_seconds: int) -> None:
     """Before the file is read: bounded memory and CPU, no file may grow, no core dump."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write then fails with an error instead of a kill
@@ -157,9 +163,9 @@ def _probabilities_check(label: str, probabilities: object, rows: int) -> None:
 
 
 def _child_main() -> None:
-    _limits_set()
     stdin = sys.stdin.buffer
-    header = json.loads(stdin.readline())
+    header = json.loads(stdin.readline())  # written by sandbox_check, not by the file
+    _limits_set(memory_bytes=int(header["memory_bytes"]), cpu_seconds=int(header["cpu_seconds"]))
     data = stdin.read(int(header["artifact_bytes"]))
     values = np.load(io.BytesIO(stdin.read()), allow_pickle=False)
     reply = _probe(data, values, [str(name) for name in header["columns"]])

@@ -36,6 +36,10 @@ class Artifact:
         The explainer is a pipeline whose last step is a logistic regression on the
         values its earlier steps normalise, so a feature's push is its coefficient
         times the employer's normalised value. Both arrays have the shape of `values`."""
+        if not isinstance(self.explainer, Pipeline) or len(self.explainer.steps) < 2:
+            raise ArtifactRefused(
+                "The explainer must be a pipeline: steps that normalise the features, then a logistic regression."
+            )
         normalised = np.asarray(self.explainer[:-1].transform(values), dtype=np.float64)
         coefficients = np.asarray(self.explainer[-1].coef_, dtype=np.float64)
         if normalised.shape != values.shape or coefficients.shape != (1, values.shape[1]):

@@ -1,0 +1,444 @@
+"""Hostile model files: each is refused with a clear message, leaves no row and no file,
+and runs no code, on upload, at activation and before a scoring run.
+
+The payloads are made here by editing the schema of a real skops file, as an attacker
+would. The code-running ones are proven live first: loaded by skops with their types
+trusted, in a throwaway process, they do write their marker file.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import operator
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+from django.test import Client
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from inspections.models import OffenceType, Sector
+from scoring.features.registry import FEATURE_NAMES, FeatureRefused
+from scoring.models import ModelStatus, ModelVersion, RunStatus
+from scoring.services import artifact_sandbox
+from scoring.services.artifacts import ArtifactRefused, artifact_dump
+from scoring.services.runs import scoring_run_create, scoring_run_execute
+from scoring.services.training import model_version_activate, pipelines_fit
+from scoring.services.uploads import model_version_upload
+from tests.factories import UserFactory
+
+FEATURES = list(FEATURE_NAMES)
+SECTOR, OFFENCE = "cleaning", "part_time_abuse"
+Refused = (ArtifactRefused, FeatureRefused)
+
+
+class Gadget:
+    """A class of our own: nothing a model file may hold."""
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Pipeline, Pipeline, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, len(FEATURES)))
+    y = (X[:, 0] + rng.normal(size=400) > 0.8).astype(int)
+    model, explainer = pipelines_fit(X, y)
+    return model, explainer, X
+
+
+@pytest.fixture(scope="module")
+def valid(fitted) -> bytes:
+    model, explainer, _ = fitted
+    return artifact_dump(model=model, explainer=explainer, features=FEATURES)
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    return tmp_path / "payload-ran"
+
+
+# Forging ----------------------------------------------------------------------------
+
+
+def _json(value: object) -> dict:
+    kind = type(value).__name__
+    return {
+        "__class__": kind,
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
+
+
+def _called_array(module: str, cls: str, items: list[str], member: str = "evil.npy") -> tuple[dict, dict]:
+    """An array node whose type skops calls on the array, `module.cls(array(items))`, and
+    the archive member that holds the array."""
+    array = io.BytesIO()
+    np.save(array, np.array(items), allow_pickle=False)
+    node = {"__class__": cls, "__module__": module, "__loader__": "NdArrayNode", "type": "numpy", "file": member}
+    return node, {member: array.getvalue()}
+
+
+def _forge(payload: bytes, edit: Callable[[dict], None], members: dict[str, bytes] | None = None) -> bytes:
+    """The file with its schema edited and `members` added; every other member as it was."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as source:
+        schema = json.loads(source.read("schema.json"))
+        edit(schema)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as target:
+            for info in source.infolist():
+                content = json.dumps(schema).encode() if info.filename == "schema.json" else source.read(info)
+                target.writestr(info, content)
+            for name, content in (members or {}).items():
+                target.writestr(name, content)
+    return out.getvalue()
+
+
+def _entry(name: str, node: dict) -> Callable[[dict], None]:
+    """Adds `name: node` to the artifact's top-level dict."""
+
+    def edit(schema: dict) -> None:
+        schema["content"][name] = node
+        schema["key_types"]["content"].append(dict(schema["key_types"]["content"][0]))
+
+    return edit
+
+
+def _replace(name: str, node: dict) -> Callable[[dict], None]:
+    def edit(schema: dict) -> None:
+        schema["content"][name] = node
+
+    return edit
+
+
+def _popen(marker: Path, module: str = "numpy.distutils.fcompiler.gnu") -> tuple[dict, dict]:
+    # numpy.distutils.fcompiler.gnu re-exports subprocess.Popen.
+    return _called_array(module, "Popen", ["sh", "-c", f"touch {marker}"])
+
+
+def _with(payload: bytes, place: Callable[[str, dict], Callable[[dict], None]], name: str, forged: tuple) -> bytes:
+    node, members = forged
+    return _forge(payload, place(name, node), members)
+
+
+def _bomb(payload: bytes, *, member: str, megabytes: int) -> bytes:
+    """The file with `member` inflating to `megabytes` of blanks (about 1,000 times its size)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            if info.filename != member:
+                target.writestr(info, source.read(info))
+        inflating = zipfile.ZipInfo(member)
+        inflating.compress_type = zipfile.ZIP_DEFLATED
+        with target.open(inflating, "w", force_zip64=True) as stream:
+            block = b" " * 2**20
+            for _ in range(megabytes):
+                stream.write(block)
+    return out.getvalue()
+
+
+def _many_members(payload: bytes, count: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        for number in range(count):
+            target.writestr(f"extra/{number}", b"")
+    return out.getvalue()
+
+
+def _skops(**content: object) -> bytes:
+    return skops.io.dumps(content)
+
+
+def _dummy_one_class(X: np.ndarray) -> Pipeline:
+    return Pipeline([("model", DummyClassifier(strategy="prior").fit(X, np.zeros(len(X), dtype=int)))])
+
+
+def _nan_classifier(X: np.ndarray) -> Pipeline:
+    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    model.coef_[:] = np.nan
+    return Pipeline([("model", model)])
+
+
+# The corpus: (id, payload builder, message the user reads) --------------------------
+
+
+def _corpus() -> list[tuple[str, Callable[..., bytes], str]]:
+    not_allowed = "types that are not allowed"
+    return [
+        ("popen beside the model", lambda v, f, m: _with(v, _entry, "extra", _popen(m)), not_allowed + ".*Popen"),
+        ("popen as the model", lambda v, f, m: _with(v, _replace, "model", _popen(m)), not_allowed + ".*Popen"),
+        ("popen from subprocess", lambda v, f, m: _with(v, _entry, "x", _popen(m, "subprocess")), not_allowed),
+        (
+            "memmap that truncates a file",
+            lambda v, f, m: _with(v, _entry, "x", _called_array("numpy", "memmap", [str(m)])),
+            not_allowed + ".*numpy.memmap",
+        ),
+        (
+            "os.system as a function",
+            lambda v, f, m: _skops(
+                model=Pipeline([("hook", FunctionTransformer(func=os.system)), ("model", LogisticRegression())]),
+                explainer=f[1],
+                features=FEATURES,
+            ),
+            not_allowed,
+        ),
+        (
+            "eval as a function",
+            lambda v, f, m: _skops(model=FunctionTransformer(func=eval), features=FEATURES),
+            not_allowed,
+        ),
+        (
+            "partial of os.system",
+            lambda v, f, m: _skops(model=FunctionTransformer(func=functools.partial(os.system, f"touch {m}"))),
+            not_allowed,
+        ),
+        (
+            "operator function",
+            lambda v, f, m: _skops(model=FunctionTransformer(func=operator.attrgetter("system"))),
+            not_allowed,
+        ),
+        ("a class of our own", lambda v, f, m: _skops(model=Gadget(), explainer=f[1], features=FEATURES), "Gadget"),
+        (
+            "a type node naming os.system",
+            lambda v, f, m: _forge(
+                v, _entry("x", {"__class__": "system", "__module__": "os", "__loader__": "TypeNode"})
+            ),
+            not_allowed + ".*os.system",
+        ),
+        (
+            "an unknown loader",
+            lambda v, f, m: _forge(
+                v, _entry("x", {"__class__": "dict", "__module__": "builtins", "__loader__": "EvilNode"})
+            ),
+            "loader EvilNode",
+        ),
+        (
+            "a constructor called from a reduce",
+            lambda v, f, m: _forge(
+                v,
+                _entry(
+                    "x", {"__class__": "Popen", "__module__": "subprocess", "__loader__": "ConstructorFromReduceNode"}
+                ),
+            ),
+            not_allowed,
+        ),
+        ("schema inflating to 300 MB", lambda v, f, m: _bomb(v, member="schema.json", megabytes=300), "zip bomb"),
+        ("array inflating to 300 MB", lambda v, f, m: _bomb(v, member="1.npy", megabytes=300), "zip bomb"),
+        ("20,001 members", lambda v, f, m: _many_members(v, 20_001), "parts; at most"),
+        ("a pickle", lambda v, f, m: __import__("pickle").dumps({"model": f[0]}), "not a skops model file"),
+        ("random bytes", lambda v, f, m: np.random.default_rng(1).bytes(4096), "not a skops model file"),
+        (
+            "a bare estimator as explainer",
+            lambda v, f, m: _skops(model=f[0], explainer=f[0][-1], features=FEATURES),
+            "explainer must be a pipeline",
+        ),
+        (
+            "one probability column",
+            lambda v, f, m: _skops(model=_dummy_one_class(f[2]), explainer=f[1], features=FEATURES),
+            r"two probabilities per employer .* shape \(\d+, 1\)",
+        ),
+        (
+            "a class as the last step",
+            lambda v, f, m: _skops(
+                model=Pipeline([("model", HistGradientBoostingClassifier)]), explainer=f[1], features=FEATURES
+            ),
+            "could not score current employers",
+        ),
+        (
+            "NaN probabilities",
+            lambda v, f, m: _skops(model=_nan_classifier(f[2]), explainer=f[1], features=FEATURES),
+            "not probabilities",
+        ),
+        (
+            "fewer features than the model needs",
+            lambda v, f, m: _skops(model=f[0], explainer=f[1], features=FEATURES[:3]),
+            "could not score current employers",
+        ),
+        (
+            "a forbidden feature",
+            lambda v, f, m: _skops(model=f[0], explainer=f[1], features=[*FEATURES[:-1], "nationality_share"]),
+            "Not allowed: nationality_share",
+        ),
+        (
+            "features as a string",
+            lambda v, f, m: _skops(model=f[0], explainer=f[1], features="headcount"),
+            "must be a list",
+        ),
+    ]
+
+
+CORPUS = _corpus()
+
+
+def _leftovers() -> set[str]:
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("miningwatch-check-")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("build", "message"), [(b, m) for _, b, m in CORPUS], ids=[i for i, _, _ in CORPUS])
+def test_a_hostile_upload_is_refused_and_leaves_nothing(build, message, fitted, valid, marker) -> None:
+    payload = build(valid, fitted, marker)
+    before = _leftovers()
+
+    with pytest.raises(Refused, match=message):
+        model_version_upload(sector=SECTOR, offence=OFFENCE, data=payload, user=None)
+
+    assert not ModelVersion.objects.exists()
+    assert not marker.exists()
+    assert _leftovers() == before
+
+
+def test_the_corpus_holds_the_reported_files_and_ten_more() -> None:
+    assert len(CORPUS) >= 6 + 10
+
+
+@pytest.mark.parametrize("where", ["beside", "instead of the model"])
+def test_the_popen_payload_is_live_when_its_types_are_trusted(where, valid, marker) -> None:
+    """Proves the corpus bites: skops, told to trust the file's types, runs the command."""
+    payload = (
+        _with(valid, _entry, "extra", _popen(marker))
+        if where == "beside"
+        else _with(valid, _replace, "model", _popen(marker))
+    )
+    script = (
+        "import sys, skops.io; d = sys.stdin.buffer.read(); "
+        "skops.io.loads(d, trusted=skops.io.get_untrusted_types(data=d))"
+    )
+    subprocess.run([sys.executable, "-W", "ignore", "-c", script], input=payload, capture_output=True, timeout=60)
+    for _ in range(50):  # Popen does not wait for the command it started
+        if marker.exists():
+            break
+        time.sleep(0.1)
+    assert marker.exists()
+
+
+def test_a_memmap_payload_leaves_the_file_it_names_as_it_was(fitted, valid, tmp_path, db) -> None:
+    victim = tmp_path / "victim.bin"
+    victim.write_bytes(b"keep me" * 100)
+    payload = _with(valid, _entry, "x", _called_array("numpy", "memmap", [str(victim)]))
+
+    with pytest.raises(ArtifactRefused):
+        model_version_upload(sector=SECTOR, offence=OFFENCE, data=payload, user=None)
+
+    assert victim.read_bytes() == b"keep me" * 100
+
+
+def test_a_type_outside_the_list_is_refused_before_anything_is_built(fitted, monkeypatch) -> None:
+    built = []
+    monkeypatch.setattr(skops.io, "loads", lambda *args, **kwargs: built.append(args))
+    payload = _skops(model=Gadget(), explainer=fitted[1], features=FEATURES)
+
+    with pytest.raises(ArtifactRefused, match="Gadget"):
+        from scoring.services.artifacts import artifact_load
+
+        artifact_load(payload)
+
+    assert built == []
+
+
+def test_the_check_is_refused_past_its_memory_limit(valid, fitted, monkeypatch) -> None:
+    monkeypatch.setattr(artifact_sandbox, "MEMORY_BYTES", 150 * 1024**2)
+    with pytest.raises(ArtifactRefused, match="refused"):
+        artifact_sandbox.sandbox_check(data=valid, values=fitted[2][:50], columns=FEATURES)
+
+
+def test_the_check_is_refused_past_its_time_limit(valid, fitted, monkeypatch) -> None:
+    monkeypatch.setattr(artifact_sandbox, "WALL_SECONDS", 0.05)
+    with pytest.raises(ArtifactRefused, match="took longer than"):
+        artifact_sandbox.sandbox_check(data=valid, values=fitted[2][:50], columns=FEATURES)
+
+
+def test_the_check_sees_no_secret_of_the_server(monkeypatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "server-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/miningwatch")
+    environment = artifact_sandbox._child_environment()
+    assert "SECRET_KEY" not in environment and "DATABASE_URL" not in environment
+
+
+# The same check again at activation and before a scoring run ---------------------
+
+
+def _stored(payload: bytes, status: str = ModelStatus.CANDIDATE) -> ModelVersion:
+    """A version stored without the upload's check, as an older release or the database might hold it."""
+    return ModelVersion.objects.create(
+        sector=Sector.objects.get(pk=SECTOR),
+        offence_type=OffenceType.objects.get(pk=OFFENCE),
+        status=status,
+        artifact=payload,
+        artifact_sha256="x",
+        features=FEATURES,
+        training_from="2025-01-01",
+        training_to="2025-01-01",
+        validation_to="2026-01-01",
+        training_rows=0,
+        validation_rows=0,
+        training_data_sha256="",
+        sklearn_version="",
+        metrics={},
+        band_cutoffs={"red": 0.05, "orange": 0.15, "green": 0.5},
+    )
+
+
+@pytest.mark.django_db
+def test_activation_checks_the_file_again(valid, marker) -> None:
+    version = _stored(_with(valid, _entry, "extra", _popen(marker)))
+
+    with pytest.raises(ArtifactRefused, match="Popen"):
+        model_version_activate(version=version)
+
+    version.refresh_from_db()
+    assert version.status == ModelStatus.CANDIDATE and not marker.exists()
+
+
+@pytest.mark.django_db
+def test_a_scoring_run_checks_the_file_again(fitted, marker) -> None:
+    payload = _skops(model=_dummy_one_class(fitted[2]), explainer=fitted[1], features=FEATURES)
+    version = _stored(payload, status=ModelStatus.ACTIVE)
+    run = scoring_run_create(sector=SECTOR, offence=OFFENCE, as_of=version.validation_to)
+
+    run = scoring_run_execute(run_id=run.pk)
+
+    assert run.status == RunStatus.FAILED
+    assert re.search("two probabilities per employer", run.message)
+
+
+# Through the admin form, with CSRF checks on ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_admin_upload_refuses_a_hostile_file_with_one_clear_message(valid, marker) -> None:
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    page = client.get("/admin/scoring/modelversion/add/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    upload = io.BytesIO(_with(valid, _entry, "extra", _popen(marker)))
+    upload.name = "model.skops"
+
+    response = client.post(
+        "/admin/scoring/modelversion/add/",
+        {"csrfmiddlewaretoken": token, "sector": SECTOR, "offence_type": OFFENCE, "file": upload},
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "types that are not allowed" in text
+    assert "This field cannot be null" not in text
+    assert not ModelVersion.objects.exists() and not marker.exists()
