@@ -72,6 +72,7 @@ from django.urls import reverse  # noqa: E402
 
 from inspections.models import Employer, OffenceType, Region, Sector, SubRegion  # noqa: E402
 from scoring.models import Score, ScoringRun  # noqa: E402
+from scoring.services.runs import runs_unanalysed  # noqa: E402
 from workspace.selectors import run_lookups_forget  # noqa: E402
 
 TARGET_MS = 50.0
@@ -225,6 +226,12 @@ def main() -> None:
     missing = [pair for pair in ((s, o) for s in sectors for o in offences) if pair not in published]
     if missing:
         raise SystemExit(f"no published run for {missing}: run bench/bench_training.py --rescore first")
+    unanalysed = runs_unanalysed(run_ids=[run.pk for run in published.values()])
+    if unanalysed:
+        raise SystemExit(
+            f"published runs {unanalysed} have no planner statistics: their figures would depend on when "
+            "autovacuum analyses them. Rescore them with the current code, which analyses a run before publishing it."
+        )
     unlisted = Score.objects.filter(run__in=list(published.values()), subregion__isnull=True).exists()
     if unlisted:
         raise SystemExit("published scores without the list columns: rescore with the current code")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from inspections.models import Employer
 from scoring.features.registry import FEATURE_NAMES
-from scoring.models import Band, ModelStatus, ModelVersion, RunLookup, RunStatus, Score, ScoringRun
+from scoring.models import Band, ModelStatus, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 from scoring.services import runs
 from scoring.services.lookups import legal_form_code, lookup_read
 from scoring.services.ranking import scores_rank
@@ -37,8 +37,9 @@ pytestmark = pytest.mark.django_db
 # the savepoint, the run's partition (create, check, memory setting, attach), one score
 # COPY, the publishing update, the unlock and a refresh (17 today).
 # + the sector medians check (declared quarters, medians present), + the model file's check,
-# which reads the features of a sample of the sector (its own medians check and one COPY).
-MAX_STATEMENTS = 24
+# which reads the features of a sample of the sector (its own medians check and one COPY),
+# + the ANALYZE of the run's scores and counts before it is published.
+MAX_STATEMENTS = 25
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,32 @@ def _break_model(monkeypatch, scores) -> None:
         return artifact
 
     monkeypatch.setattr(runs, "artifact_check", broken)
+
+
+def test_a_run_started_alone_has_planner_statistics_once_it_is_visible(model) -> None:
+    """No scores_tidy, no nightly chain: the run's own publication gathers them."""
+    run = _run()
+
+    partition = runs._partition(run.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [partition])
+        estimated_rows = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [partition])
+        columns_with_statistics = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [ScoreCount._meta.db_table])
+        count_columns_with_statistics = cursor.fetchone()[0]
+    assert run.status == RunStatus.SUCCEEDED
+    assert estimated_rows == run.employers_scored  # -1 for a table never analysed
+    assert columns_with_statistics > 0 and count_columns_with_statistics > 0
+    assert runs.runs_unanalysed(run_ids=[run.pk]) == []
+
+
+def test_a_run_whose_partition_lost_its_statistics_is_named_unanalysed(model) -> None:
+    run = _run()
+    with connection.cursor() as cursor:  # as a partition restored from a dump would be
+        cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = %s", [runs._partition(run.pk)])
+
+    assert runs.runs_unanalysed(run_ids=[run.pk]) == [run.pk]
 
 
 def test_a_run_publishes_one_score_per_active_employer(model, sql_log, django_assert_max_num_queries) -> None:
