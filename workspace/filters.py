@@ -181,7 +181,10 @@ class RankedListFilter(django_filters.FilterSet):
             }
         )
         region = self.form["region"].value() if data else None
-        if region:  # the sub-region list follows the chosen region
+        # The sub-region list follows the chosen region, if it is one: a string that is no
+        # region (a NUL byte, 10,000 characters) never reaches a query, nor the process's
+        # copy of the reference rows, which would keep one entry per string sent.
+        if region and region in self._region_pks():
             self.filters["subregion"].queryset = SubRegion.objects.filter(region_id=region).select_related("region")
             self.form.fields["subregion"].queryset = self.filters["subregion"].queryset
         for name in ("sector", "offence", "region", "subregion"):
@@ -190,6 +193,10 @@ class RankedListFilter(django_filters.FilterSet):
             field = self.form.fields[name]
             empty = [("", field.empty_label)] if field.empty_label is not None else []
             field.widget.choices = empty + reference_choices(field.queryset)
+
+    @staticmethod
+    def _region_pks() -> set[str]:
+        return {code for code, _ in reference_choices(Region.objects.all())}
 
     def _no_filter(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset  # chooses the run (see selectors.ranked_list_run)

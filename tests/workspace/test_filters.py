@@ -193,3 +193,32 @@ def test_a_name_query_that_can_match_nothing_reads_no_ids(ranked) -> None:
 
     assert _ids_read(EmployerWord.objects.employer_ids("...", sector=SECTOR)).tolist() == []
     assert _ids_read(EmployerWord.objects.none().values_list("employer_id", flat=True)).tolist() == []
+
+
+NUL_REFUSED = "Region: Null characters are not allowed."
+NOT_A_REGION = "Region: Select a valid choice."
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [("\x00", NUL_REFUSED), ("a\x00b", NUL_REFUSED), ("BE2\x00", NUL_REFUSED), ("x" * 10_000, NOT_A_REGION)],
+    ids=["nul", "a-nul-b", "BE2-nul", "long"],
+)
+def test_a_region_that_is_none_gets_a_message(ranked, logged_in, region, message) -> None:
+    # A NUL byte reached PostgreSQL through the sub-regions the form narrowed to the region.
+    response = logged_in.get(LIST, {"region": region})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_unknown_regions_add_nothing_to_the_process_copy_of_the_reference_rows(db) -> None:
+    """Each region sent used to narrow the sub-regions by a query of its own, which the
+    process kept: any string, as long as it liked, added an entry for good."""
+    from inspections.selectors import _REFERENCE_CHOICES
+
+    for region in ("BE2", ""):  # the rows of a region, and of all regions
+        RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "region": region})
+    kept = len(_REFERENCE_CHOICES)
+    for n in range(5):
+        RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "region": f"nowhere {n}"})
+    assert len(_REFERENCE_CHOICES) == kept
