@@ -26,6 +26,7 @@ from openpyxl import Workbook
 from scoring.features.registry import reason_text
 from scoring.models import Band, Score, ScoringRun, SizeClass
 from workspace import selectors, services
+from workspace.filters import RankedListFilter
 
 EXPORT_MAX_ROWS = 10_000
 # The starts OWASP's CSV injection guidance lists, exactly. Not on it, so not here: spaces
@@ -100,7 +101,9 @@ def export_response(
         )
         return redirect(f"{reverse('workspace:ranked_list')}?{filters.urlencode()}")
     rows = list(_rows(scores))
-    recorded = {name: filters.getlist(name) for name in filters if name not in ("after", "before", "page")}
+    # The filters only: any other parameter of the query string means nothing here, and one
+    # holding a NUL byte could not be stored (PostgreSQL refuses \u0000 in JSON).
+    recorded = {name: filters.getlist(name) for name in RankedListFilter.base_filters if name in filters}
     services.list_export_record(user=request.user, format=format, filters=recorded, rows=len(rows))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"miningwatch-{run.sector_id}-{run.offence_type_id}-{stamp}.{format}"
