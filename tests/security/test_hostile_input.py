@@ -1,0 +1,639 @@
+"""Hostile input at every page, parameter and form field, for every role.
+
+Never a 500; nothing written when the input is refused (a 4xx, a form with errors, or an
+error message); what is accepted is shown escaped. The pages come from the URL resolver
+(`test_every_route_has_hostile_cases` fails for a route added without cases here), the
+admin's changelists from its registry and their filter parameters from the changelists
+themselves.
+
+The employers, scores, notes and users are built once per module. Every request runs in a
+savepoint rolled back after it: an accepted write never changes what the next request
+sees, and a failed query never aborts the transaction of the next.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.messages import ERROR
+from django.db import connection, transaction
+from django.http import QueryDict
+from django.test import Client, RequestFactory
+from django.urls import URLResolver, get_resolver, reverse, reverse_lazy
+
+from inspections.roles import ADMINISTRATOR, ANALYST, INSPECTOR, TASK_FORCE
+from tests.workspace.support import OFFENCE, SECTOR, inspect, limit_to_region, publish_run
+from workspace.models import Note, RiskProfile, RiskProfileComment
+
+SCRIPT = "<script>alert(1)</script>"
+SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+# Values sent as text: percent-encoded as UTF-8 before they go.
+TEXTS = [
+    "",
+    " ",
+    "%",
+    "_",
+    "-",
+    "&",
+    "'",
+    "\\",
+    "...",
+    "\x00",
+    "a\x00b",
+    "%ff",  # the three characters, not a byte
+    "x" * 10_000,
+    SCRIPT,
+    "' OR 1=1 --",
+    "=cmd|' /C calc'!A0",
+    "../../etc/passwd",
+    "１２３",  # full-width digits
+    "²",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "1e308",
+    "NaN",
+    "null",
+    "\u202eevil",  # a right-to-left override
+    "🙂",
+    "\r\n=1+1",
+    "0403170701",  # the shape of an enterprise number
+]
+# Sent as they are: invalid UTF-8 (a lone byte, a truncated sequence, an encoded surrogate).
+RAW = ["%ff", "%ff%fe", "%c3%28", "%ed%a0%80", "%80"]
+# The same parameter twice: a valid-looking value, then a bad one.
+REPEATED = [("1", "xx"), ("red", "\x00")]
+
+
+@dataclass(frozen=True)
+class Hostile:
+    label: str
+    encoded: tuple[str, ...]  # one percent-encoded value per occurrence of the parameter
+    text: str | None = None  # what the server decodes, when it is valid UTF-8
+
+    def query(self, name: str) -> str:
+        return "&".join(f"{name}={value}" for value in self.encoded)
+
+    @property
+    def segment(self) -> str:
+        return self.encoded[0]
+
+
+def _corpus() -> list[Hostile]:
+    values = [Hostile(repr(text)[:24], (quote(text, safe=""),), text) for text in TEXTS]
+    values += [Hostile(f"raw {raw}", (raw,)) for raw in RAW]
+    values += [Hostile(f"repeated {pair!r}", tuple(quote(v, safe="") for v in pair)) for pair in REPEATED]
+    return values
+
+
+CORPUS = _corpus()
+# One value of each kind that has broken something somewhere: what every role sends, where
+# the page's reference role sends the whole corpus (see Plan).
+SHARP = [
+    value
+    for value in CORPUS
+    if value.text in ("", "%", "\x00", "a\x00b", "x" * 10_000, SCRIPT, "１２３", "99999999999999999999", "\u202eevil")
+    or value.label in ("raw %ff%fe", "raw %ed%a0%80", f"repeated {REPEATED[1]!r}")
+]
+# The admin is Django's: a few values per parameter, for the kinds a query can choke on.
+ADMIN = [value for value in SHARP if value.text in ("\x00", SCRIPT)]
+ADMIN += [value for value in SHARP if value.label == "raw %ff%fe"]
+
+ROLES = ["inspector", "limited_inspector", "analyst", "task_force", "administrator", "anonymous"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one role sends to one page. The page's reference role sends hostile values to
+    every parameter one by one (the whole corpus on the pages of WHOLE_CORPUS, the sharp
+    values elsewhere); the others send the sharp values to the parameters whose handling
+    depends on who asks (scope, permissions), and to all of them at once. Sending
+    everything as everybody took minutes: a request costs ~15-40 ms."""
+
+    corpus: list[Hostile]
+    full: bool
+
+    @property
+    def segments(self) -> list[Hostile]:
+        return [value for value in self.corpus if len(value.encoded) == 1]  # a path segment: one value
+
+
+# --- The data: built once per module --------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: dict[str, object]
+    visible: str  # an enterprise number every role sees (Liège, the limited inspector's region)
+    elsewhere: str  # one the limited inspector does not see (Antwerp)
+    own_notes: dict[str, int]  # per role, a note the role's user wrote
+    other_note: int  # a note by somebody else
+
+
+def _user(username: str, group: str, **flags: bool) -> object:
+    user = get_user_model().objects.create(username=username, **flags)  # no password: force_login
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def _build() -> World:
+    published = publish_run(12)
+    visible = next(s.employer for s in published.scores if s.subregion_id == "BE332")
+    elsewhere = next(s.employer for s in published.scores if s.subregion_id == "BE211")
+    inspect(visible, published.run.as_of.replace(year=2025), found=True)
+    users = {
+        "inspector": _user("hostile-inspector", INSPECTOR),
+        "limited_inspector": _user("hostile-limited", INSPECTOR),
+        "analyst": _user("hostile-analyst", ANALYST),
+        "task_force": _user("hostile-taskforce", TASK_FORCE),
+        "administrator": _user("hostile-admin", ADMINISTRATOR, is_staff=True, is_superuser=True),
+    }
+    limit_to_region(users["limited_inspector"], "BE3")
+    own = {
+        role: Note.objects.create(employer=visible, author=user, text=f"by {role}").pk for role, user in users.items()
+    }
+    colleague = _user("hostile-colleague", INSPECTOR)
+    other = Note.objects.create(employer=visible, author=colleague, text="by a colleague").pk
+    profile = RiskProfile.objects.create(sector_id=SECTOR, offence_type_id=OFFENCE, patterns="p", on_site="o")
+    RiskProfileComment.objects.create(profile=profile, author=colleague, text="a comment")
+    return World(users, visible.enterprise_number, elsewhere.enterprise_number, own, other)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build()
+        transaction.set_rollback(True)  # leaves the database as the module found it
+
+
+# --- What the data tables hold --------------------------------------------------------------
+
+
+def _tables() -> list[str]:
+    models = [
+        model
+        for label in ("inspections", "scoring", "workspace", "auth")
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    ]
+    return sorted({model._meta.db_table for model in models})
+
+
+def _fingerprint() -> tuple:
+    """Rows per data table, and a digest of the texts a write could change in place."""
+    counts = [f"(SELECT count(*) FROM {connection.ops.quote_name(table)})" for table in _tables()]
+    texts = [
+        "(SELECT md5(coalesce(string_agg(id || ':' || text, '|' ORDER BY id), '')) FROM workspace_note)",
+        "(SELECT md5(coalesce(string_agg(id || ':' || patterns || ':' || on_site, '|' ORDER BY id), ''))"
+        " FROM workspace_riskprofile)",
+        "(SELECT md5(coalesce(string_agg(id || ':' || name, '|' ORDER BY id), '')) FROM inspections_employer)",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(counts + texts))
+        return tuple(zip([*_tables(), "note texts", "profile texts", "employer names"], cursor.fetchone(), strict=True))
+
+
+# --- The requests of each page --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    label: str
+    method: str
+    url: str
+    body: str | None = None  # application/x-www-form-urlencoded, already encoded
+    htmx: bool = False
+    writes: bool = False
+    shown_at: str | None = None  # where an accepted write is shown (checked for escaping)
+    sent: Hostile | None = None
+    relogin: bool = False
+
+
+LIST_PARAMS = [
+    "sector",
+    "offence",
+    "region",
+    "subregion",
+    "band",
+    "size_class",
+    "legal_form",
+    "not_inspected",
+    "q",
+    "after",
+    "before",
+    "page",
+]
+# Not parameters of the list (an export used to store them): sent with the others at once.
+LIST_STRAYS = ["search", "size"]
+
+
+def _gets(
+    url: str,
+    params: list[str],
+    page: str,
+    plan: Plan,
+    scoped: list[str] | None = None,
+    strays: list[str] = (),
+    **kwargs,
+) -> Iterator[Request]:
+    """Each parameter with each hostile value (for other roles than the reference, only
+    the `scoped` ones), then every parameter with the same value at once."""
+    one_by_one = params if plan.full or scoped is None else scoped
+    for value in plan.corpus:
+        for name in one_by_one:
+            yield Request(f"{page} ?{name}={value.label}", "get", f"{url}?{value.query(name)}", sent=value, **kwargs)
+        together = "&".join(value.query(name) for name in [*params, *strays])
+        yield Request(f"{page} ?*={value.label}", "get", f"{url}?{together}", sent=value, **kwargs)
+
+
+def _posts(url: str, fields: list[str], page: str, plan: Plan, base: str = "", **kwargs) -> Iterator[Request]:
+    for value in plan.corpus:
+        for name in fields:
+            body = "&".join(part for part in (base, value.query(name)) if part)
+            yield Request(f"{page} {name}={value.label}", "post", url, body=body, sent=value, writes=True, **kwargs)
+
+
+def _segments(make_url: Callable[[str], str], page: str, plan: Plan, method: str = "get") -> Iterator[Request]:
+    for value in plan.segments:
+        label = f"{page} path={value.label}"
+        yield Request(label, method, make_url(value.segment), writes=method == "post", sent=value)
+
+
+def _employer_url(route: str, segment: str) -> str:
+    return reverse(route, args=["0000000000"]).replace("0000000000", segment)
+
+
+LIST = reverse_lazy("workspace:ranked_list")
+LOGIN = reverse_lazy("login")
+ADMIN_LOGIN = reverse_lazy("admin:login")
+# The list's parameters whose handling depends on the user's scope.
+LIST_SCOPED = ["q", "region", "subregion"]
+
+
+def _list(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(str(LIST), LIST_PARAMS, "list", plan, scoped=LIST_SCOPED, strays=LIST_STRAYS)
+
+
+def _list_htmx(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(str(LIST), LIST_PARAMS, "list (htmx)", plan, scoped=["q"], htmx=True)
+
+
+def _export(format: str) -> Callable[[World, str, Plan], Iterator[Request]]:
+    def requests(world: World, role: str, plan: Plan) -> Iterator[Request]:
+        url = reverse("workspace:ranked_list_export", args=[format])
+        # writes: an export is recorded (ListExport), a refused one must not be.
+        page = f"export {format}"
+        # The list's filters, as the list sweep sends them: here the search (its ids) and the record.
+        yield from _gets(url, LIST_PARAMS, page, plan, scoped=["q"], strays=LIST_STRAYS, writes=True)
+
+    return requests
+
+
+def _export_formats(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _segments(lambda segment: f"/lists/export.{segment}", "export format", plan)
+
+
+def _subregion_options(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:subregion_options"), ["region"], "sub-region options", plan)
+
+
+def _plain(route: str) -> Callable[[World, str, Plan], Iterator[Request]]:
+    """Pages without parameters: unknown ones, which they must ignore."""
+
+    def requests(world: World, role: str, plan: Plan) -> Iterator[Request]:
+        yield from _gets(reverse(route), ["page", "q", "next"], route, plan, scoped=[])
+
+    return requests
+
+
+def _employer_detail(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _segments(lambda segment: _employer_url("workspace:employer_detail", segment), "employer", plan)
+
+
+def _note_create(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:note_create", args=[world.visible])
+    shown = reverse("workspace:employer_detail", args=[world.visible])
+    yield from _posts(url, ["text"], "note", plan, shown_at=shown)
+    yield from _posts(url, ["text"], "note (htmx)", plan, htmx=True, shown_at=shown)
+    yield from _segments(lambda segment: _employer_url("workspace:note_create", segment), "note", plan, "post")
+
+
+def _note_edit(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    shown = reverse("workspace:employer_detail", args=[world.visible])
+    for whose, pk in (("own", world.own_notes.get(role, world.other_note)), ("other", world.other_note)):
+        yield from _posts(
+            reverse("workspace:note_edit", args=[pk]), ["text"], f"{whose} note edit", plan, shown_at=shown
+        )
+    yield from _segments(lambda segment: f"/notes/{segment}/edit/", "note edit", plan)
+    yield from _segments(lambda segment: f"/notes/{segment}/edit/", "note edit", plan, "post")
+
+
+def _target_add(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _segments(lambda segment: _employer_url("workspace:target_add", segment), "target", plan, "post")
+    # No form fields: stray ones, on an employer the limited inspector does not see.
+    yield from _posts(reverse("workspace:target_add", args=[world.elsewhere]), ["next"], "target elsewhere", plan)
+
+
+def _risk_profile(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:risk_profile", args=[SECTOR, OFFENCE])
+    yield from _posts(url, ["patterns", "on_site"], "profile edit", plan, base="kind=profile", shown_at=url)
+    yield from _posts(url, ["text"], "profile comment", plan, base="kind=comment", shown_at=url)
+    if plan.full:  # the same for every role: the URL's slugs and the kind of form
+        yield from _gets(url, ["kind"], "profile", plan)
+        yield from _posts(url, ["kind"], "profile kind", plan, base="text=ok&patterns=p&on_site=o")
+        yield from _segments(lambda segment: f"/profiles/{segment}/{OFFENCE}/", "profile sector", plan)
+        yield from _segments(lambda segment: f"/profiles/{SECTOR}/{segment}/", "profile offence", plan, "post")
+
+
+def _login(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("login")
+    yield from _gets(url, ["next"], "login", plan)
+    yield from _posts(url, ["username", "password", "next"], "login", plan, base="username=nobody&password=x")
+
+
+def _logout(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _posts(reverse("logout"), ["next"], "logout", plan, relogin=True)
+
+
+def _set_language(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _posts(reverse("set_language"), ["language", "next"], "language", plan, base="language=nl")
+
+
+def _admin_parameters(model_admin: admin.ModelAdmin, user: object) -> list[str]:
+    """The changelist's own parameters: search, ordering, page, and each filter's."""
+    request = RequestFactory().get("/")
+    request.user = user
+    changelist = model_admin.get_changelist_instance(request)
+    names = ["q", "o", "p", "_to_field"]
+    return names + [name for spec in changelist.filter_specs for name in spec.expected_parameters()]
+
+
+def _changelist(model: type) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def _admin_changelists(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    for model, model_admin in admin.site._registry.items():
+        url, name = _changelist(model), f"admin {model._meta.model_name}"
+        params = _admin_parameters(model_admin, world.users["administrator"])
+        if role != "administrator":  # not staff: the admin's login page
+            yield Request(f"{name} ?*", "get", f"{url}?{'&'.join(f'{p}=%00' for p in params)}")
+            continue
+        # Search and filters one by one; ordering, page and _to_field with them at once.
+        yield from _gets(
+            url, params, name, Plan(ADMIN, full=False), scoped=sorted(set(params) - {"o", "p", "_to_field"})
+        )
+
+
+def _admin_objects(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    for model in admin.site._registry:
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        url = reverse(f"{prefix}_change", args=["0"]).replace("/0/", "/{}/")
+        yield from _segments(url.format, f"admin {model._meta.model_name} object", Plan(ADMIN, full=True))
+
+
+# Per page: the URL names it covers, its requests, and the role that sends it the whole corpus.
+PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]], str]] = {
+    "home": ({"home"}, _plain("home"), "inspector"),
+    "health": ({"health"}, _plain("health"), "anonymous"),
+    "list": ({"workspace:ranked_list"}, _list, "inspector"),
+    "list-htmx": ({"workspace:ranked_list"}, _list_htmx, ""),  # the list's code, with another status
+    "subregion-options": ({"workspace:subregion_options"}, _subregion_options, "inspector"),
+    "export-csv": ({"workspace:ranked_list_export"}, _export("csv"), "limited_inspector"),
+    "export-xlsx": ({"workspace:ranked_list_export"}, _export("xlsx"), "inspector"),
+    "export-format": ({"workspace:ranked_list_export"}, _export_formats, "inspector"),
+    "employer": ({"workspace:employer_detail"}, _employer_detail, "limited_inspector"),
+    "note-create": ({"workspace:note_create"}, _note_create, "inspector"),
+    "note-edit": ({"workspace:note_edit"}, _note_edit, "inspector"),
+    "target-add": ({"workspace:target_add"}, _target_add, "limited_inspector"),
+    "my-targets": ({"workspace:my_targets"}, _plain("workspace:my_targets"), "inspector"),
+    "risk-profiles": ({"workspace:risk_profiles"}, _plain("workspace:risk_profiles"), "analyst"),
+    "risk-profile": ({"workspace:risk_profile"}, _risk_profile, "task_force"),
+    "login": ({"login"}, _login, "anonymous"),
+    "logout": ({"logout"}, _logout, "analyst"),
+    "set-language": ({"set_language"}, _set_language, "anonymous"),
+    "admin-changelists": (set(), _admin_changelists, "administrator"),
+    "admin-objects": (set(), _admin_objects, "administrator"),
+}
+
+
+def _route_names(patterns: list, namespace: str | None = None) -> Iterator[str]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(part for part in (namespace, pattern.namespace) if part) or None
+            if inner != "admin":  # the admin's pages: from its registry, above
+                yield from _route_names(pattern.url_patterns, inner)
+        elif pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_route_has_hostile_cases() -> None:
+    covered = set().union(*(routes for routes, _, _ in PAGES.values()))
+    assert set(_route_names(get_resolver().url_patterns)) == covered
+
+
+# --- Sending them ---------------------------------------------------------------------------
+
+
+def _refused(response) -> bool:
+    """A 4xx, a redirect to a login page, a form with errors, or an error message for the next page."""
+    if response.status_code >= 400:
+        return True
+    if response.status_code == 302 and response["Location"].startswith((str(LOGIN), str(ADMIN_LOGIN))):
+        return True
+    context = response.context
+    for name in ("form", "note_form", "comment_form"):
+        form = context.get(name) if context is not None else None
+        if form is not None and getattr(form, "errors", None):
+            return True
+    # The messages this request queued (not those of earlier ones, still in the cookie).
+    queued = getattr(getattr(response.wsgi_request, "_messages", None), "_queued_messages", [])
+    return any(message.level >= ERROR for message in queued)
+
+
+def _html(response) -> str | None:
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return None
+    return response.content.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Outcome:
+    problems: list[str] = field(default_factory=list)
+    sent: int = 0
+    known: int = 0  # left out: known 500s (see KNOWN_500_CASES)
+
+
+def _send(client: Client, request: Request) -> object:
+    headers = {"HX-Request": "true"} if request.htmx else {}
+    if request.method == "get":
+        return client.get(request.url, headers=headers)
+    return client.post(
+        request.url, data=request.body or "", content_type="application/x-www-form-urlencoded", headers=headers
+    )
+
+
+def _where(exc: BaseException) -> str:
+    """The project's deepest frame the exception passed through (outside the tests), else the deepest."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/.venv/" not in f.filename and "/tests/" not in f.filename] or frames[-1:]
+    return f"{ours[-1].filename.rsplit('/site-packages/', 1)[-1]}:{ours[-1].lineno}" if ours else "?"
+
+
+def _check(client: Client, request: Request, outcome: Outcome) -> None:
+    before = _fingerprint() if request.writes else None
+    try:
+        response = _send(client, request)
+    except Exception as exc:  # the view raised: a 500 in production
+        outcome.problems.append(f"{request.label}: {type(exc).__name__}: {exc} ({_where(exc)})")
+        return
+    if response.status_code >= 500:
+        outcome.problems.append(f"{request.label}: status {response.status_code}")
+        return
+    html = _html(response)
+    if html is not None and SCRIPT in html:
+        outcome.problems.append(f"{request.label}: {SCRIPT} shown unescaped")
+    if not request.writes:
+        return
+    if _refused(response):
+        if _fingerprint() != before:
+            changed = [name for (name, a), (_, b) in zip(before, _fingerprint(), strict=True) if a != b]
+            outcome.problems.append(f"{request.label}: refused ({response.status_code}) yet changed {changed}")
+    elif request.shown_at and request.sent is not None and request.sent.text == SCRIPT:
+        page = client.get(request.shown_at).content.decode()
+        if SCRIPT in page or SCRIPT_ESCAPED not in page:
+            outcome.problems.append(f"{request.label}: accepted, not shown escaped at {request.shown_at}")
+
+
+def _client(world: World, role: str) -> Client:
+    client = Client()
+    if role != "anonymous":
+        client.force_login(world.users[role])
+    return client
+
+
+# --- 500s in code outside this test's fixes: skipped in the sweep, each kept as a strict xfail ---
+
+KNOWN_LIST_DATA = (
+    "workspace/views.py:_list_data compares the raw region and sub-region in a query "
+    "(SubRegion.objects.filter(code=subregion, region_id=region).exists()): a NUL byte in either, "
+    "when both are given, is a ValueError from psycopg2"
+)
+KNOWN_SUBREGION_OPTIONS = (
+    "workspace/views.py:subregion_options filters SubRegion by the raw ?region=: a NUL byte in it "
+    "is a ValueError from psycopg2"
+)
+KNOWN_ADMIN_FILTERS = (
+    "Django's admin changelist filters by the raw value of a list_filter parameter; a NUL byte in "
+    "it is a ValueError from psycopg2 when the page renders its rows (no project frame: the admin "
+    "modules or a middleware must refuse it)"
+)
+ADMIN_OWN_PARAMETERS = {"q", "o", "p", "_to_field"}
+
+
+def _known_500(request: Request, role: str) -> str | None:
+    """Why this request is expected to fail, if it is one of the known 500s below."""
+    path, _, query = request.url.partition("?")
+    data = QueryDict(query)
+    nul = {name for name, values in data.lists() if any("\x00" in value for value in values)}
+    lists = {str(LIST), *(reverse("workspace:ranked_list_export", args=[f]) for f in ("csv", "xlsx"))}
+    if path in lists and data.get("region") and data.get("subregion") and nul & {"region", "subregion"}:
+        return KNOWN_LIST_DATA
+    if path == reverse("workspace:subregion_options") and "\x00" in data.get("region", ""):
+        return KNOWN_SUBREGION_OPTIONS
+    if role == "administrator" and path.startswith("/admin/") and nul - ADMIN_OWN_PARAMETERS:
+        return KNOWN_ADMIN_FILTERS
+    return None
+
+
+# Pages whose reference role sends the whole corpus; the others' send the sharp values to
+# every parameter. (An export or a home page costs two list pages.)
+WHOLE_CORPUS = {"list", "subregion-options", "employer", "note-create", "note-edit", "target-add", "risk-profile"}
+WHOLE_CORPUS |= {"login", "set-language", "export-format"}
+
+
+def _plan(page: str, role: str) -> Plan:
+    full = PAGES[page][2] == role
+    return Plan(CORPUS if full and page in WHOLE_CORPUS else SHARP, full)
+
+
+def _run(world: World, role: str, page: str) -> Outcome:
+    client, outcome = _client(world, role), Outcome()
+    for request in PAGES[page][1](world, role, _plan(page, role)):
+        if _known_500(request, role):
+            outcome.known += 1
+            continue
+        if request.relogin and role != "anonymous":
+            client.force_login(world.users[role])
+        point = transaction.savepoint()
+        try:
+            _check(client, request, outcome)
+        finally:
+            transaction.savepoint_rollback(point)
+            # Back before the request: a query it failed no longer spoils the transaction.
+            transaction.set_rollback(False)
+        outcome.sent += 1
+    return outcome
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_hostile_input_never_fails_and_refused_input_changes_nothing(world, db, page, role) -> None:
+    outcome = _run(world, role, page)
+    assert outcome.sent > 0
+    assert not outcome.problems, f"{len(outcome.problems)} of {outcome.sent}:\n" + "\n".join(outcome.problems[:40])
+
+
+# Their filters are on booleans, numbers and dates, whose values Django's admin checks.
+ADMIN_FILTERS_CHECKED = {"auth.user", "inspections.declaration"}
+
+
+def _admin_filter_cases() -> list:
+    return [
+        pytest.param(model, id=f"admin-{model._meta.label_lower}")
+        for model, model_admin in admin.site._registry.items()
+        if model_admin.list_filter and model._meta.label_lower not in ADMIN_FILTERS_CHECKED
+    ]
+
+
+KNOWN_500_CASES = [
+    pytest.param(path, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
+    for name, path, reason in [
+        ("list-subregion-nul", "/lists/?region=BE3&subregion=%00", KNOWN_LIST_DATA),
+        ("list-region-nul", "/lists/?region=a%00b&subregion=BE332", KNOWN_LIST_DATA),
+        ("export-csv-subregion-nul", "/lists/export.csv?region=BE3&subregion=%00", KNOWN_LIST_DATA),
+        ("export-xlsx-region-nul", "/lists/export.xlsx?region=%00&subregion=BE332", KNOWN_LIST_DATA),
+        ("subregion-options-nul", "/lists/subregions/?region=%00", KNOWN_SUBREGION_OPTIONS),
+    ]
+]
+
+
+@pytest.mark.parametrize("path", KNOWN_500_CASES)
+def test_known_500s_in_the_workspace_views(world, db, path) -> None:
+    client = _client(world, "inspector")
+    request = Request(path, "get", path)
+    assert _known_500(request, "inspector")  # the sweep leaves it out while it fails
+    outcome = Outcome()
+    _check(client, request, outcome)
+    assert not outcome.problems, outcome.problems
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_ADMIN_FILTERS)
+@pytest.mark.parametrize("model", _admin_filter_cases())
+def test_known_500s_in_the_admin_filters(world, db, model) -> None:
+    client, outcome = _client(world, "administrator"), Outcome()
+    params = _admin_parameters(admin.site._registry[model], world.users["administrator"])
+    for name in sorted(set(params) - ADMIN_OWN_PARAMETERS):
+        point = transaction.savepoint()
+        _check(client, Request(f"?{name}=%00", "get", f"{_changelist(model)}?{name}=%00"), outcome)
+        transaction.savepoint_rollback(point)
+        transaction.set_rollback(False)
+    assert not outcome.problems, outcome.problems
