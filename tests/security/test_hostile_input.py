@@ -25,10 +25,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import ERROR
 from django.db import connection, transaction
-from django.http import QueryDict
 from django.test import Client, RequestFactory
 from django.urls import URLResolver, get_resolver, reverse, reverse_lazy
 
+from inspections.models import Employer
 from inspections.roles import ADMINISTRATOR, ANALYST, INSPECTOR, TASK_FORCE
 from tests.workspace.support import OFFENCE, SECTOR, inspect, limit_to_region, publish_run
 from workspace.models import Note, RiskProfile, RiskProfileComment
@@ -469,7 +469,6 @@ def _html(response) -> str | None:
 class Outcome:
     problems: list[str] = field(default_factory=list)
     sent: int = 0
-    known: int = 0  # left out: known 500s (see KNOWN_500_CASES)
 
 
 def _send(client: Client, request: Request) -> object:
@@ -520,38 +519,7 @@ def _client(world: World, role: str) -> Client:
     return client
 
 
-# --- 500s in code outside this test's fixes: skipped in the sweep, each kept as a strict xfail ---
-
-KNOWN_LIST_DATA = (
-    "workspace/views.py:_list_data compares the raw region and sub-region in a query "
-    "(SubRegion.objects.filter(code=subregion, region_id=region).exists()): a NUL byte in either, "
-    "when both are given, is a ValueError from psycopg2"
-)
-KNOWN_SUBREGION_OPTIONS = (
-    "workspace/views.py:subregion_options filters SubRegion by the raw ?region=: a NUL byte in it "
-    "is a ValueError from psycopg2"
-)
-KNOWN_ADMIN_FILTERS = (
-    "Django's admin changelist filters by the raw value of a list_filter parameter; a NUL byte in "
-    "it is a ValueError from psycopg2 when the page renders its rows (no project frame: the admin "
-    "modules or a middleware must refuse it)"
-)
 ADMIN_OWN_PARAMETERS = {"q", "o", "p", "_to_field"}
-
-
-def _known_500(request: Request, role: str) -> str | None:
-    """Why this request is expected to fail, if it is one of the known 500s below."""
-    path, _, query = request.url.partition("?")
-    data = QueryDict(query)
-    nul = {name for name, values in data.lists() if any("\x00" in value for value in values)}
-    lists = {str(LIST), *(reverse("workspace:ranked_list_export", args=[f]) for f in ("csv", "xlsx"))}
-    if path in lists and data.get("region") and data.get("subregion") and nul & {"region", "subregion"}:
-        return KNOWN_LIST_DATA
-    if path == reverse("workspace:subregion_options") and "\x00" in data.get("region", ""):
-        return KNOWN_SUBREGION_OPTIONS
-    if role == "administrator" and path.startswith("/admin/") and nul - ADMIN_OWN_PARAMETERS:
-        return KNOWN_ADMIN_FILTERS
-    return None
 
 
 # Pages whose reference role sends the whole corpus; the others' send the sharp values to
@@ -568,9 +536,6 @@ def _plan(page: str, role: str) -> Plan:
 def _run(world: World, role: str, page: str) -> Outcome:
     client, outcome = _client(world, role), Outcome()
     for request in PAGES[page][1](world, role, _plan(page, role)):
-        if _known_500(request, role):
-            outcome.known += 1
-            continue
         if request.relogin and role != "anonymous":
             client.force_login(world.users[role])
         point = transaction.savepoint()
@@ -604,31 +569,33 @@ def _admin_filter_cases() -> list:
     ]
 
 
-KNOWN_500_CASES = [
-    pytest.param(path, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for name, path, reason in [
-        ("list-subregion-nul", "/lists/?region=BE3&subregion=%00", KNOWN_LIST_DATA),
-        ("list-region-nul", "/lists/?region=a%00b&subregion=BE332", KNOWN_LIST_DATA),
-        ("export-csv-subregion-nul", "/lists/export.csv?region=BE3&subregion=%00", KNOWN_LIST_DATA),
-        ("export-xlsx-region-nul", "/lists/export.xlsx?region=%00&subregion=BE332", KNOWN_LIST_DATA),
-        ("subregion-options-nul", "/lists/subregions/?region=%00", KNOWN_SUBREGION_OPTIONS),
-    ]
+NUL_CASES = [
+    ("list-subregion-nul", "/lists/?region=BE3&subregion=%00"),
+    ("list-region-nul", "/lists/?region=a%00b&subregion=BE332"),
+    ("export-csv-subregion-nul", "/lists/export.csv?region=BE3&subregion=%00"),
+    ("export-xlsx-region-nul", "/lists/export.xlsx?region=%00&subregion=BE332"),
+    ("subregion-options-nul", "/lists/subregions/?region=%00"),
+    ("nul-in-a-parameter-name", "/lists/?sec%00tor=construction"),
 ]
 
 
-@pytest.mark.parametrize("path", KNOWN_500_CASES)
-def test_known_500s_in_the_workspace_views(world, db, path) -> None:
+@pytest.mark.parametrize("path", [pytest.param(path, id=name) for name, path in NUL_CASES])
+def test_a_nul_character_in_a_parameter_gets_a_400_with_a_message(world, db, path) -> None:
+    response = _client(world, "inspector").get(path)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
+def test_a_nul_character_in_a_form_changes_nothing(world, db) -> None:
     client = _client(world, "inspector")
-    request = Request(path, "get", path)
-    assert _known_500(request, "inspector")  # the sweep leaves it out while it fails
-    outcome = Outcome()
-    _check(client, request, outcome)
-    assert not outcome.problems, outcome.problems
+    employer = Employer.objects.visible_to(world.users["inspector"]).first()
+    notes = Note.objects.count()
+    response = client.post(reverse("workspace:note_create", args=[employer.enterprise_number]), {"text": "a\x00b"})
+    assert response.status_code == 400 and Note.objects.count() == notes
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_ADMIN_FILTERS)
 @pytest.mark.parametrize("model", _admin_filter_cases())
-def test_known_500s_in_the_admin_filters(world, db, model) -> None:
+def test_a_nul_character_in_an_admin_filter_gets_a_400(world, db, model) -> None:
     client, outcome = _client(world, "administrator"), Outcome()
     params = _admin_parameters(admin.site._registry[model], world.users["administrator"])
     for name in sorted(set(params) - ADMIN_OWN_PARAMETERS):

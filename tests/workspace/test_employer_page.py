@@ -113,7 +113,9 @@ def test_only_published_scores_are_shown(ranked, logged_in) -> None:
 
 @pytest.mark.parametrize("number", ["0000000000", "123", "not-a-number", "0300000000%", "..", "<script>"])
 def test_unknown_enterprise_numbers_are_not_found(ranked, logged_in, number) -> None:
-    response = logged_in.get(reverse("workspace:employer_detail", args=["x"]).replace("/x/", f"/{number}/"))
+    response = logged_in.get(
+        reverse("workspace:employer_detail", args=["0000000000"]).replace("/0000000000/", f"/{number}/")
+    )
     assert response.status_code == 404
 
 
