@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 
@@ -98,11 +99,19 @@ ALLOWED_TYPES = frozenset(_BUILTINS + _NUMPY + _OUR_TRAINING + _ANALYSTS)
 # Limits of the archive, read from its central directory before anything is inflated.
 # Our own files are stored uncompressed (ratio 1); numeric arrays deflate a few times.
 MAX_MEMBERS = 20_000
-MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
-MAX_SCHEMA_BYTES = 64 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 128 * 1024 * 1024
+# Our own schema is about 0.6 MB and 5,000 JSON objects; a 500-tree forest's is a few MB.
+# Parsing costs memory per object, so both are capped before json.loads.
+MAX_SCHEMA_BYTES = 16 * 1024 * 1024
+MAX_SCHEMA_OBJECTS = 500_000
 MAX_RATIO = 100  # uncompressed / compressed, for any member above RATIO_FREE_BYTES
 RATIO_FREE_BYTES = 1024 * 1024
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# skops names its members schema.json and <number>.npy: nothing with a path, a NUL or a
+# backslash, and never the same name twice (zipfile would read the last of two, while
+# the check read the first).
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+_DIRECTORY_ENTRY = b"PK\x01\x02"
 
 
 class ArtifactRefused(ValueError):
@@ -114,16 +123,16 @@ def artifact_types(data: bytes) -> list[str]:
 
     Nothing of the file is built or imported here: the archive's directory and its
     schema are read as data."""
+    # zipfile builds an object per directory entry before anything can be counted: count
+    # the entries' signatures first (a chance match in the data only errs towards refusal).
+    if data.count(_DIRECTORY_ENTRY) > MAX_MEMBERS:
+        raise ArtifactRefused(f"The model file has more than {MAX_MEMBERS} parts: refused.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ArtifactRefused(f"This is not a skops model file ({type(exc).__name__}).") from exc
     with archive:
-        schema_info = _archive_check(archive)
-        try:
-            schema = json.loads(archive.read(schema_info))
-        except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as exc:
-            raise ArtifactRefused(f"This is not a skops model file ({type(exc).__name__}).") from exc
+        schema = _schema_read(archive, _archive_check(archive))
     names: set[str] = set()
     refused: set[str] = set()
     for node in _nodes(schema):
@@ -159,12 +168,30 @@ def _archive_check(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
         raise ArtifactRefused(
             f"The model file inflates to {total // 2**20} MB; at most {MAX_UNCOMPRESSED_BYTES // 2**20} MB are allowed."
         )
+    names = [member.filename for member in members]
+    if len(set(names)) != len(names) or not all(_MEMBER_NAME.fullmatch(name) for name in names):
+        raise ArtifactRefused("The model file holds parts with duplicate or unexpected names: refused.")
     schema = next((member for member in members if member.filename == "schema.json"), None)
     if schema is None:
         raise ArtifactRefused("This is not a skops model file (no schema).")
     if schema.file_size > MAX_SCHEMA_BYTES:
-        raise ArtifactRefused("The model file's schema is too large.")
+        raise ArtifactRefused(f"The model file's schema is larger than {MAX_SCHEMA_BYTES // 2**20} MB: refused.")
     return schema
+
+
+def _schema_read(archive: zipfile.ZipFile, schema: zipfile.ZipInfo) -> object:
+    """The parsed schema, read no further than its cap whatever its entry declares."""
+    try:
+        with archive.open(schema) as stream:
+            text = stream.read(MAX_SCHEMA_BYTES + 1)
+    except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError) as exc:
+        raise ArtifactRefused(f"This is not a skops model file ({type(exc).__name__}).") from exc
+    if len(text) > MAX_SCHEMA_BYTES or text.count(b"{") > MAX_SCHEMA_OBJECTS:
+        raise ArtifactRefused("The model file's schema is too large: refused.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ArtifactRefused(f"This is not a skops model file ({type(exc).__name__}).") from exc
 
 
 def _nodes(tree: object) -> Iterator[dict]:

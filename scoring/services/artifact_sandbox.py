@@ -52,6 +52,8 @@ def sandbox_check(*, data: bytes, values: np.ndarray, columns: list[str]) -> lis
     (the caller names the unknown or forbidden ones)."""
     reply = _child_run(_request(data, values, columns))
     if not reply.get("ok"):
+        if reply.get("detail"):
+            logger.warning("model file refused: %s: %s", reply.get("error"), reply["detail"])
         raise SandboxRefused(str(reply.get("error") or "The model file was refused."), reply.get("features"))
     return list(reply["features"])
 
@@ -145,8 +147,10 @@ def _probe(data: bytes, values: np.ndarray, columns: list[str]) -> dict:
     except ArtifactRefused as exc:
         return {"ok": False, "features": features, "error": str(exc)}
     except Exception as exc:  # anything the file's objects raise is a reason to refuse it
-        message = f"The model file could not score current employers ({type(exc).__name__}: {exc})"
-        return {"ok": False, "features": features, "error": message[:500]}
+        # Only the kind of error goes back to the uploader: its text is the file's doing
+        # and could carry whatever the file's objects read. The log keeps the text.
+        message = f"The model file could not score current employers ({type(exc).__name__})."
+        return {"ok": False, "features": features, "error": message, "detail": f"{exc}"[:2000]}
     if not (np.isfinite(normalised).all() and np.isfinite(push).all()):
         return {"ok": False, "features": features, "error": "The explainer gave values that are not finite."}
     return {"ok": True, "features": features}

@@ -8,6 +8,7 @@ trusted, in a throwaway process, they do write their marker file.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +29,7 @@ import pytest
 import skops.io
 from django.test import Client
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -170,6 +172,61 @@ def _dummy_one_class(X: np.ndarray) -> Pipeline:
     return Pipeline([("model", DummyClassifier(strategy="prior").fit(X, np.zeros(len(X), dtype=int)))])
 
 
+def _second_schema(payload: bytes, marker: Path) -> bytes:
+    """The valid schema first, then a hostile one of the same name (zipfile reads the last)."""
+    node, members = _popen(marker)
+    hostile = _forge(payload, _entry("extra", node), members)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(hostile)) as source, zipfile.ZipFile(out, "w") as target, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it writes
+        with zipfile.ZipFile(io.BytesIO(payload)) as clean:
+            target.writestr("schema.json", clean.read("schema.json"))
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+    return out.getvalue()
+
+
+def _renamed(payload: bytes, old: str, new: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(new if info.filename == old else info, source.read(info))
+    return out.getvalue()
+
+
+def _schema_of(payload: bytes, schema: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, schema if info.filename == "schema.json" else source.read(info))
+    return out.getvalue()
+
+
+def _hist_tree(fitted, *, right: int | None = None, feature: int | None = None) -> bytes:
+    """Our own model with its first tree's root split edited; the sample rows all go left
+    (threshold 1e6), so only a row the sandbox never saw would reach the edit."""
+    model, explainer, _ = fitted
+    model = copy.deepcopy(model)
+    nodes = model[-1]._predictors[0][0].nodes
+    leaf = int(np.flatnonzero(nodes["is_leaf"])[0])
+    nodes[0]["is_leaf"], nodes[0]["feature_idx"], nodes[0]["num_threshold"] = 0, 0, 1e6
+    nodes[0]["left"] = leaf
+    if right is not None:
+        nodes[0]["right"] = right
+    if feature is not None:
+        nodes[0]["feature_idx"] = feature
+    return artifact_dump(model=model, explainer=explainer, features=FEATURES)
+
+
+def _forest_tree(fitted) -> bytes:
+    _, explainer, X = fitted
+    forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
+    state = forest.estimators_[0].tree_.__getstate__()
+    state["nodes"]["right_child"][0] = 2_000_000_000
+    forest.estimators_[0].tree_.__setstate__(state)
+    return _skops(model=Pipeline([("model", forest)]), explainer=explainer, features=FEATURES)
+
+
 def _nan_classifier(X: np.ndarray) -> Pipeline:
     model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
     model.coef_[:] = np.nan
@@ -241,7 +298,14 @@ def _corpus() -> list[tuple[str, Callable[..., bytes], str]]:
         ),
         ("schema inflating to 300 MB", lambda v, f, m: _bomb(v, member="schema.json", megabytes=300), "zip bomb"),
         ("array inflating to 300 MB", lambda v, f, m: _bomb(v, member="1.npy", megabytes=300), "zip bomb"),
-        ("20,001 members", lambda v, f, m: _many_members(v, 20_001), "parts; at most"),
+        ("20,001 members", lambda v, f, m: _many_members(v, 20_001), "more than 20000 parts"),
+        ("a second schema read instead of the first", lambda v, f, m: _second_schema(v, m), "duplicate or unexpected"),
+        ("a member with a path", lambda v, f, m: _renamed(v, "1.npy", "../1.npy"), "duplicate or unexpected"),
+        ("a schema of a million objects", lambda v, f, m: _schema_of(v, b"[" + b"{}," * 10**6 + b"{}]"), "too large"),
+        ("a tree pointing outside itself", lambda v, f, m: _hist_tree(f, right=4_000_000_000), "outside the tree"),
+        ("a tree pointing back to its root", lambda v, f, m: _hist_tree(f, right=0), "outside the tree"),
+        ("a tree reading a feature it lacks", lambda v, f, m: _hist_tree(f, feature=10**6), "features the model"),
+        ("a forest tree pointing outside itself", lambda v, f, m: _forest_tree(f), "outside the tree"),
         ("a pickle", lambda v, f, m: __import__("pickle").dumps({"model": f[0]}), "not a skops model file"),
         ("random bytes", lambda v, f, m: np.random.default_rng(1).bytes(4096), "not a skops model file"),
         (
