@@ -9,18 +9,19 @@ from django.utils.translation import gettext as _
 
 
 class NulCharacterRefusedMiddleware:
-    """A NUL character in a query-string or form parameter (name or value) gets a 400.
+    """A NUL character in a query-string parameter (name or value) gets a 400.
 
     PostgreSQL cannot store or compare text holding one: psycopg2 raises ValueError as
     soon as such a value reaches a query, wherever that is (a list filter, the admin's
-    changelist filters, a lookup). No name, number or code holds one, so it is refused
-    once, here, with one message, instead of in every form and filter."""
+    changelist filters, a lookup). No filter value holds one, so it is refused once,
+    here, with one message, instead of in every filter. Forms that are posted keep their
+    own message under the field (Django's fields refuse NUL characters)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST)):
+        if _holds_nul(request.GET):
             return HttpResponseBadRequest(
                 _("The request holds a NUL character, which no field accepts. Nothing was changed."),
                 content_type="text/plain; charset=utf-8",

@@ -289,12 +289,12 @@ class ScoreCount(models.Model):
     Written with the run's scores, in the same transaction: the band counts above a
     ranked list sum a few thousand of these rows instead of counting a sector's scores.
 
-    Their sub-region is the scores' copy as of the run, so for a user limited to some
-    regions they would still count an employer that has moved out since (and not one
-    that moved in). Limited users' list counts are therefore counted from their scores
-    (Score.objects.visible_to, which also checks the employer's current sub-region):
-    a region's scores, not a country's, and cached with the rendered list. The overview's
-    counts per run still sum these rows, as of the run.
+    Their sub-region is the scores' copy as of the run. So for a user limited to some
+    regions the band counts above a list and on the home page still count an employer
+    that has moved out since, until the next run, while its row and its page are gone
+    (Score.objects.visible_to also checks the employer's current sub-region). Counting
+    a region's scores joined to their employers instead took 350 ms a page at a million
+    employers, against 25 ms for these sums.
     """
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="counts")
