@@ -506,3 +506,34 @@ def test_the_admin_upload_refuses_a_hostile_file_with_one_clear_message(valid, m
     assert "types that are not allowed" in text
     assert "This field cannot be null" not in text
     assert not ModelVersion.objects.exists() and not marker.exists()
+
+
+# What the allowlist must let through ------------------------------------------------
+
+
+def _analyst_pipelines(X: np.ndarray, y: np.ndarray) -> dict[str, Pipeline]:
+    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    models = {
+        "random forest": RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0),
+        "extra trees": ExtraTreesClassifier(n_estimators=5, max_depth=4, random_state=0),
+        "gradient boosting": GradientBoostingClassifier(n_estimators=5, random_state=0),
+        "decision tree": DecisionTreeClassifier(max_depth=4, random_state=0),
+        "scaled logistic": LogisticRegression(),
+    }
+    scalers = [StandardScaler(), RobustScaler(), MinMaxScaler(), StandardScaler(), RobustScaler()]
+    return {
+        name: Pipeline([("impute", SimpleImputer()), ("scale", scaler), ("model", model)]).fit(X, y)
+        for (name, model), scaler in zip(models.items(), scalers, strict=True)
+    }
+
+
+def test_the_estimators_an_analyst_plausibly_uses_pass_the_check(fitted) -> None:
+    _, explainer, X = fitted
+    y = (X[:, 0] > 0.5).astype(int)
+    for name, model in _analyst_pipelines(X, y).items():
+        payload = _skops(model=model, explainer=explainer, features=FEATURES)
+        assert artifact_sandbox.sandbox_check(data=payload, values=X[:100], columns=FEATURES) == FEATURES, name
