@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 
 from scoring.features.computation import SECTOR_SAMPLE_TARGETS, features_frame
 from scoring.features.registry import FEATURE_NAMES, features_check
@@ -24,12 +25,13 @@ CHECK_SAMPLE = 500  # current employers the file's model and explainer must scor
 _EMPTY_SECTOR_ROWS = 5
 
 
-def artifact_check(*, data: bytes, sector: str, as_of: date) -> Artifact:
-    """The file's artifact, once it has passed every check; ArtifactRefused or FeatureRefused otherwise."""
+def artifact_check(*, data: bytes, sample: np.ndarray) -> Artifact:
+    """The file's artifact, once it has passed every check; ArtifactRefused or FeatureRefused otherwise.
+
+    `sample` holds feature rows of current employers, one column per FEATURE_NAMES."""
     artifact_types(data)  # refuses at once what the child would refuse, without starting it
-    columns = list(FEATURE_NAMES)
     try:
-        features = sandbox_check(data=data, values=_sample(sector=sector, as_of=as_of), columns=columns)
+        features = sandbox_check(data=data, values=sample, columns=list(FEATURE_NAMES))
     except SandboxRefused as exc:
         if exc.features is not None:
             features_check([str(name) for name in exc.features])  # names the unknown or forbidden ones
@@ -38,11 +40,17 @@ def artifact_check(*, data: bytes, sector: str, as_of: date) -> Artifact:
     return artifact_load(data)
 
 
-def _sample(*, sector: str, as_of: date) -> np.ndarray:
+def sector_sample(*, sector: str, as_of: date) -> np.ndarray:
     """Feature rows of a fixed sample of the sector's employers active on `as_of`, columns FEATURE_NAMES."""
     frame = features_frame(
         targets=SECTOR_SAMPLE_TARGETS, params={"sector": sector, "as_of": as_of, "sample": CHECK_SAMPLE}
     )
     if frame.empty:
         return np.zeros((_EMPTY_SECTOR_ROWS, len(FEATURE_NAMES)))
-    return frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    return check_sample_of(frame)
+
+
+def check_sample_of(frame: pd.DataFrame) -> np.ndarray:
+    """The first CHECK_SAMPLE rows of feature rows (columns as features_read), as the check's
+    sample; a column missing from them is left empty (the run then says which)."""
+    return frame.head(CHECK_SAMPLE).reindex(columns=list(FEATURE_NAMES)).to_numpy(dtype=np.float64)

@@ -31,7 +31,7 @@ from miningwatch import stamps
 from scoring.features.computation import SECTOR_TARGETS, features_read
 from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 
-from .artifact_checks import artifact_check
+from .artifact_checks import artifact_check, check_sample_of
 from .artifacts import Artifact, ArtifactRefused
 from .lookups import lookup_pack
 from .ranking import Listing, ScoredSector, row_tails, rows_render, scores_rank
@@ -126,10 +126,10 @@ def _progress(run: ScoringRun, share: float, progress: Progress) -> None:
 
 
 def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
-    artifact = artifact_check(data=bytes(run.model_version.artifact), sector=run.sector_id, as_of=run.as_of)
     expected = Employer.objects.filter(sector=run.sector_id).active_on(run.as_of).count()
     parts: list[ScoredSector] = []
     done = 0
+    artifact: Artifact | None = None
     params = {"sector": run.sector_id, "as_of": run.as_of}
     # One thread for the model: PostgreSQL keeps a core busy computing the next chunks, and
     # two OpenMP threads on the other one spun against it (predict_proba took 3.6 s, not 1.9).
@@ -137,6 +137,10 @@ def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
         for chunk in features_read(targets=SECTOR_TARGETS, params=params):
             if chunk.empty:  # no rows at all: pandas still yields the CSV header as one empty chunk
                 continue
+            if artifact is None:
+                # The model file is checked on the run's own first employers before it is
+                # loaded here, while PostgreSQL goes on computing the next chunks.
+                artifact = artifact_check(data=bytes(run.model_version.artifact), sample=check_sample_of(chunk))
             parts.append(chunk_score(artifact, chunk, run.as_of))
             done += len(chunk)
             _progress(run, min(0.9, 0.9 * done / max(expected, 1)), progress)

@@ -33,7 +33,7 @@ from scoring.features.registry import FEATURE_NAMES, FeatureRefused, features_ch
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 
 from . import evaluation
-from .artifact_checks import artifact_check
+from .artifact_checks import artifact_check, sector_sample
 from .artifacts import Artifact, artifact_dump, artifact_load, artifact_sha256
 
 logger = logging.getLogger("scoring.training")
@@ -279,7 +279,8 @@ def version_decide(*, version: ModelVersion, data: TrainingSet) -> ModelVersion:
 def model_version_activate(*, version: ModelVersion, user: AbstractBaseUser | None = None) -> ModelVersion:
     """Make this version the active one of its (sector, offence); the previous one retires."""
     # The whole file check again: the allowlist or the registry may have changed since upload.
-    artifact = artifact_check(data=bytes(version.artifact), sector=version.sector_id, as_of=timezone.localdate())
+    sample = sector_sample(sector=version.sector_id, as_of=timezone.localdate())
+    artifact = artifact_check(data=bytes(version.artifact), sample=sample)
     if features_check(version.features) != artifact.features:
         raise FeatureRefused("The version's feature list is not the one its model file was trained on.")
     with transaction.atomic():

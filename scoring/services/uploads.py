@@ -17,7 +17,7 @@ from django.utils import timezone
 from inspections.models import OffenceType, Sector
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 
-from .artifact_checks import artifact_check
+from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, training_set_build, validation_metrics
 
@@ -33,7 +33,7 @@ def model_version_upload(
     if len(data) > MAX_UPLOAD_BYTES:
         raise ArtifactRefused(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
     as_of = as_of or timezone.localdate()
-    artifact = artifact_check(data=data, sector=sector, as_of=as_of)
+    artifact = artifact_check(data=data, sample=sector_sample(sector=sector, as_of=as_of))
     training = training_set_build(sector=sector, offence=offence, as_of=as_of)
     valid = training.validation
     if len(valid) < MIN_VALIDATION[0]:

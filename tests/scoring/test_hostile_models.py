@@ -42,7 +42,7 @@ from scoring.services.artifacts import ArtifactRefused, artifact_dump
 from scoring.services.runs import scoring_run_create, scoring_run_execute
 from scoring.services.training import model_version_activate, pipelines_fit
 from scoring.services.uploads import model_version_upload
-from tests.factories import UserFactory
+from tests.factories import EmployerFactory, UserFactory
 
 FEATURES = list(FEATURE_NAMES)
 SECTOR, OFFENCE = "cleaning", "part_time_abuse"
@@ -439,10 +439,10 @@ def test_the_check_sees_no_secret_of_the_server(monkeypatch) -> None:
 # The same check again at activation and before a scoring run ---------------------
 
 
-def _stored(payload: bytes, status: str = ModelStatus.CANDIDATE) -> ModelVersion:
+def _stored(payload: bytes, status: str = ModelStatus.CANDIDATE, sector: str = SECTOR) -> ModelVersion:
     """A version stored without the upload's check, as an older release or the database might hold it."""
     return ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=SECTOR),
+        sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=OFFENCE),
         status=status,
         artifact=payload,
@@ -473,9 +473,10 @@ def test_activation_checks_the_file_again(valid, marker) -> None:
 
 @pytest.mark.django_db
 def test_a_scoring_run_checks_the_file_again(fitted, marker) -> None:
+    EmployerFactory.create_batch(3)  # in construction: the run checks the file on its own employers
     payload = _skops(model=_dummy_one_class(fitted[2]), explainer=fitted[1], features=FEATURES)
-    version = _stored(payload, status=ModelStatus.ACTIVE)
-    run = scoring_run_create(sector=SECTOR, offence=OFFENCE, as_of=version.validation_to)
+    version = _stored(payload, status=ModelStatus.ACTIVE, sector="construction")
+    run = scoring_run_create(sector="construction", offence=OFFENCE, as_of=version.validation_to)
 
     run = scoring_run_execute(run_id=run.pk)
 
