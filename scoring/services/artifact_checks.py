@@ -17,7 +17,7 @@ from scoring.features.computation import SECTOR_SAMPLE_TARGETS, features_frame
 from scoring.features.registry import FEATURE_NAMES, features_check
 
 from .artifact_allowlist import artifact_types
-from .artifact_sandbox import SandboxRefused, sandbox_check
+from .artifact_sandbox import Sandbox, SandboxRefused, sandbox_check
 from .artifacts import Artifact, artifact_load
 
 CHECK_SAMPLE = 500  # current employers the file's model and explainer must score
@@ -25,13 +25,17 @@ CHECK_SAMPLE = 500  # current employers the file's model and explainer must scor
 _EMPTY_SECTOR_ROWS = 5
 
 
-def artifact_check(*, data: bytes, sample: np.ndarray) -> Artifact:
+def artifact_check(*, data: bytes, sample: np.ndarray, sandbox: Sandbox | None = None) -> Artifact:
     """The file's artifact, once it has passed every check; ArtifactRefused or FeatureRefused otherwise.
 
-    `sample` holds feature rows of current employers, one column per FEATURE_NAMES."""
-    artifact_types(data)  # refuses at once what the child would refuse, without starting it
+    `sample` holds feature rows of current employers, one column per FEATURE_NAMES. A
+    `sandbox` started earlier saves the child's start-up; the caller closes it."""
+    artifact_types(data)  # refuses at once what the child would refuse, before it reads the file
     try:
-        features = sandbox_check(data=data, values=sample, columns=list(FEATURE_NAMES))
+        if sandbox is None:
+            features = sandbox_check(data=data, values=sample, columns=list(FEATURE_NAMES))
+        else:
+            features = sandbox.check(data=data, values=sample, columns=list(FEATURE_NAMES))
     except SandboxRefused as exc:
         if exc.features is not None:
             features_check([str(name) for name in exc.features])  # names the unknown or forbidden ones

@@ -50,12 +50,8 @@ def sandbox_check(*, data: bytes, values: np.ndarray, columns: list[str]) -> lis
     `values` holds rows of current employers, one column per name in `columns`. A file
     whose features are not among `columns` comes back with its features and the error
     (the caller names the unknown or forbidden ones)."""
-    reply = _child_run(_request(data, values, columns))
-    if not reply.get("ok"):
-        if reply.get("detail"):
-            logger.warning("model file refused: %s: %s", reply.get("error"), reply["detail"])
-        raise SandboxRefused(str(reply.get("error") or "The model file was refused."), reply.get("features"))
-    return list(reply["features"])
+    with Sandbox() as sandbox:
+        return sandbox.check(data=data, values=values, columns=columns)
 
 
 class SandboxRefused(ArtifactRefused):
@@ -66,34 +62,70 @@ class SandboxRefused(ArtifactRefused):
         self.features = features if isinstance(features, list) else None
 
 
+class Sandbox:
+    """A child process started ahead of its one check: it sets its limits and imports
+    scikit-learn (most of a check's 2 s) while the caller still gathers the sample,
+    for instance while PostgreSQL computes a run's first employers."""
+
+    def __init__(self) -> None:
+        self._workdir = tempfile.TemporaryDirectory(prefix="miningwatch-check-")
+        command = [sys.executable, "-B", "-s", "-m", "scoring.services.artifact_sandbox"]
+        self._process = subprocess.Popen(
+            [*command, str(MEMORY_BYTES), str(CPU_SECONDS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self._workdir.name,
+            env=_child_environment(),
+        )
+
+    def check(self, *, data: bytes, values: np.ndarray, columns: list[str]) -> list[str]:
+        """See sandbox_check; a sandbox checks one file only."""
+        reply = self._reply(_request(data, values, columns))
+        if not reply.get("ok"):
+            if reply.get("detail"):
+                logger.warning("model file refused: %s: %s", reply.get("error"), reply["detail"])
+            raise SandboxRefused(str(reply.get("error") or "The model file was refused."), reply.get("features"))
+        return list(reply["features"])
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+        self._workdir.cleanup()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _reply(self, request: bytes) -> dict:
+        try:
+            stdout, stderr = self._process.communicate(request, timeout=WALL_SECONDS)
+        except subprocess.TimeoutExpired as exc:
+            raise ArtifactRefused(f"Checking the model file took longer than {WALL_SECONDS} s: refused.") from exc
+        except BrokenPipeError:  # the child died before it read the file (its imports failed)
+            stdout, stderr = self._process.communicate()
+        if self._process.returncode != 0:
+            logger.warning(
+                "model file check ended with %s: %s",
+                self._process.returncode,
+                stderr[-2000:].decode("utf-8", "replace"),
+            )
+            raise ArtifactRefused(_death(self._process.returncode))
+        try:
+            reply = json.loads(stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise ArtifactRefused("The model file's check gave no answer: refused.") from exc
+        return reply if isinstance(reply, dict) else {"ok": False, "error": "The model file's check gave no answer."}
+
+
 def _request(data: bytes, values: np.ndarray, columns: list[str]) -> bytes:
-    limits = {"memory_bytes": MEMORY_BYTES, "cpu_seconds": CPU_SECONDS}
-    header = json.dumps({"artifact_bytes": len(data), "columns": list(columns), **limits}).encode() + b"\n"
+    header = json.dumps({"artifact_bytes": len(data), "columns": list(columns)}).encode() + b"\n"
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(values, dtype=np.float64), allow_pickle=False)
     return header + data + buffer.getvalue()
-
-
-def _child_run(request: bytes) -> dict:
-    environment = _child_environment()
-    command = [sys.executable, "-B", "-s", "-m", "scoring.services.artifact_sandbox"]
-    with tempfile.TemporaryDirectory(prefix="miningwatch-check-") as workdir:
-        try:
-            done = subprocess.run(
-                command, input=request, capture_output=True, cwd=workdir, env=environment, timeout=WALL_SECONDS
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ArtifactRefused(f"Checking the model file took longer than {WALL_SECONDS} s: refused.") from exc
-    if done.returncode != 0:
-        logger.warning(
-            "model file check ended with %s: %s", done.returncode, done.stderr[-2000:].decode(errors="replace")
-        )
-        raise ArtifactRefused(_death(done.returncode))
-    try:
-        reply = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError, UnicodeDecodeError) as exc:
-        raise ArtifactRefused("The model file's check gave no answer: refused.") from exc
-    return reply if isinstance(reply, dict) else {"ok": False, "error": "The model file's check gave no answer."}
 
 
 def _child_environment() -> dict[str, str]:
@@ -124,12 +156,7 @@ def _limits_set(*, memory_bytes: int, cpu_seconds: int) -> None:
 
 def _probe(data: bytes, values: np.ndarray, columns: list[str]) -> dict:
     """Load the file and run it on the sample rows; {"ok", "features", "error"}."""
-    from django.conf import settings
-
-    # No database and no secrets here: the feature registry, imported with the
-    # artifacts, only needs to know that translation is off.
-    settings.configure(USE_I18N=False)
-    from .artifacts import artifact_read  # after the limits: it imports sklearn
+    from .artifacts import artifact_read  # imported by _child_main, under the limits
 
     try:
         artifact = artifact_read(data)
@@ -167,9 +194,17 @@ def _probabilities_check(label: str, probabilities: object, rows: int) -> None:
 
 
 def _child_main() -> None:
+    _limits_set(memory_bytes=int(sys.argv[1]), cpu_seconds=int(sys.argv[2]))
+    from django.conf import settings
+
+    # No database and no secrets here: the feature registry, imported with the
+    # artifacts, only needs to know that translation is off. Imported before the
+    # request arrives, while the caller still gathers its sample.
+    settings.configure(USE_I18N=False)
+    from . import artifacts  # noqa: F401
+
     stdin = sys.stdin.buffer
-    header = json.loads(stdin.readline())  # written by sandbox_check, not by the file
-    _limits_set(memory_bytes=int(header["memory_bytes"]), cpu_seconds=int(header["cpu_seconds"]))
+    header = json.loads(stdin.readline())  # written by Sandbox.check, not by the file
     data = stdin.read(int(header["artifact_bytes"]))
     values = np.load(io.BytesIO(stdin.read()), allow_pickle=False)
     reply = _probe(data, values, [str(name) for name in header["columns"]])

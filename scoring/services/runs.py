@@ -32,6 +32,7 @@ from scoring.features.computation import SECTOR_TARGETS, features_read
 from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 
 from .artifact_checks import artifact_check, check_sample_of
+from .artifact_sandbox import Sandbox
 from .artifacts import Artifact, ArtifactRefused
 from .lookups import lookup_pack
 from .ranking import Listing, ScoredSector, row_tails, rows_render, scores_rank
@@ -133,14 +134,15 @@ def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
     params = {"sector": run.sector_id, "as_of": run.as_of}
     # One thread for the model: PostgreSQL keeps a core busy computing the next chunks, and
     # two OpenMP threads on the other one spun against it (predict_proba took 3.6 s, not 1.9).
-    with threadpool_limits(limits=1):
+    # The model file is checked on the run's own first employers before it is loaded here,
+    # by a sandbox that starts while PostgreSQL computes them.
+    with threadpool_limits(limits=1), Sandbox() as sandbox:
         for chunk in features_read(targets=SECTOR_TARGETS, params=params):
             if chunk.empty:  # no rows at all: pandas still yields the CSV header as one empty chunk
                 continue
             if artifact is None:
-                # The model file is checked on the run's own first employers before it is
-                # loaded here, while PostgreSQL goes on computing the next chunks.
-                artifact = artifact_check(data=bytes(run.model_version.artifact), sample=check_sample_of(chunk))
+                data = bytes(run.model_version.artifact)
+                artifact = artifact_check(data=data, sample=check_sample_of(chunk), sandbox=sandbox)
             parts.append(chunk_score(artifact, chunk, run.as_of))
             done += len(chunk)
             _progress(run, min(0.9, 0.9 * done / max(expected, 1)), progress)
