@@ -16,13 +16,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import skops.io
-from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 from sklearn.pipeline import Pipeline
-from sklearn.tree._tree import TREE_LEAF
 
 from scoring.features.registry import features_check
 
 from .artifact_allowlist import ArtifactRefused, artifact_types
+from .artifact_trees import trees_check
 
 logger = logging.getLogger("scoring.artifacts")
 
@@ -124,84 +123,3 @@ def artifact_read(data: bytes) -> Artifact:
     except Exception as exc:  # attributes of the wrong kind where trees are expected
         raise ArtifactRefused(f"A tree of the model file is malformed ({type(exc).__name__}).") from exc
     return Artifact(model=model, explainer=explainer, features=features)
-
-
-def trees_check(root: object) -> None:
-    """Refuse trees whose nodes point outside themselves.
-
-    Tree prediction runs in compiled code that trusts its node arrays: a child index out
-    of range reads outside the array (a crash), one that points back loops for ever, a
-    feature index past the estimator's columns reads beside the rows. Trees as sklearn
-    grows them number every child after its parent, so that is what is required here,
-    for every estimator reachable from `root`."""
-    for estimator in _estimators(root):
-        width = getattr(estimator, "n_features_in_", None)
-        predictors = getattr(estimator, "_predictors", None)
-        tree = getattr(estimator, "tree_", None)
-        if (predictors is not None or tree is not None) and not (isinstance(width, (int, np.integer)) and width > 0):
-            raise ArtifactRefused("A tree model does not say how many features it reads.")
-        for predictor in _flat(predictors):
-            _predictor_check(getattr(predictor, "nodes", None), width)
-        if tree is not None:
-            _tree_check(tree, width)
-
-
-def _estimators(root: object) -> list[object]:
-    """Every scikit-learn object reachable from `root` through attributes and containers."""
-    seen: set[int] = set()
-    found: list[object] = []
-    stack = [root]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen or isinstance(item, (str, bytes, int, float, type)) or item is None:
-            continue
-        seen.add(id(item))
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, np.ndarray):
-            if item.dtype == object:
-                stack.extend(item.ravel().tolist())
-        elif type(item).__module__.startswith("sklearn"):
-            found.append(item)
-            stack.extend(getattr(item, "__dict__", {}).values())
-    return found
-
-
-def _flat(predictors: object) -> list[object]:
-    if predictors is None:
-        return []
-    return [predictor for row in predictors for predictor in row]
-
-
-def _predictor_check(nodes: object, width: int) -> None:
-    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1 or not len(nodes):
-        raise ArtifactRefused("A gradient-boosting tree has malformed nodes.")
-    inner = nodes["is_leaf"] == 0
-    index = np.arange(len(nodes))
-    children = (nodes["left"], nodes["right"])
-    if not all(((child > index) & (child < len(nodes)))[inner].all() for child in children):
-        raise ArtifactRefused("A gradient-boosting tree has nodes that point outside the tree.")
-    if not ((nodes["feature_idx"] >= 0) & (nodes["feature_idx"] < width))[inner].all():
-        raise ArtifactRefused("A gradient-boosting tree reads features the model does not have.")
-    if nodes["is_categorical"].any():
-        raise ArtifactRefused("Categorical splits are not supported: every feature is a number.")
-
-
-def _tree_check(tree: object, width: int) -> None:
-    left, right = getattr(tree, "children_left", None), getattr(tree, "children_right", None)
-    feature, count = getattr(tree, "feature", None), getattr(tree, "node_count", 0)
-    if not all(isinstance(array, np.ndarray) and array.shape == (count,) for array in (left, right, feature)):
-        raise ArtifactRefused("A decision tree has malformed nodes.")
-    if count < 1 or getattr(tree, "n_features", None) != width:
-        raise ArtifactRefused("A decision tree does not match the features of its model.")
-    index = np.arange(count)
-    leaf = left == TREE_LEAF
-    if not ((right == TREE_LEAF) == leaf).all():
-        raise ArtifactRefused("A decision tree has nodes with one child.")
-    inner = ~leaf
-    if not all(((child > index) & (child < count))[inner].all() for child in (left, right)):
-        raise ArtifactRefused("A decision tree has nodes that point outside the tree.")
-    if not ((feature >= 0) & (feature < width))[inner].all():
-        raise ArtifactRefused("A decision tree reads features the model does not have.")
