@@ -1,4 +1,4 @@
-"""Benchmark: response time of the ranked list page (issue 4) for many filter combinations.
+"""Benchmark: response time of the ranked list page for many filter combinations.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/mw_bench_scoring \\
         .venv/bin/python bench/bench_list.py [--repeat 3] [--cold] [--explain 5] [--seed 7]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 # Cumulative shares of the ranked employers: top 5 % red, next 10 % orange, next 25 %
-# green, the rest blue (issue 3; analysts may store others with a model version).
+# green, the rest blue (analysts may store others with a model version).
 DEFAULT_BAND_CUTOFFS = {"red": 0.05, "orange": 0.15, "green": 0.40}
 
 
