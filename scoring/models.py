@@ -293,8 +293,8 @@ class ScoreCount(models.Model):
     regions the band counts above a list and on the home page still count an employer
     that has moved out since, until the next run, while its row and its page are gone
     (Score.objects.visible_to also checks the employer's current sub-region). Counting
-    a region's scores joined to their employers instead took 350 ms a page at a million
-    employers, against 25 ms for these sums.
+    a region's scores joined to their employers instead costs a pass over the region's
+    scores on every page (docs/benchmarks.md).
     """
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="counts")

@@ -64,7 +64,7 @@ class SandboxRefused(ArtifactRefused):
 
 class Sandbox:
     """A child process started ahead of its one check: it sets its limits and imports
-    scikit-learn (most of a check's 2 s) while the caller still gathers the sample,
+    scikit-learn (most of a check's time) while the caller still gathers the sample,
     for instance while PostgreSQL computes a run's first employers."""
 
     def __init__(self) -> None:

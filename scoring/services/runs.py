@@ -333,12 +333,9 @@ def _scores_drop(run_ids: list[int]) -> int:
 
 
 def scores_tidy(*, keep: int = 2) -> int:
-    """After a rescore: drop the scores of older runs, then refresh the planner's statistics.
-
-    Without the ANALYZE a run's rows stay invisible to the planner until autovacuum gets
-    to them (minutes): measured, an enterprise-number search on a fresh run took 4.6 s
-    instead of 50 ms.
-    """
+    """After a rescore: drop the scores of older runs, then refresh the statistics of the
+    parent tables, which the pruning changed (each run analysed its own partition and
+    counts when it was published)."""
     deleted = scores_prune(keep=keep)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Score._meta.db_table}, {ScoreCount._meta.db_table}")
