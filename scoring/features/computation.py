@@ -4,8 +4,9 @@ Targets are (employer_id, as_of) pairs: all active employers of a sector on one 
 (scoring), or the inspected employers on their visit dates (training). A feature as of
 a date uses only what was known before it:
 
-- declarations of the four quarters that had ended by the as-of date
-  (quarter + 3 months <= as_of);
+- declarations of the twelve quarters that had ended by the as-of date
+  (quarter + 3 months <= as_of): long-run levels over all twelve, recent levels over
+  the last four, their trends, volatility and the seasonal pattern;
 - inspections visited strictly before the as-of date, with their findings;
 - the employer's start date.
 
@@ -29,42 +30,64 @@ from .medians import sector_wage_medians_ensure
 from .registry import FEATURE_NAMES
 from .streaming import copy_followed
 
-# Declarations in the window: the 4 quarters ended by as_of. "Recent" = the last 2.
+HISTORY_QUARTERS = 12  # quarters of declarations a feature may read (long-run levels and patterns)
+RECENT_QUARTERS = 4  # of which "recent": the last year (the SQL's 15-month bound)
+
+# Declarations in the window: the HISTORY_QUARTERS quarters ended by as_of (long-run levels,
+# volatility, seasonal pattern); "recent" = the last RECENT_QUARTERS of them, "earlier" =
+# the ones before (trends); "last two" and "two before" for changes within the last year.
 # Performance: the amounts are aggregated as float8 (numeric sums and averages are several
 # times slower, and numeric averages print 20 digits that features_read then parses). The
 # sector medians per quarter come from scoring_sectorquarterwage (features.medians), kept
-# up to date outside this statement: sorting every quarter's declarations here took
-# 9 of the 11 s of a training query at a million employers.
+# up to date outside this statement: sorting every quarter's declarations here dominated
+# the training query.
 _FEATURES_SQL = """
 WITH targets AS ({targets}),
 declared AS (
     SELECT t.employer_id, t.as_of,
+        count(*) AS quarters,
         avg(d.headcount::float8) AS heads,
         stddev_pop(d.headcount::float8) AS heads_sd,
-        avg(d.headcount::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS heads_recent,
-        avg(d.headcount::float8) FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS heads_before,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS heads_recent,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter <= t.as_of - interval '15 months') AS heads_earlier,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS heads_last_two,
+        avg(d.headcount::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months'
+                                           AND d.quarter <= t.as_of - interval '9 months') AS heads_two_before,
+        avg(d.headcount::float8) FILTER (WHERE extract(month FROM d.quarter) = 1) AS heads_q1,
+        avg(d.headcount::float8) FILTER (WHERE extract(month FROM d.quarter) = 4) AS heads_q2,
+        avg(d.headcount::float8) FILTER (WHERE extract(month FROM d.quarter) = 7) AS heads_q3,
+        avg(d.headcount::float8) FILTER (WHERE extract(month FROM d.quarter) = 10) AS heads_q4,
         sum(d.headcount) AS head_quarters,
         sum(d.fte::float8) AS fte,
-        sum(d.declared_hours) AS hours,
+        sum(d.fte::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS fte_recent,
+        sum(d.fte::float8) FILTER (WHERE d.quarter <= t.as_of - interval '15 months') AS fte_earlier,
+        sum(d.declared_hours::float8) AS hours,
+        sum(d.declared_hours::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS hours_recent,
+        sum(d.declared_hours::float8) FILTER (WHERE d.quarter <= t.as_of - interval '15 months') AS hours_earlier,
         sum(d.gross_wages::float8) AS wages,
+        sum(d.gross_wages::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS wages_recent,
+        sum(d.gross_wages::float8) FILTER (WHERE d.quarter <= t.as_of - interval '15 months') AS wages_earlier,
+        count(*) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS quarters_recent,
         sum(d.part_time_share::float8 * d.headcount) AS part_timers,
         avg(d.part_time_share::float8) AS part_time_share,
+        avg(d.part_time_share::float8) FILTER (WHERE d.quarter > t.as_of - interval '15 months') AS part_time_recent,
+        avg(d.part_time_share::float8) FILTER (WHERE d.quarter <= t.as_of - interval '15 months') AS part_time_earlier,
         sum(d.hires) AS hires,
         sum(d.exits) AS exits,
         sum(d.short_contracts) AS short_contracts,
         sum(d.posted_workers) AS posted,
         sum(d.temporary_unemployment_days) AS layoff_days,
         sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
-            FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS layoff_recent,
+            FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS layoff_last_two,
         sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
-            FILTER (WHERE d.quarter <= t.as_of - interval '9 months') AS layoff_before,
-        sum(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
+            FILTER (WHERE d.quarter > t.as_of - interval '15 months'
+                      AND d.quarter <= t.as_of - interval '9 months') AS layoff_two_before,
+        avg(d.temporary_unemployment_days::float / nullif(d.headcount, 0))
             FILTER (WHERE extract(month FROM d.quarter) IN (4, 7)) AS layoff_spring_summer,
-        avg(d.social_security_debt::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt,
-        count(*) AS quarters
+        avg(d.social_security_debt::float8) FILTER (WHERE d.quarter > t.as_of - interval '9 months') AS debt
     FROM targets t
     JOIN inspections_declaration d ON d.employer_id = t.employer_id
-     AND d.quarter > t.as_of - interval '15 months' AND d.quarter <= t.as_of - interval '3 months'
+     AND d.quarter > t.as_of - interval '{history_months} months' AND d.quarter <= t.as_of - interval '3 months'
     GROUP BY t.employer_id, t.as_of
 ),
 windows AS (
@@ -77,7 +100,7 @@ quarter_median AS (
 sector_median AS (
     SELECT w.sector_id, w.as_of, avg(m.wage_per_fte) AS wage_per_fte
     FROM windows w JOIN quarter_median m ON m.sector_id = w.sector_id
-     AND m.quarter > w.as_of - interval '15 months' AND m.quarter <= w.as_of - interval '3 months'
+     AND m.quarter > w.as_of - interval '{history_months} months' AND m.quarter <= w.as_of - interval '3 months'
     GROUP BY w.sector_id, w.as_of
 ),
 history AS (
@@ -91,23 +114,34 @@ history AS (
 )
 SELECT t.employer_id, t.as_of,
     (d.wages / nullif(d.fte, 0)) / nullif(s.wage_per_fte, 0) - 1 AS wage_per_fte_vs_sector,
+    (d.wages_recent / nullif(d.fte_recent, 0)) / nullif(d.wages_earlier / nullif(d.fte_earlier, 0), 0) - 1
+        AS wage_per_fte_change,
     d.hours / nullif(d.fte, 0) AS hours_per_fte,
+    (d.hours_recent / nullif(d.fte_recent, 0)) / nullif(d.hours_earlier / nullif(d.fte_earlier, 0), 0) - 1
+        AS hours_per_fte_change,
     d.fte / nullif(d.head_quarters, 0) AS fte_per_worker,
     d.part_time_share,
+    d.part_time_recent - d.part_time_earlier AS part_time_share_change,
     -- greatest/least skip NULLs: without part-timers this would be 1, not NULL.
     CASE WHEN d.part_timers > 0 THEN greatest(0, least(1, (d.fte - (d.head_quarters - d.part_timers)) / d.part_timers))
         END AS part_time_fraction,
-    d.heads AS headcount,
-    d.heads_recent / nullif(d.heads_before, 0) - 1 AS headcount_change,
+    d.heads_recent AS headcount,
+    d.heads_last_two / nullif(d.heads_two_before, 0) - 1 AS headcount_change,
+    d.heads_recent / nullif(d.heads_earlier, 0) - 1 AS headcount_trend,
     d.heads_sd / nullif(d.heads, 0) AS headcount_volatility,
+    -- Only with every season declared: greatest/least would skip a missing one.
+    CASE WHEN d.heads_q1 IS NOT NULL AND d.heads_q2 IS NOT NULL AND d.heads_q3 IS NOT NULL AND d.heads_q4 IS NOT NULL
+        THEN (greatest(d.heads_q1, d.heads_q2, d.heads_q3, d.heads_q4)
+              - least(d.heads_q1, d.heads_q2, d.heads_q3, d.heads_q4)) / nullif(d.heads, 0) END
+        AS headcount_seasonality,
     d.hires * 4.0 / d.quarters / nullif(d.heads, 0) AS hires_per_worker,
     d.exits * 4.0 / d.quarters / nullif(d.heads, 0) AS exits_per_worker,
     d.short_contracts::float / nullif(d.hires, 0) AS short_contract_share,
     d.layoff_days * 4.0 / d.quarters / nullif(d.heads, 0) AS layoff_days_per_worker,
-    d.layoff_recent - d.layoff_before AS layoff_days_change,
-    CASE WHEN d.quarters > 0 THEN coalesce(d.layoff_spring_summer, 0) END AS layoff_days_spring_summer,
+    d.layoff_last_two - d.layoff_two_before AS layoff_days_change,
+    CASE WHEN d.quarters > 0 THEN 2 * coalesce(d.layoff_spring_summer, 0) END AS layoff_days_spring_summer,
     d.posted::float / nullif(d.head_quarters, 0) AS posted_worker_share,
-    d.debt / nullif(d.wages / d.quarters, 0) AS debt_to_wages,
+    d.debt / nullif(d.wages_recent / nullif(d.quarters_recent, 0), 0) AS debt_to_wages,
     (t.as_of - e.start_date) / 365.25 AS company_years,
     coalesce(h.inspections, 0) AS earlier_inspections,
     coalesce(h.findings, 0) AS earlier_findings,
@@ -146,7 +180,7 @@ CHUNK_ROWS = 100_000
 
 def features_sql(targets: str) -> str:
     """The feature statement over a targets query that yields (employer_id, as_of)."""
-    return _FEATURES_SQL.format(targets=targets)
+    return _FEATURES_SQL.format(targets=targets, history_months=3 * HISTORY_QUARTERS + 3)
 
 
 def features_copy_out(*, targets: str, params: dict[str, object]) -> IO[bytes]:

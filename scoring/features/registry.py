@@ -89,8 +89,8 @@ FEATURES: dict[str, Feature] = {
             "wage_per_fte_vs_sector",
             _("wage per FTE against the sector"),
             _(
-                "Gross wages per full-time equivalent over the last four declared quarters, against the median of "
-                "the sector in the same quarters (0 = the median, -0.38 = 38 % below)."
+                "Gross wages per full-time equivalent over the last twelve declared quarters, against the median "
+                "of the sector in the same quarters (0 = the median, -0.38 = 38 % below)."
             ),
             DECLARATIONS + EMPLOYERS,
             _("Low pay for the hours declared can mean hours or workers not declared."),
@@ -100,12 +100,37 @@ FEATURES: dict[str, Feature] = {
             ),
         ),
         Feature(
+            "wage_per_fte_change",
+            _("change in wage per FTE"),
+            _(
+                "Gross wages per full-time equivalent in the last four declared quarters against the quarters "
+                "before them (0 = unchanged, -0.2 = 20 % lower now)."
+            ),
+            DECLARATIONS,
+            _("Pay that drops while the work goes on can mean part of it is now paid undeclared."),
+            _relative(
+                gettext_noop("wage per FTE up %(percent)s %% on earlier quarters"),
+                gettext_noop("wage per FTE down %(percent)s %% on earlier quarters"),
+            ),
+        ),
+        Feature(
             "hours_per_fte",
             _("declared hours per FTE"),
             _("Hours declared per full-time equivalent and quarter (about 455 for a full-time worker)."),
             DECLARATIONS,
             _("Few hours per FTE can mean part of the work is not declared."),
             _amount(gettext_noop("%(value)s declared hours per FTE a quarter"), 0),
+        ),
+        Feature(
+            "hours_per_fte_change",
+            _("change in hours per FTE"),
+            _("Hours declared per FTE in the last four quarters against the quarters before them."),
+            DECLARATIONS,
+            _("Fewer hours declared for the same staff can mean hours worked but not declared."),
+            _relative(
+                gettext_noop("hours per FTE up %(percent)s %% on earlier quarters"),
+                gettext_noop("hours per FTE down %(percent)s %% on earlier quarters"),
+            ),
         ),
         Feature(
             "fte_per_worker",
@@ -118,10 +143,21 @@ FEATURES: dict[str, Feature] = {
         Feature(
             "part_time_share",
             _("part-time share"),
-            _("Share of the workers on a part-time contract, averaged over the last four quarters."),
+            _("Share of the workers on a part-time contract, averaged over the last twelve quarters."),
             DECLARATIONS,
             _("Part-time contracts are where part-time abuse happens."),
             _share(gettext_noop("%(percent)s %% of the workers part-time")),
+        ),
+        Feature(
+            "part_time_share_change",
+            _("change in part-time share"),
+            _("Share of workers part-time in the last four quarters minus the share in the quarters before them."),
+            DECLARATIONS,
+            _("Full-time workers moved onto part-time contracts can keep working full time."),
+            _relative(
+                gettext_noop("part-time share up %(percent)s points on earlier quarters"),
+                gettext_noop("part-time share down %(percent)s points on earlier quarters"),
+            ),
         ),
         Feature(
             "part_time_fraction",
@@ -151,6 +187,17 @@ FEATURES: dict[str, Feature] = {
             ),
         ),
         Feature(
+            "headcount_trend",
+            _("trend in workers"),
+            _("Workers in the last four quarters against the quarters before them, as a share."),
+            DECLARATIONS,
+            _("A payroll that shrinks for good while the firm keeps trading can mean work moved off the books."),
+            _relative(
+                gettext_noop("workers up %(percent)s %% on earlier quarters"),
+                gettext_noop("workers down %(percent)s %% on earlier quarters"),
+            ),
+        ),
+        Feature(
             "headcount_volatility",
             _("headcount volatility"),
             _("Standard deviation of the quarterly headcount divided by its mean."),
@@ -159,9 +206,20 @@ FEATURES: dict[str, Feature] = {
             _share(gettext_noop("headcount varies by %(percent)s %% from quarter to quarter")),
         ),
         Feature(
+            "headcount_seasonality",
+            _("seasonal swing in workers"),
+            _(
+                "Difference between the busiest and the quietest season's average headcount, as a share of "
+                "the average (only when every season was declared)."
+            ),
+            DECLARATIONS,
+            _("A strong seasonal swing is normal in some trades; an unusual one for the sector deserves a look."),
+            _share(gettext_noop("headcount swings %(percent)s %% between seasons")),
+        ),
+        Feature(
             "hires_per_worker",
             _("hires per worker"),
-            _("Hires over the last four quarters per worker on the payroll."),
+            _("Hires per worker on the payroll and year, over the last twelve quarters."),
             DECLARATIONS,
             _("High churn goes with undeclared work and with hiring during lay-offs."),
             _amount(gettext_noop("%(value)s hires per worker in a year"), 2),
@@ -169,7 +227,7 @@ FEATURES: dict[str, Feature] = {
         Feature(
             "exits_per_worker",
             _("exits per worker"),
-            _("Exits over the last four quarters per worker on the payroll."),
+            _("Exits per worker on the payroll and year, over the last twelve quarters."),
             DECLARATIONS,
             _("Many exits can mean workers moved to bogus self-employment."),
             _amount(gettext_noop("%(value)s exits per worker in a year"), 2),
@@ -185,7 +243,7 @@ FEATURES: dict[str, Feature] = {
         Feature(
             "layoff_days_per_worker",
             _("temporary unemployment"),
-            _("Days of temporary unemployment over the last four quarters per worker."),
+            _("Days of temporary unemployment per worker and year, over the last twelve quarters."),
             DECLARATIONS,
             _("Heavy use of temporary unemployment is where lay-off fraud happens."),
             _amount(gettext_noop("%(value)s days of temporary unemployment per worker in a year")),
@@ -205,8 +263,8 @@ FEATURES: dict[str, Feature] = {
             "layoff_days_spring_summer",
             _("temporary unemployment in spring and summer"),
             _(
-                "Days of temporary unemployment per worker in the second and third quarters (outside the "
-                "weather season)."
+                "Days of temporary unemployment per worker in the second and third quarters of a year (outside "
+                "the weather season), on average over the last twelve quarters."
             ),
             DECLARATIONS,
             _("Lay-offs in good weather, especially while hiring, are unusual."),

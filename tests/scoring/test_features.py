@@ -99,13 +99,55 @@ def test_hand_built_values(sector) -> None:
         "company_years": (AS_OF - dt.date(2015, 1, 1)).days / 365.25,
         "earlier_inspections": 1,
         "earlier_findings": 2,
+        "headcount_seasonality": (12 - 10) / 11,  # busiest seasons 12 workers, quietest 10
     }
+    # No quarter before the last four: nothing to compare the recent ones with.
+    trends = ["wage_per_fte_change", "hours_per_fte_change", "part_time_share_change", "headcount_trend"]
     for name, value in expected.items():
         assert row[name] == pytest.approx(value, rel=1e-6), name
-    assert set(expected) == set(FEATURE_NAMES), "every registered feature has a hand-computed value here"
+    assert all(math.isnan(row[name]) for name in trends)
+    assert set(expected) | set(trends) == set(FEATURE_NAMES), "every registered feature has a hand-computed value here"
     assert list(sector_features(sector="construction", as_of=AS_OF).columns) == list(COLUMNS)
     peer = _row(sector_features(sector="construction", as_of=AS_OF), sector["peers"][0].pk)
     assert peer["wage_per_fte_vs_sector"] == pytest.approx(0.0)
+
+
+def test_trends_compare_the_last_four_quarters_with_the_eight_before() -> None:
+    employer = EmployerFactory(start_date=dt.date(2015, 1, 1))
+    earlier = [dt.date(2022, 1, 1), dt.date(2022, 4, 1), dt.date(2022, 7, 1), dt.date(2022, 10, 1), *quarters_2023()]
+    declarations_make(
+        employer,
+        earlier,
+        headcount=10,
+        fte=Decimal("10.00"),
+        declared_hours=4550,
+        gross_wages=money(100_000),
+        part_time_share=Decimal("0.100"),
+    )
+    declarations_make(
+        employer,
+        WINDOW,
+        headcount=8,
+        fte=Decimal("8.00"),
+        declared_hours=2912,  # 364 hours per FTE, down 20 % on 455
+        gross_wages=money(72_000),  # 9,000 per FTE, down 10 % on 10,000
+        part_time_share=Decimal("0.350"),
+    )
+    DeclarationFactory(employer=employer, quarter=dt.date(2021, 10, 1), headcount=1000)  # thirteen quarters back
+
+    row = _row(sector_features(sector="construction", as_of=AS_OF), employer.pk)
+
+    assert row["wage_per_fte_change"] == pytest.approx(-0.10)
+    assert row["hours_per_fte_change"] == pytest.approx(-0.20)
+    assert row["part_time_share_change"] == pytest.approx(0.25)
+    assert row["headcount_trend"] == pytest.approx(8 / 10 - 1)
+    assert row["headcount"] == pytest.approx(8.0)  # the size now: the last four quarters
+    assert row["part_time_share"] == pytest.approx((8 * 0.1 + 4 * 0.35) / 12)  # long-run: all twelve
+    assert row["headcount_seasonality"] == pytest.approx(0.0)  # the same in every season
+
+
+def quarters_2023() -> list[dt.date]:
+    return [dt.date(2023, 1, 1), dt.date(2023, 4, 1), dt.date(2023, 7, 1), dt.date(2023, 10, 1)]
 
 
 def test_only_active_employers_of_the_sector_are_targets() -> None:
@@ -127,7 +169,7 @@ def test_only_active_employers_of_the_sector_are_targets() -> None:
 
 def test_no_declarations_in_the_window_gives_nan_not_zero() -> None:
     employer = EmployerFactory()
-    DeclarationFactory(employer=employer, quarter=dt.date(2023, 1, 1))  # before the window
+    DeclarationFactory(employer=employer, quarter=dt.date(2021, 10, 1))  # before the twelve quarters
 
     row = _row(sector_features(sector="construction", as_of=AS_OF), employer.pk)
 
@@ -181,7 +223,7 @@ def test_data_dated_after_the_as_of_date_do_not_move_the_features(sector) -> Non
     # A later quarter.
     DeclarationFactory(employer=a, quarter=dt.date(2025, 4, 1), headcount=1, temporary_unemployment_days=500)
     # Quarters before the window are forgotten too.
-    DeclarationFactory(employer=a, quarter=dt.date(2023, 10, 1), headcount=500, hires=400)
+    DeclarationFactory(employer=a, quarter=dt.date(2021, 10, 1), headcount=500, hires=400)
     # A later inspection that found offences, and one on the as-of date itself.
     later = InspectionFactory(employer=a, visit_date=AS_OF + dt.timedelta(days=10))
     FindingFactory(inspection=later, found=True)
@@ -234,9 +276,9 @@ def test_training_targets_see_only_the_past_of_each_visit() -> None:
     assert frame["as_of"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")]
     assert frame["earlier_inspections"].tolist() == [0, 1]
     assert frame["earlier_findings"].tolist() == [0, 1]
-    # As of 2024-03-01 the window is 2023-Q1 to 2023-Q4 (1, 1, 1, 5 hires for 10 workers); as of
-    # 2024-09-01 it is 2023-Q3 to 2024-Q2 (1, 5, 5, 5).
-    assert frame["hires_per_worker"].tolist() == pytest.approx([0.8, 1.6])
+    # The data start in 2022-Q4. As of 2024-03-01 the window holds 2022-Q4 to 2023-Q4 (1, 1, 1, 1, 5
+    # hires for 10 workers: 1.8 a quarter); as of 2024-09-01, 2022-Q4 to 2024-Q2 (19 in 7 quarters).
+    assert frame["hires_per_worker"].tolist() == pytest.approx([1.8 * 4 / 10, 19 / 7 * 4 / 10])
 
 
 # --- One statement for every employer --------------------------------------------------------
