@@ -10,11 +10,11 @@ without models trains without an active model to compare against; later passes c
 each new version with the active one (the steady state of the nightly run).
 
 It prints each call's time, the total of each pass, and the quality of the stored
-versions: precision of the top 5 % of the validation inspections, its lift over the
-random-control hit rate, and the ROC AUC of the gradient boosting against the logistic
-baseline. With --rescore it then runs scoring_run_create + scoring_run_execute for the
-12 models as of --as-of and scores_tidy (the whole nightly run) and prints the wall time and the peak
-RSS of this process (resource.getrusage ru_maxrss; PostgreSQL's memory not included).
+versions: ROC AUC on the validation inspections and the lift of the red band among the
+random controls of the validation year, each with its 95 % interval. With --rescore it
+then runs scoring_run_create + scoring_run_execute for the 12 models as of --as-of and
+scores_tidy (the whole nightly run) and prints the wall time and the peak RSS of this
+process (resource.getrusage ru_maxrss; PostgreSQL's memory not included).
 Target: the 12 trainings in under 120 s on 2 cores; the nightly run under 4 GB.
 """
 
@@ -77,25 +77,26 @@ def train_all(as_of: dt.date, pairs: list[tuple[str, str]]) -> tuple[float, list
 
 def quality_table(versions: list) -> None:
     print(
-        "| sector | offence | training / validation rows | precision top 5 % | random hit rate | lift | "
-        "AUC GB | AUC logistic | status |"
+        "| sector | offence | training / validation rows | ROC AUC (95 % interval) | random controls "
+        "(found) | lift of the red band (95 % interval) | status |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    lifts = []
+    print("|---|---|---|---|---|---|---|")
     for version in versions:
         metrics = version.metrics
-        baseline = metrics.get("baseline_logistic") or {}
-        lift = metrics.get("lift")
-        lifts.append(lift)
-        random_rate = metrics.get("random_control_hit_rate")
+        controls = metrics.get("random_controls") or {"rows": 0, "hits": 0}
         print(
             f"| {version.sector_id} | {version.offence_type_id} | {version.training_rows:,} / "
-            f"{version.validation_rows:,} | {metrics['precision_at_k']:.3f} (k={metrics['k']}) | "
-            f"{'-' if random_rate is None else f'{random_rate:.3f}'} | {'-' if lift is None else f'{lift:.2f}'} | "
-            f"{metrics['roc_auc']:.3f} | {baseline.get('roc_auc') or float('nan'):.3f} | {version.status} |"
+            f"{version.validation_rows:,} | "
+            f"{_with_interval(metrics.get('roc_auc'), metrics['intervals'].get('roc_auc'))} | "
+            f"{controls['rows']} ({controls['hits']}) | "
+            f"{_with_interval(metrics.get('lift'), metrics['control_intervals'].get('lift'))} | {version.status} |"
         )
-    met = sum(1 for lift in lifts if lift is not None and lift >= 3)
-    print(f"lift >= 3x: {met} of {len(lifts)} models")
+
+
+def _with_interval(value: float | None, pair: list[float] | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" + (f" ({pair[0]:.2f}-{pair[1]:.2f})" if pair else "")
 
 
 def rescore_all(as_of: dt.date, pairs: list[tuple[str, str]]) -> float:

@@ -1,0 +1,135 @@
+"""Validation figures: the same values as scikit-learn, intervals that cover, a lift from random controls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from scoring.services import evaluation
+from scoring.services.evaluation import auc_difference, bands_of, metrics_compute
+
+
+def _ones(count: int) -> np.ndarray:
+    return np.ones((count, 1), dtype=np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ranking_figures_equal_scikit_learn_with_ties(seed) -> None:
+    rng = np.random.default_rng(seed)
+    scores = np.sort(np.round(rng.random(3000), 2))  # many ties
+    labels = rng.random(3000) < scores
+
+    assert evaluation.roc_auc(labels, scores, _ones(3000))[0] == pytest.approx(roc_auc_score(labels, scores), abs=1e-6)
+    assert evaluation.average_precision(labels, scores, _ones(3000))[0] == pytest.approx(
+        average_precision_score(labels, scores), abs=1e-6
+    )
+
+
+def test_bootstrap_weights_are_poisson_and_seeded() -> None:
+    weights = evaluation.bootstrap_weights(20_000, rounds=50)
+
+    assert weights.shape == (20_000, 50)
+    assert weights.mean() == pytest.approx(1.0, abs=0.01) and weights.var() == pytest.approx(1.0, abs=0.02)
+    assert (weights == 0).mean() == pytest.approx(np.exp(-1), abs=0.01)
+    np.testing.assert_array_equal(weights, evaluation.bootstrap_weights(20_000, rounds=50))
+
+
+def _validation(rng: np.random.Generator, count: int, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with a known signal: the offence is found with probability rising with the score."""
+    scores = rng.random(count)
+    labels = rng.random(count) < 1 / (1 + np.exp(-(strength * (scores - 0.5) - 1.5)))
+    return labels, scores
+
+
+def test_the_auc_interval_covers_the_true_value_about_95_times_in_100() -> None:
+    rng = np.random.default_rng(7)
+    truth_labels, truth_scores = _validation(rng, 400_000, 3.0)
+    truth = roc_auc_score(truth_labels, truth_scores)
+    covered = 0
+    for _ in range(60):
+        labels, scores = _validation(rng, 600, 3.0)
+        order = np.argsort(scores)
+        metrics = metrics_compute(
+            labels=labels[order],
+            scores=scores[order],
+            bands=bands_of(scores[order], [0.95, 0.85, 0.5]),
+            capacity_share=0.05,
+            controls=np.zeros(600, dtype=bool),
+        )
+        low, high = metrics["intervals"]["roc_auc"]
+        covered += low <= truth <= high
+    assert covered >= 52  # 95 % of 60 is 57; a binomial spread of two standard deviations below
+
+
+def test_the_lift_is_that_of_the_red_band_among_random_controls() -> None:
+    """A sector where the red 5 % find offences three times as often as everyone: the controls
+    that land in the red band say so; the targeted inspections, chosen for risk, are left out."""
+    rng = np.random.default_rng(3)
+    count = 40_000
+    scores = rng.random(count)
+    red = scores >= 0.95
+    labels = rng.random(count) < np.where(red, 0.30, 0.10 * (1 - 0.3 * 0.05) / 0.95)
+    controls = rng.random(count) < 0.25
+    metrics = metrics_compute(
+        labels=labels,
+        scores=scores,
+        bands=bands_of(scores, [0.95, 0.85, 0.5]),
+        capacity_share=0.05,
+        controls=controls,
+    )
+
+    counts = metrics["random_controls"]
+    assert counts["rows"] == controls.sum() and counts["red_rows"] == (controls & red).sum()
+    base = labels.mean()
+    true_lift = 0.30 / base
+    low, high = metrics["control_intervals"]["lift"]
+    assert low < true_lift < high and low > 2
+    assert metrics["lift"] == pytest.approx(
+        ((counts["red_hits"] + 0.5) / (counts["red_rows"] + 1)) / ((counts["hits"] + 0.5) / (counts["rows"] + 1))
+    )
+
+
+def test_without_controls_there_is_no_lift_and_no_interval() -> None:
+    labels, scores = _validation(np.random.default_rng(1), 500, 3.0)
+    metrics = metrics_compute(
+        labels=labels,
+        scores=scores,
+        bands=bands_of(scores, [0.9, 0.8, 0.5]),
+        capacity_share=0.05,
+        controls=np.zeros(500, dtype=bool),
+    )
+
+    assert metrics["lift"] is None and metrics["control_intervals"] == {"lift": None, "roc_auc": None}
+    assert metrics["random_controls"] == {"rows": 0, "hits": 0, "red_rows": 0, "red_hits": 0}
+
+
+def test_every_interval_holds_its_figure() -> None:
+    labels, scores = _validation(np.random.default_rng(5), 2000, 4.0)
+    metrics = metrics_compute(
+        labels=labels,
+        scores=scores,
+        bands=bands_of(scores, [0.95, 0.85, 0.5]),
+        capacity_share=0.05,
+        controls=np.random.default_rng(6).random(2000) < 0.3,
+    )
+
+    for name, (low, high) in metrics["intervals"].items():
+        assert low <= metrics[name] <= high, name
+    low, high = metrics["control_intervals"]["roc_auc"]
+    assert low <= metrics["control_roc_auc"] <= high
+    for band in metrics["band_hit_rates"].values():
+        assert band["interval"][0] <= band["rate"] <= band["interval"][1]
+
+
+def test_the_paired_difference_tells_a_better_model_from_the_same_one() -> None:
+    rng = np.random.default_rng(9)
+    labels, good = _validation(rng, 3000, 5.0)
+    noisy = good + rng.normal(0, 0.6, 3000)
+
+    better = auc_difference(labels, good, noisy)
+    same = auc_difference(labels, good, good.copy())
+
+    assert better["difference"] > 0 and better["interval"][0] > 0
+    assert same["difference"] == 0 and same["interval"] == [0.0, 0.0]
+    assert better["roc_auc"] == pytest.approx(roc_auc_score(labels, good), abs=1e-6)
