@@ -208,6 +208,24 @@ def test_validated_on_the_later_year_then_refit_on_everything(trained, data, mon
     assert ModelVersion.objects.get(pk=trained.pk).status == ModelStatus.RETIRED
 
 
+def test_random_controls_weigh_more_in_training(data, monkeypatch) -> None:
+    seen = {}
+    real = training.HistGradientBoostingClassifier.fit
+
+    def fit(self, X, y, sample_weight=None):
+        seen["weights"] = sample_weight
+        return real(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(training.HistGradientBoostingClassifier, "fit", fit)
+
+    training.model_fit(data.training, list(FEATURE_NAMES))
+
+    controls = data.training["random_control"].to_numpy(dtype=bool)
+    assert controls.any() and not controls.all()
+    assert (seen["weights"][controls] == training.RANDOM_CONTROL_WEIGHT).all()
+    assert (seen["weights"][~controls] == 1.0).all()
+
+
 def test_one_active_version_per_pair(trained) -> None:
     newer = _with_features(trained, artifact_features=list(FEATURE_NAMES), version_features=list(FEATURE_NAMES))
     model_version_activate(version=newer)
