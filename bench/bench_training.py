@@ -89,7 +89,7 @@ def quality_table(versions: list) -> None:
             f"{version.validation_rows:,} | "
             f"{_with_interval(metrics.get('roc_auc'), metrics['intervals'].get('roc_auc'))} | "
             f"{controls['rows']} ({controls['hits']}) | "
-            f"{_with_interval(metrics.get('lift'), metrics['control_intervals'].get('lift'))} | {version.status} |"
+            f"{_with_interval(metrics.get('lift'), metrics['intervals'].get('lift'))} | {version.status} |"
         )
 
 

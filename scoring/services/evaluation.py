@@ -143,9 +143,9 @@ def metrics_compute(
         "confidence": CONFIDENCE,
         "bootstrap_rounds": ROUNDS,
     }
-    metrics.update(
-        random_control_metrics(labels=labels, scores=scores, bands=bands, controls=controls, weights=weights)
-    )
+    controlled = random_control_metrics(labels=labels, scores=scores, bands=bands, controls=controls, weights=weights)
+    metrics["intervals"].update(controlled.pop("intervals"))
+    metrics.update(controlled)
     return metrics
 
 
@@ -181,9 +181,9 @@ def random_control_metrics(
         "random_control_hit_rate": counts["hits"] / counts["rows"] if counts["rows"] else None,
         "lift": point,
         "control_roc_auc": control_auc,
-        "control_intervals": {
+        "intervals": {
             "lift": interval(lift(weights)) if counts["rows"] else None,
-            "roc_auc": control_auc_interval,
+            "control_roc_auc": control_auc_interval,
         },
     }
 

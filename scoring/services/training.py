@@ -254,7 +254,7 @@ def _control_gate(metrics: dict) -> list[str]:
     counts = metrics.get("random_controls") or {"rows": 0, "hits": 0}
     if not _controls_enough(counts):
         return []
-    auc_range = metrics.get("control_intervals", {}).get("roc_auc")
+    auc_range = metrics.get("intervals", {}).get("control_roc_auc")
     low = _lower(auc_range)
     if low is None or low <= 0.5:
         return [

@@ -83,7 +83,7 @@ def test_the_lift_is_that_of_the_red_band_among_random_controls() -> None:
     assert counts["rows"] == controls.sum() and counts["red_rows"] == (controls & red).sum()
     base = labels.mean()
     true_lift = 0.30 / base
-    low, high = metrics["control_intervals"]["lift"]
+    low, high = metrics["intervals"]["lift"]
     assert low < true_lift < high and low > 2
     assert metrics["lift"] == pytest.approx(
         ((counts["red_hits"] + 0.5) / (counts["red_rows"] + 1)) / ((counts["hits"] + 0.5) / (counts["rows"] + 1))
@@ -100,7 +100,8 @@ def test_without_controls_there_is_no_lift_and_no_interval() -> None:
         controls=np.zeros(500, dtype=bool),
     )
 
-    assert metrics["lift"] is None and metrics["control_intervals"] == {"lift": None, "roc_auc": None}
+    assert metrics["lift"] is None
+    assert metrics["intervals"]["lift"] is None and metrics["intervals"]["control_roc_auc"] is None
     assert metrics["random_controls"] == {"rows": 0, "hits": 0, "red_rows": 0, "red_hits": 0}
 
 
@@ -114,10 +115,17 @@ def test_every_interval_holds_its_figure() -> None:
         controls=np.random.default_rng(6).random(2000) < 0.3,
     )
 
+    assert set(metrics["intervals"]) == {
+        "roc_auc",
+        "average_precision",
+        "precision_at_k",
+        "recall_at_k",
+        "brier",
+        "lift",
+        "control_roc_auc",
+    }
     for name, (low, high) in metrics["intervals"].items():
         assert low <= metrics[name] <= high, name
-    low, high = metrics["control_intervals"]["roc_auc"]
-    assert low <= metrics["control_roc_auc"] <= high
     for band in metrics["band_hit_rates"].values():
         assert band["interval"][0] <= band["rate"] <= band["interval"][1]
 
