@@ -15,14 +15,14 @@ from inspections.models import OffenceType, Sector
 from scoring.features.registry import FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion, ScoringRun
 from scoring.services.artifacts import ArtifactRefused
+from scoring.services.evaluation import figure_text
 from scoring.services.training import TrainingRefused, model_version_activate
 from scoring.services.uploads import MAX_UPLOAD_BYTES, model_version_upload
 
 
 def _metric(name: str, label: str) -> Any:
     def show(self: Any, version: ModelVersion) -> str:
-        value = (version.metrics or {}).get(name)
-        return "-" if value is None else f"{value:.3f}"
+        return figure_text(version.metrics, name)
 
     show.short_description = label  # type: ignore[attr-defined]
     return show

@@ -11,6 +11,7 @@ from django.db.models import Model
 
 from inspections.models import OffenceType, Sector
 from scoring.models import ModelVersion, ScoringRun
+from scoring.services.evaluation import figure_text
 from scoring.services.nightly import RetrainOutcome
 
 
@@ -80,12 +81,18 @@ def retrain_table(outcomes: Iterable[RetrainOutcome]) -> list[str]:
                 outcome.offence,
                 version.pk,
                 status,
-                metrics.get("roc_auc"),
-                metrics.get("lift"),
+                figure_text(metrics, "roc_auc"),
+                _lift_text(metrics),
                 version.review_note,
             )
         )
     return table_render(("sector", "offence", "version", "status", "AUC", "lift", "note"), rows)
+
+
+def _lift_text(metrics: dict) -> str:
+    """The lift with its interval and the random controls it rests on."""
+    controls = metrics.get("random_controls") or {}
+    return f"{figure_text(metrics, 'lift')} on {controls.get('rows', 0)} random controls"
 
 
 def runs_table(runs: Iterable[ScoringRun]) -> list[str]:

@@ -242,3 +242,13 @@ def auc_difference(labels: np.ndarray, mine: np.ndarray, theirs: np.ndarray) -> 
         "difference": point_a - point_b,
         "interval": interval(a - b),
     }
+
+
+def figure_text(metrics: dict, name: str) -> str:
+    """A stored figure with its 95 % interval, e.g. "0.712 (0.651-0.772)"; "-" when unknown."""
+    value = (metrics or {}).get(name)
+    if value is None:
+        return "-"
+    digits = 2 if abs(value) >= 10 else 3
+    pair = ((metrics or {}).get("intervals") or {}).get(name)
+    return f"{value:.{digits}f}" + (f" ({pair[0]:.{digits}f}-{pair[1]:.{digits}f})" if pair else "")
