@@ -98,20 +98,27 @@ def rate(hits: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return hits / rows
 
 
-def figure(statistic, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[float | None, list | None]:
-    """A statistic on the rows as they are, and its bootstrap interval."""
+def figure(statistic, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[float | None, np.ndarray]:
+    """A statistic on the rows as they are, and its value in every bootstrap round."""
     point = float(statistic(labels, scores, np.ones((len(labels), 1), dtype=np.float32))[0])
-    return (point if np.isfinite(point) else None), interval(statistic(labels, scores, weights))
+    return (point if np.isfinite(point) else None), statistic(labels, scores, weights)
 
 
 def metrics_compute(
-    *, labels: np.ndarray, scores: np.ndarray, bands: np.ndarray, capacity_share: float, controls: np.ndarray
+    *,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    bands: np.ndarray,
+    capacity_share: float,
+    controls: np.ndarray,
+    base: np.ndarray,
 ) -> dict[str, object]:
     """The metrics stored with a model version (see docs/scoring.md for each definition).
 
     `controls` marks the validation inspections that were random controls: the only ones
     drawn without regard to risk, so the only ones that say how the lists would do on the
-    whole sector. The lift is theirs; the other figures are over every validation inspection.
+    whole sector. The lift is theirs (with `base`, the findings of every random control of
+    the pair, for the base rate); the other figures are over every validation inspection.
     """
     order = np.argsort(scores, kind="stable")  # _by_score reads sorted scores
     labels, scores, bands, controls = labels[order].astype(bool), scores[order], bands[order], controls[order]
@@ -119,8 +126,8 @@ def metrics_compute(
     k = max(1, round(capacity_share * len(labels)))
     hits_top = int(labels[-k:].sum())
     above = scores >= scores[-k]  # the k-th highest score, for the bootstrap
-    auc, auc_interval = figure(roc_auc, labels, scores, weights)
-    precision, precision_interval = figure(average_precision, labels, scores, weights)
+    auc, auc_draws = figure(roc_auc, labels, scores, weights)
+    precision, precision_draws = figure(average_precision, labels, scores, weights)
     metrics: dict[str, object] = {
         "rows": len(labels),
         "positives": int(labels.sum()),
@@ -134,8 +141,8 @@ def metrics_compute(
         "band_hit_rates": _band_hit_rates(labels, bands, weights),
         "reliability": _reliability(labels, scores) if 0 < labels.sum() < len(labels) else [],
         "intervals": {
-            "roc_auc": auc_interval,
-            "average_precision": precision_interval,
+            "roc_auc": interval(auc_draws),
+            "average_precision": interval(precision_draws),
             "precision_at_k": interval(rate((above & labels) @ weights, above @ weights)),
             "recall_at_k": interval(rate((above & labels) @ weights, labels @ weights)),
             "brier": interval(rate(((scores - labels) ** 2) @ weights, weights.sum(axis=0))),
@@ -143,49 +150,83 @@ def metrics_compute(
         "confidence": CONFIDENCE,
         "bootstrap_rounds": ROUNDS,
     }
-    controlled = random_control_metrics(labels=labels, scores=scores, bands=bands, controls=controls, weights=weights)
+    metrics["lower_bounds"] = {"roc_auc": lower_bound(auc_draws)}
+    controlled = random_control_metrics(
+        labels=labels, scores=scores, bands=bands, controls=controls, weights=weights, base=base
+    )
     metrics["intervals"].update(controlled.pop("intervals"))
+    metrics["lower_bounds"].update(controlled.pop("lower_bounds"))
     metrics.update(controlled)
     return metrics
 
 
 def random_control_metrics(
-    *, labels: np.ndarray, scores: np.ndarray, bands: np.ndarray, controls: np.ndarray, weights: np.ndarray
+    *,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    bands: np.ndarray,
+    controls: np.ndarray,
+    weights: np.ndarray,
+    base: np.ndarray,
 ) -> dict[str, object]:
-    """The lift of the red band and the ranking among the random controls of the validation period.
+    """The lift of the red band, and the ranking among the random controls of the validation year.
 
-    lift = hit rate of the random controls that fall in the red band / hit rate of all
-    random controls. The red band is the top of the sector's employers (band thresholds
-    from a sample of the sector), so this estimates what the red list finds against an
-    inspection drawn at random. Each count gets half a hit more (Jeffreys) so that a band
-    holding two controls and no hit does not read as a lift of exactly zero.
+    lift = hit rate of the validation year's random controls that fall in the red band /
+    hit rate of every random control of the pair before the as-of date (`base`: found or
+    not, one per control; the base rate does not depend on the model, so every year of
+    controls may estimate it). The red band is the top of the sector's employers (band
+    thresholds from a sample of the sector), so this estimates what the red list finds
+    against an inspection drawn at random.
+
+    A few controls in the red band are the rule, so the interval is not a bootstrap (which
+    collapses on two controls without a hit) but the ratio of two Jeffreys posteriors,
+    Beta(hits + 1/2, misses + 1/2), drawn 20,000 times with a fixed seed; the figure is
+    the ratio of the posterior means, which that interval always holds.
     """
     controls = controls.astype(bool)
     red = controls & (bands == 1)
+    base = base.astype(bool)
     counts = {
-        "rows": int(controls.sum()),
-        "hits": int(labels[controls].sum()),
+        "rows": len(base),
+        "hits": int(base.sum()),
+        "validation_rows": int(controls.sum()),
+        "validation_hits": int(labels[controls].sum()),
         "red_rows": int(red.sum()),
         "red_hits": int(labels[red].sum()),
     }
-
-    def lift(w: np.ndarray) -> np.ndarray:
-        red_rate = ((red & labels) @ w + 0.5) / (red @ w + 1)
-        base_rate = ((controls & labels) @ w + 0.5) / (controls @ w + 1)
-        return red_rate / base_rate
-
-    control_auc, control_auc_interval = figure(roc_auc, labels[controls], scores[controls], weights[controls])
-    point = float(lift(np.ones((len(labels), 1), dtype=np.float32))[0]) if counts["rows"] else None
+    control_auc, control_auc_draws = figure(roc_auc, labels[controls], scores[controls], weights[controls])
+    lift, lift_interval = _lift((counts["red_hits"], counts["red_rows"]), (counts["hits"], counts["rows"]))
     return {
         "random_controls": counts,
         "random_control_hit_rate": counts["hits"] / counts["rows"] if counts["rows"] else None,
-        "lift": point,
+        "lift": lift,
         "control_roc_auc": control_auc,
-        "intervals": {
-            "lift": interval(lift(weights)) if counts["rows"] else None,
-            "control_roc_auc": control_auc_interval,
-        },
+        "intervals": {"lift": lift_interval, "control_roc_auc": interval(control_auc_draws)},
+        "lower_bounds": {"control_roc_auc": lower_bound(control_auc_draws)},
     }
+
+
+def _lift(red: tuple[int, int], base: tuple[int, int]) -> tuple[float | None, list[float] | None]:
+    """Ratio of two hit rates (hits, rows) and its interval, from Jeffreys posteriors."""
+    if not red[1] or not base[1]:
+        return None, None
+    rng = np.random.default_rng(SEED)
+    draws = rng.beta(red[0] + 0.5, red[1] - red[0] + 0.5, 20_000) / rng.beta(
+        base[0] + 0.5, base[1] - base[0] + 0.5, 20_000
+    )
+    point = ((red[0] + 0.5) / (red[1] + 1)) / ((base[0] + 0.5) / (base[1] + 1))
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(point), [float(low), float(high)]
+
+
+def lower_bound(values: np.ndarray) -> float | None:
+    """The one-sided 95 % lower bound of bootstrap values (their 5th percentile): the gates
+    ask one-sided questions ("better than chance?"), so they test at that bound."""
+    values = values[np.isfinite(values)]
+    if len(values) < 0.9 * ROUNDS:
+        return None
+    return float(np.percentile(values, (1 - CONFIDENCE) * 100))
 
 
 def _band_hit_rates(labels: np.ndarray, bands: np.ndarray, weights: np.ndarray) -> dict[str, dict[str, object]]:

@@ -220,12 +220,14 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, sector: str, cu
     scores = _scores(artifact.model, valid, artifact.features)
     sample = data.population(sector)
     thresholds = evaluation.band_thresholds(_scores(artifact.model, sample, artifact.features), cutoffs)
+    every = data.frame
     metrics = evaluation.metrics_compute(
         labels=valid["found"].to_numpy(),
         scores=scores,
         bands=evaluation.bands_of(scores, thresholds),
         capacity_share=cutoffs["red"],
         controls=valid["random_control"].to_numpy(dtype=bool),
+        base=every.loc[every["random_control"], "found"].to_numpy(dtype=bool),
     )
     metrics["band_thresholds"] = thresholds
     metrics["cutoff"] = data.cutoff.isoformat()
@@ -235,12 +237,11 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, sector: str, cu
 def gates_failed(metrics: dict) -> list[str]:
     """Why a version may not be activated automatically, in words (empty: it passes)."""
     failed = []
-    low = _lower(metrics.get("intervals", {}).get("roc_auc"))
+    low = metrics.get("lower_bounds", {}).get("roc_auc")
     if low is None or low <= 0.5:
         failed.append(
             f"On the {metrics.get('rows', 0)} validation inspections, ROC AUC {_shown(metrics.get('roc_auc'))} "
-            f"(95 % interval {_range(metrics.get('intervals', {}).get('roc_auc'))}) does not show that the model "
-            "ranks better than chance."
+            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
         )
     failed.extend(_control_gate(metrics))
     if not evaluation.bands_fall(metrics["band_hit_rates"]):
@@ -251,40 +252,36 @@ def gates_failed(metrics: dict) -> list[str]:
 def _control_gate(metrics: dict) -> list[str]:
     """The random controls: the only inspections whose choice did not lean on risk. With
     enough of them the model must beat chance among them too (gate_notes says when not)."""
-    counts = metrics.get("random_controls") or {"rows": 0, "hits": 0}
+    counts = metrics.get("random_controls") or {}
     if not _controls_enough(counts):
         return []
-    auc_range = metrics.get("intervals", {}).get("control_roc_auc")
-    low = _lower(auc_range)
+    low = metrics.get("lower_bounds", {}).get("control_roc_auc")
     if low is None or low <= 0.5:
         return [
-            f"On the {counts['rows']} random controls of the validation year ({counts['hits']} found an offence), "
-            f"ROC AUC {_shown(metrics.get('control_roc_auc'))} (95 % interval {_range(auc_range)}) does not show "
-            "that the model ranks better than chance."
+            f"On the {counts['validation_rows']} random controls of the validation year "
+            f"({counts['validation_hits']} found an offence), ROC AUC {_shown(metrics.get('control_roc_auc'))} "
+            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
         ]
     return []
 
 
 def _controls_enough(counts: dict) -> bool:
-    rows, hits = counts["rows"], counts["hits"]
+    rows, hits = counts.get("validation_rows", 0), counts.get("validation_hits", 0)
     return rows >= MIN_CONTROLS[0] and hits >= MIN_CONTROLS[1] and rows - hits >= MIN_CONTROLS[2]
 
 
 def gate_notes(metrics: dict) -> list[str]:
     """What the gates could not check, in words, for the version's note."""
-    counts = metrics.get("random_controls") or {"rows": 0, "hits": 0}
+    counts = metrics.get("random_controls") or {}
     if _controls_enough(counts):
         return []
     return [
-        f"Only {counts['rows']} random controls in the validation year, of which {counts['hits']} found an "
+        f"Only {counts.get('validation_rows', 0)} random controls in the validation year, of which "
+        f"{counts.get('validation_hits', 0)} found an "
         f"offence: too few to check the model on an unbiased sample (at least {MIN_CONTROLS[0]}, with "
         f"{MIN_CONTROLS[1]} found and {MIN_CONTROLS[2]} not), so its lift interval is wide; it was judged on "
         "every validation inspection."
     ]
-
-
-def _lower(pair: list[float] | None) -> float | None:
-    return pair[0] if pair else None
 
 
 def _shown(value: float | None) -> str:

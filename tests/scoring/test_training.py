@@ -106,9 +106,11 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
     # The lift rests on the random controls of the validation year, counted.
     valid = data.validation
     controls = valid[valid["random_control"]]
-    assert metrics["random_controls"]["rows"] == len(controls) > 0
-    assert metrics["random_controls"]["hits"] == int(controls["found"].sum())
-    assert metrics["random_control_hit_rate"] == pytest.approx(controls["found"].mean())
+    every = data.frame[data.frame["random_control"]]
+    assert metrics["random_controls"]["validation_rows"] == len(controls) > 0
+    assert metrics["random_controls"]["validation_hits"] == int(controls["found"].sum())
+    assert metrics["random_controls"]["rows"] == len(every) > len(controls)
+    assert metrics["random_control_hit_rate"] == pytest.approx(every["found"].mean())
     low, high = metrics["intervals"]["lift"]
     assert low <= metrics["lift"] <= high
     # The live model was refit on every labelled inspection up to the as-of date.
@@ -300,7 +302,7 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
 
     def weak(**kwargs):
         metrics = real(**kwargs)
-        return metrics | {"roc_auc": 0.56, "intervals": metrics["intervals"] | {"roc_auc": [0.49, 0.63]}}
+        return metrics | {"roc_auc": 0.56, "lower_bounds": metrics["lower_bounds"] | {"roc_auc": 0.49}}
 
     monkeypatch.setattr(training, "validation_metrics", weak)
 
@@ -308,13 +310,14 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
 
     assert candidate.status == ModelStatus.CANDIDATE
     assert candidate.review_note.startswith(
-        f"On the {candidate.validation_rows} validation inspections, ROC AUC 0.560 (95 % interval 0.490 to 0.630) "
-        "does not show that the model ranks better than chance."
+        f"On the {candidate.validation_rows} validation inspections, ROC AUC 0.560 (one-sided 95 % lower bound "
+        "0.490) does not show that the model ranks better than chance."
     )
     assert not ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE).exists()
 
 
-_ENOUGH_CONTROLS = {"rows": 80, "hits": 12, "red_rows": 5, "red_hits": 3}
+_ENOUGH_CONTROLS = {"rows": 300, "hits": 40, "validation_rows": 80, "validation_hits": 12, "red_rows": 5, "red_hits": 3}
+_FEW_CONTROLS = {"rows": 90, "hits": 8, "validation_rows": 25, "validation_hits": 2, "red_rows": 1, "red_hits": 0}
 _FALLING = {
     "red": {"rows": 12, "hits": 4, "rate": 4 / 12},
     "orange": {"rows": 12, "hits": 5, "rate": 5 / 12},
@@ -323,14 +326,12 @@ _FALLING = {
 }
 
 
-def _metrics(auc=(0.7, 0.6, 0.8), controls=_ENOUGH_CONTROLS, control_auc=(0.7, 0.55, 0.85), bands=_FALLING) -> dict:
+def _metrics(auc=(0.7, 0.6), controls=_ENOUGH_CONTROLS, control_auc=(0.7, 0.55), bands=_FALLING) -> dict:
+    """Figures and their one-sided lower bounds, as the gates read them."""
     return {
         "rows": 300,
         "roc_auc": auc[0],
-        "intervals": {
-            "roc_auc": list(auc[1:]) if auc[1] is not None else None,
-            "control_roc_auc": list(control_auc[1:]) if control_auc[1] is not None else None,
-        },
+        "lower_bounds": {"roc_auc": auc[1], "control_roc_auc": control_auc[1]},
         "random_controls": controls,
         "control_roc_auc": control_auc[0],
         "band_hit_rates": bands,
@@ -342,29 +343,29 @@ def _metrics(auc=(0.7, 0.6, 0.8), controls=_ENOUGH_CONTROLS, control_auc=(0.7, 0
     [
         (_metrics(), []),
         (
-            _metrics(auc=(None, None, None)),
+            _metrics(auc=(None, None)),
             [
-                "On the 300 validation inspections, ROC AUC unknown (95 % interval unknown) does not show that the "
-                "model ranks better than chance."
+                "On the 300 validation inspections, ROC AUC unknown (one-sided 95 % lower bound unknown) does not "
+                "show that the model ranks better than chance."
             ],
         ),
         (
-            _metrics(auc=(0.58, 0.5, 0.66)),
+            _metrics(auc=(0.58, 0.5)),
             [
-                "On the 300 validation inspections, ROC AUC 0.580 (95 % interval 0.500 to 0.660) does not show that "
-                "the model ranks better than chance."
+                "On the 300 validation inspections, ROC AUC 0.580 (one-sided 95 % lower bound 0.500) does not show "
+                "that the model ranks better than chance."
             ],
         ),
         (
             # Better than chance among the inspected, which lean on complaints; not among the random controls.
-            _metrics(control_auc=(0.45, 0.3, 0.6)),
+            _metrics(control_auc=(0.45, 0.32)),
             [
-                "On the 80 random controls of the validation year (12 found an offence), ROC AUC 0.450 (95 % "
-                "interval 0.300 to 0.600) does not show that the model ranks better than chance."
+                "On the 80 random controls of the validation year (12 found an offence), ROC AUC 0.450 (one-sided "
+                "95 % lower bound 0.320) does not show that the model ranks better than chance."
             ],
         ),
         # Too few controls to judge on: not a refusal (gate_notes says so).
-        (_metrics(controls={"rows": 25, "hits": 2, "red_rows": 1, "red_hits": 0}, control_auc=(None, None, None)), []),
+        (_metrics(controls=_FEW_CONTROLS, control_auc=(None, None)), []),
         (
             _metrics(
                 bands={
@@ -385,7 +386,7 @@ def test_gates(metrics, reasons) -> None:
 
 def test_the_note_says_when_controls_were_too_few_to_judge_on() -> None:
     assert gate_notes(_metrics()) == []
-    [note] = gate_notes(_metrics(controls={"rows": 25, "hits": 2, "red_rows": 1, "red_hits": 0}))
+    [note] = gate_notes(_metrics(controls=_FEW_CONTROLS))
     assert note.startswith("Only 25 random controls in the validation year, of which 2 found an offence: too few")
 
 
