@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ from inspections.models import (
 )
 from inspections.services.generation import (
     OFFENCES,
+    TRUTH_HEADER,
     GenerationError,
     GenerationSummary,
     _Column,
@@ -39,10 +42,17 @@ INSPECTION_RATE = 0.5
 
 
 @pytest.fixture(scope="module")
-def generated(django_db_setup, django_db_blocker) -> Iterator[GenerationSummary]:
-    """One generation shared by the read-only tests below, removed again afterwards."""
+def truth_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("truth") / "truth.csv"
+
+
+@pytest.fixture(scope="module")
+def generated(django_db_setup, django_db_blocker, truth_path: Path) -> Iterator[GenerationSummary]:
+    """One generation shared by the read-only tests below (its truth in truth_path), removed again afterwards."""
     with django_db_blocker.unblock():
-        summary = demo_data_generate(employers=EMPLOYERS, seed=2026, inspection_rate=INSPECTION_RATE, replace=True)
+        summary = demo_data_generate(
+            employers=EMPLOYERS, seed=2026, inspection_rate=INSPECTION_RATE, replace=True, truth=truth_path
+        )
         yield summary
         tables = ", ".join(
             connection.ops.quote_name(m._meta.db_table) for m in (Finding, Inspection, Declaration, Employer)
@@ -53,28 +63,35 @@ def generated(django_db_setup, django_db_blocker) -> Iterator[GenerationSummary]
 
 def _content_hash() -> str:
     """A digest of every generated row, keyed by natural keys rather than database ids."""
-    digest = hashlib.sha256()
-    querysets = [
-        Employer.objects.order_by("enterprise_number").values_list(
+    return hashlib.sha256("".join(_table_digests().values()).encode()).hexdigest()
+
+
+def _table_digests() -> dict[str, str]:
+    """A digest of each generated table's rows, keyed by natural keys rather than database ids."""
+    querysets = {
+        "employers": Employer.objects.order_by("enterprise_number").values_list(
             "enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "sector_id", "joint_committee",
             "postal_code_id", "subregion_id", "start_date", "end_date",
         ),
-        Declaration.objects.order_by("employer__enterprise_number", "quarter").values_list(
+        "declarations": Declaration.objects.order_by("employer__enterprise_number", "quarter").values_list(
             "employer__enterprise_number", "quarter", "headcount", "fte", "part_time_share", "declared_hours",
             "gross_wages", "temporary_unemployment_days", "hires", "exits", "short_contracts", "posted_workers",
             "social_security_debt",
         ),
-        Inspection.objects.order_by("reference").values_list(
+        "inspections": Inspection.objects.order_by("reference").values_list(
             "reference", "employer__enterprise_number", "origin", "status", "planned_date", "visit_date", "created_at"
         ),
-        Finding.objects.order_by("inspection__reference", "offence_type_id").values_list(
+        "findings": Finding.objects.order_by("inspection__reference", "offence_type_id").values_list(
             "inspection__reference", "offence_type_id", "found", "workers_regularised", "contributions_recovered"
         ),
-    ]  # fmt: skip
-    for queryset in querysets:
+    }  # fmt: skip
+    digests = {}
+    for table, queryset in querysets.items():
+        digest = hashlib.sha256()
         for row in queryset.iterator(chunk_size=5000):
             digest.update(repr(row).encode())
-    return digest.hexdigest()
+        digests[table] = digest.hexdigest()
+    return digests
 
 
 # --- Reproducibility and refusal (each in its own transaction) ------------------------
@@ -88,6 +105,30 @@ def test_same_seed_gives_the_same_data_and_another_seed_other_data() -> None:
     assert _content_hash() == first
     demo_data_generate(employers=1500, seed=8, replace=True)
     assert _content_hash() != first
+
+
+@pytest.mark.django_db
+def test_mechanisms_b_changes_how_fraud_shows_and_nothing_else(tmp_path: Path) -> None:
+    """Same seed: the same employers, fraudsters, inspections and findings; other declarations."""
+    demo_data_generate(employers=1500, seed=7, replace=True, truth=tmp_path / "a.csv")
+    first = _table_digests()
+    summary = demo_data_generate(employers=1500, seed=7, replace=True, mechanisms="b", truth=tmp_path / "b.csv")
+    second = _table_digests()
+    assert summary.mechanisms == "b"
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert {t: first[t] == second[t] for t in first} == {
+        "employers": True,
+        "declarations": False,
+        "inspections": True,
+        "findings": True,
+    }
+
+
+@pytest.mark.django_db
+def test_rejects_unknown_mechanisms() -> None:
+    with pytest.raises(GenerationError, match="mechanisms must be one of a, b"):
+        demo_data_generate(employers=10, seed=1, mechanisms="c")
+    assert not Employer.objects.exists()
 
 
 @pytest.mark.django_db
@@ -111,6 +152,15 @@ def test_command_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("generate_data", employers=300, seed=3, replace=True, verbosity=0)
     assert "300 employers" in capsys.readouterr().out
     assert Employer.objects.count() == 300
+
+
+@pytest.mark.django_db
+def test_command_takes_the_mechanisms_and_a_truth_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "truth.csv"
+    call_command("generate_data", "--mechanisms", "b", "--truth", str(path), employers=300, seed=3, replace=True)
+    out = capsys.readouterr().out
+    assert "fraud mechanisms b" in out and f"Ground truth written to {path}" in out
+    assert path.read_text().splitlines()[0] == ",".join(TRUTH_HEADER)
 
 
 def test_fixed_width_text_is_what_copy_reads() -> None:
@@ -211,9 +261,54 @@ def test_random_control_hit_rate_is_near_the_reference_baseline(generated: Gener
 
 
 @pytest.mark.django_db
+def test_truth_file_lists_every_employer_and_its_offences(generated: GenerationSummary, truth_path: Path) -> None:
+    with truth_path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == TRUTH_HEADER == (
+        "enterprise_number", "sector", "undeclared_work", "part_time_abuse", "bogus_self_employment",
+        "temporary_layoff_fraud",
+    )  # fmt: skip
+    truth = pd.DataFrame(rows[1:], columns=rows[0]).set_index("enterprise_number")
+    assert dict(Employer.objects.values_list("enterprise_number", "sector_id")) == truth["sector"].to_dict()
+    flags = truth[list(OFFENCES)].astype(int)
+    assert set(np.unique(flags)) == {0, 1}
+    shares = flags.mean()
+    assert all(0.02 < share < 0.2 for share in shares), shares  # each offence: a minority of employers
+    assert 0.2 < flags.any(axis=1).mean() < 0.45, flags.any(axis=1).mean()
+
+
+@pytest.mark.django_db
+def test_findings_follow_the_truth_but_inspectors_miss_some(generated: GenerationSummary, truth_path: Path) -> None:
+    truth = pd.read_csv(truth_path, dtype={"enterprise_number": str}).set_index("enterprise_number")
+    findings = pd.DataFrame.from_records(
+        Finding.objects.values_list("inspection__employer__enterprise_number", "offence_type_id", "found"),
+        columns=["enterprise_number", "offence", "found"],
+    )
+    commits = [truth.at[number, offence] == 1 for number, offence in findings[["enterprise_number", "offence"]].values]
+    findings["commits"] = commits
+    # Almost every offence found is one the employer commits; only a few false findings.
+    assert findings.loc[findings.found, "commits"].mean() > 0.9
+    assert findings.loc[~findings.commits, "found"].mean() < 0.02
+    # Checking an offence the employer commits finds it often, but not always: inspectors
+    # miss some, and a fraud that starts later cannot be found before it starts.
+    assert 0.5 < findings.loc[findings.commits, "found"].mean() < 0.85
+
+
+@pytest.mark.django_db
 def test_a_multivariate_model_beats_any_single_column(generated: GenerationSummary) -> None:
     """Per offence, on employers checked for it: a small model's precision in its top 5 %
     against the best single column (either direction, chosen with hindsight)."""
+    _multivariate_check()
+
+
+@pytest.mark.django_db
+def test_a_multivariate_model_beats_any_single_column_with_mechanisms_b() -> None:
+    """The same with the other set of mechanisms (generated in this test's transaction)."""
+    demo_data_generate(employers=EMPLOYERS, seed=2026, inspection_rate=INSPECTION_RATE, replace=True, mechanisms="b")
+    _multivariate_check()
+
+
+def _multivariate_check() -> None:
     features, labels = _employer_features(), _offence_labels()
     results = {}
     for offence in OFFENCES:

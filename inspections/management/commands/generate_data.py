@@ -6,7 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inspections.services.generation import DEFAULT_INSPECTION_RATE, GenerationError, demo_data_generate
+from inspections.services.generation import (
+    DEFAULT_INSPECTION_RATE,
+    MECHANISMS,
+    GenerationError,
+    demo_data_generate,
+)
 
 
 class Command(BaseCommand):
@@ -25,6 +30,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="delete all employers, declarations and inspections first"
         )
+        parser.add_argument(
+            "--mechanisms",
+            choices=MECHANISMS,
+            default="a",
+            help="how fraud shows in the declarations: set a or set b (default a; see docs/data-generation.md)",
+        )
+        parser.add_argument(
+            "--truth",
+            metavar="FILE",
+            help="also write the ground truth (which employer commits which offence) to this CSV file",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -35,7 +51,11 @@ class Command(BaseCommand):
                 inspection_rate=options["inspection_rate"],
                 replace=options["replace"],
                 progress=options["verbosity"] > 0,
+                mechanisms=options["mechanisms"],
+                truth=options["truth"],
             )
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(str(summary)))
+        if options["truth"]:
+            self.stdout.write(f"Ground truth written to {options['truth']}.")

@@ -13,6 +13,9 @@ from .population import _Population
 from .profiles import (
     _STREAM_INSPECTIONS,
     CANCELLED_SHARE,
+    DETECTION_BASE,
+    DETECTION_MAX,
+    DETECTION_PER_INTENSITY,
     FALSE_FINDING_RATE,
     OFFENCES,
     OFFENCES_CHECKED_P,
@@ -63,17 +66,20 @@ def _inspections_write(
 
 def _inspections_draw(rng: np.random.Generator, pop: _Population, window: _Window, rate: float) -> _Inspections:
     """Per quarter of the window, inspections of each origin among the employers active then."""
-    weights = _origin_weights(rng, pop)
+    ranked = _ranked_list_weights(rng, pop)
     months = np.arange(window.inspections_from.astype("datetime64[M]"), window.as_of.astype("datetime64[M]"), 3)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for first in months.astype("datetime64[D]"):
         after = (first.astype("datetime64[M]") + 3).astype("datetime64[D]")
         active = np.flatnonzero((pop.start < after) & (pop.end > first))
+        # Complaints and reports point at what an employer does in that quarter: a fraud
+        # that starts later draws no attention yet.
+        weights = _origin_weights(pop, active, first + np.timedelta64(45, "D"), ranked[active])
         for o, share in enumerate(ORIGIN_SHARES.values()):
             count = rng.poisson(rate / 4 * active.size * share)
             if not count:
                 continue
-            w = weights[active, o]
+            w = weights[:, o]
             chosen = rng.choice(active, size=count, p=w / w.sum())
             parts.append((chosen, np.full(count, o), _days_within(rng, pop, chosen, first, after)))
     if not parts:
@@ -83,15 +89,19 @@ def _inspections_draw(rng: np.random.Generator, pop: _Population, window: _Windo
     return _Inspections(employer, origin, day)
 
 
-def _origin_weights(rng: np.random.Generator, pop: _Population) -> np.ndarray:
-    """(n, origins) selection weights: imposed origins lean toward employers that commit offences."""
-    severity = pop.fraud * pop.intensity
-    pull = np.array([ORIGIN_OFFENCE_PULL[o] for o in ORIGINS])  # (origins, offences)
-    size = np.power.outer(pop.size.astype(float), _ORIGIN_SIZE_POWER)
-    weights = size * (_ORIGIN_BASE + severity @ pull.T)
-    # Ranked lists came from an earlier, imperfect model: a noisy view of the latent propensity.
+def _ranked_list_weights(rng: np.random.Generator, pop: _Population) -> np.ndarray:
+    """Ranked lists came from an earlier, imperfect model: a noisy view of the latent propensity."""
     noisy = pop.logit.max(axis=1) + rng.normal(0.0, 0.8, size=pop.size.size)
-    weights[:, ORIGINS.index(InspectionOrigin.RANKED_LIST)] = np.exp(0.9 * (noisy - noisy.max()))
+    return np.exp(0.9 * (noisy - noisy.max()))
+
+
+def _origin_weights(pop: _Population, active: np.ndarray, day: np.datetime64, ranked: np.ndarray) -> np.ndarray:
+    """(active, origins) selection weights: imposed origins lean toward employers committing offences."""
+    severity = pop.committing(day, active) * pop.intensity[active]
+    pull = np.array([ORIGIN_OFFENCE_PULL[o] for o in ORIGINS])  # (origins, offences)
+    size = np.power.outer(pop.size[active].astype(float), _ORIGIN_SIZE_POWER)
+    weights = size * (_ORIGIN_BASE + severity @ pull.T)
+    weights[:, ORIGINS.index(InspectionOrigin.RANKED_LIST)] = ranked
     weights[:, ORIGINS.index(InspectionOrigin.RANDOM_CONTROL)] = 1.0  # uniform: the unbiased baseline
     return weights
 
@@ -163,7 +173,7 @@ def _offences_checked(rng: np.random.Generator, pop: _Population, drawn: _Inspec
     relevance = np.array([p.check_weight for p in SECTOR_PROFILES.values()])[pop.sector[drawn.employer]]
     pull = np.array([ORIGIN_OFFENCE_PULL[o] for o in ORIGINS])[drawn.origin]
     # A complaint or request usually names an offence the employer does commit.
-    prompt = relevance * (0.2 + 4.0 * pull * pop.fraud[drawn.employer])
+    prompt = relevance * (0.2 + 4.0 * pull * pop.committing(drawn.day, drawn.employer))
     first = np.argmax(np.log(prompt) + rng.gumbel(size=prompt.shape), axis=1)
     keys = np.log(relevance) + rng.gumbel(size=relevance.shape)
     keys[np.arange(n), first] = np.inf
@@ -176,9 +186,11 @@ def _findings_copy(
     rng: np.random.Generator, ids: np.ndarray, pop: _Population, drawn: _Inspections, checked: np.ndarray
 ) -> np.ndarray:
     """One Finding per offence checked; returns the (inspections, offences) found matrix."""
-    fraud, intensity = pop.fraud[drawn.employer], pop.intensity[drawn.employer]
-    # Heavier fraud is easier to prove; an occasional offence turns up anywhere.
-    detect = np.where(fraud, np.minimum(0.55 + 0.3 * intensity, 0.95), FALSE_FINDING_RATE)
+    fraud, intensity = pop.committing(drawn.day, drawn.employer), pop.intensity[drawn.employer]
+    # Inspectors miss some fraud, heavier fraud is easier to prove, and an occasional
+    # offence turns up anywhere (including before a fraud has started).
+    detect = DETECTION_BASE + DETECTION_PER_INTENSITY * intensity
+    detect = np.where(fraud, np.minimum(detect, DETECTION_MAX), FALSE_FINDING_RATE)
     found = checked & (rng.random(checked.shape) < detect)
     size = pop.size[drawn.employer][:, None]
     workers = (1 + rng.poisson(np.array([0.15, 0.2, 0.1, 0.25]) * size * intensity)) * found

@@ -11,7 +11,10 @@ import pandas as pd
 from inspections.models import Employer, LegalForm
 
 from .profiles import (
+    ALL_SYMPTOMS,
     BSE,
+    DAYS_PER_QUARTER,
+    LATE_ONSET_SHARE,
     LEGAL_EFFECT,
     LEGAL_FORMS,
     NOISE_SD,
@@ -24,6 +27,7 @@ from .profiles import (
     STRUGGLING_SHARE,
     SYMPTOM_PROBABILITY,
     SYMPTOMS,
+    TRACE_SHARE,
     UW,
     YOUNG_EFFECT,
     SectorProfile,
@@ -47,12 +51,13 @@ class _Employers:
     flexible: np.ndarray  # a legitimate firm living on extras and short contracts
     fraud: np.ndarray  # (n, 4) bool: commits the offence during the window
     intensity: np.ndarray  # (n, 4) how heavily, 0.5..1.5
+    onset: np.ndarray  # (n, 4) datetime64[D]: from when (the company's start for most fraudsters)
     logit: np.ndarray  # (n, 4) latent propensity
-    symptom: dict[str, np.ndarray]  # strength of each symptom in SYMPTOMS, 0 for most
+    symptom: dict[str, np.ndarray]  # strength of every symptom in ALL_SYMPTOMS, 0 for most
 
 
-# What the inspection draw needs to know about every employer, kept from each chunk.
-_POPULATION_FIELDS = ("sector", "size", "start", "end", "fraud", "intensity", "logit")
+# What the inspection draw and the ground truth need to know about every employer, kept from each chunk.
+_POPULATION_FIELDS = ("sector", "size", "start", "end", "fraud", "intensity", "onset", "logit")
 
 
 @dataclass(frozen=True)
@@ -60,19 +65,27 @@ class _Population:
     """All employers together (ids and the _POPULATION_FIELDS), plus the declarations written."""
 
     ids: np.ndarray
+    enterprise_numbers: np.ndarray
     sector: np.ndarray
     size: np.ndarray
     start: np.ndarray
     end: np.ndarray
     fraud: np.ndarray
     intensity: np.ndarray
+    onset: np.ndarray
     logit: np.ndarray
     declarations: int
 
     @classmethod
     def from_chunks(cls, chunks: list[dict[str, np.ndarray]], declarations: int) -> _Population:
-        columns = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in ("ids", *_POPULATION_FIELDS)}
+        names = ("ids", "enterprise_numbers", *_POPULATION_FIELDS)
+        columns = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in names}
         return cls(**columns, declarations=declarations)
+
+    def committing(self, day: np.ndarray, employers: np.ndarray | None = None) -> np.ndarray:
+        """(rows, 4) bool: which offences each employer (all, or those given) commits on the given days."""
+        rows = slice(None) if employers is None else employers
+        return self.fraud[rows] & (self.onset[rows] <= np.asarray(day)[..., None])
 
 
 def _identifiers_draw(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +97,7 @@ def _identifiers_draw(rng: np.random.Generator, count: int) -> tuple[np.ndarray,
     return np.char.zfill(enterprise.astype(str), 10), nsso.astype(str)
 
 
-def _employers_draw(rng: np.random.Generator, ref: _Reference, n: int, window: _Window) -> _Employers:
+def _employers_draw(rng: np.random.Generator, ref: _Reference, n: int, window: _Window, mechanisms: str) -> _Employers:
     """Stored attributes (sector, NACE, place, legal form, dates) and latent ones (fraud, look-alikes)."""
     profiles = ref.profiles
     sector = rng.choice(len(profiles), size=n, p=[p.share for p in profiles])
@@ -100,28 +113,63 @@ def _employers_draw(rng: np.random.Generator, ref: _Reference, n: int, window: _
     fraud = rng.random((n, len(OFFENCES))) < 1 / (1 + np.exp(-logit))
     struggling = rng.random(n) < STRUGGLING_SHARE * np.where(young, 1.5, 1.0)
     intensity = rng.uniform(0.5, 1.5, size=(n, len(OFFENCES)))
+    nace = _within_groups_draw(rng, ref.nace_sector, sector)
+    postal = rng.choice(len(ref.postal_codes), size=n, p=ref.postal_weight)
+    end = _closures_draw(rng, sector, start, young, struggling, fraud, window, profiles)
+    flexible = rng.random(n) < np.array([p.flexible_share for p in profiles])[sector]
     return _Employers(
         sector=sector,
-        nace=_within_groups_draw(rng, ref.nace_sector, sector),
-        postal=rng.choice(len(ref.postal_codes), size=n, p=ref.postal_weight),
+        nace=nace,
+        postal=postal,
         legal=legal,
         size=size,
         start=start,
-        end=_closures_draw(rng, sector, start, young, struggling, fraud, window, profiles),
+        end=end,
         struggling=struggling,
-        flexible=rng.random(n) < np.array([p.flexible_share for p in profiles])[sector],
+        flexible=flexible,
         fraud=fraud,
         intensity=intensity,
+        onset=_onsets_draw(rng, start, end, window),
         logit=logit,
-        symptom=_symptoms_draw(rng, fraud, intensity),
+        symptom=_symptoms_draw(rng, fraud, intensity, mechanisms),
     )
 
 
-def _symptoms_draw(rng: np.random.Generator, fraud: np.ndarray, intensity: np.ndarray) -> dict[str, np.ndarray]:
-    """Strength of each symptom: zero unless the employer commits the offence and shows that symptom."""
-    strength = fraud * intensity
-    shows = rng.random((fraud.shape[0], len(SYMPTOMS))) < SYMPTOM_PROBABILITY
-    return {name: strength[:, k] * shows[:, j] for j, (name, k) in enumerate(SYMPTOMS.items())}
+def _onsets_draw(rng: np.random.Generator, start: np.ndarray, end: np.ndarray, window: _Window) -> np.ndarray:
+    """(n, 4) first day of each offence: the company's start, or for late starters a declared quarter.
+
+    Late starters begin on the first day of one of the declared quarters after the first,
+    while the company is open, so that they too commit the offence during the window.
+    """
+    n, offences = start.size, len(OFFENCES)
+    late = rng.random((n, offences)) < LATE_ONSET_SHARE
+    later = window.quarters[1:]
+    pick = np.floor(rng.random((n, offences)) * max(later.size, 1)).astype(np.int64)
+    if not later.size:  # one declared quarter: nobody starts within it
+        return np.repeat(start[:, None], offences, axis=1)
+    quarter = later[pick]
+    last = (end - np.timedelta64(DAYS_PER_QUARTER, "D"))[:, None]  # a quarter before it closes, at the latest
+    late &= (quarter > start[:, None]) & (quarter <= last)
+    return np.where(late, quarter, start[:, None])
+
+
+def _symptoms_draw(
+    rng: np.random.Generator, fraud: np.ndarray, intensity: np.ndarray, mechanisms: str
+) -> dict[str, np.ndarray]:
+    """Strength of each symptom: zero unless the employer commits the offence, leaves traces and shows that one.
+
+    The same draws serve either set of mechanisms (four chances per offence, used in the
+    order of its symptoms), so that a seed gives the same fraudsters with a and b.
+    """
+    n = fraud.shape[0]
+    strength = fraud * intensity * (rng.random((n, len(OFFENCES))) < TRACE_SHARE)
+    shows = rng.random((n, len(OFFENCES), 4)) < SYMPTOM_PROBABILITY
+    symptom = {name: np.zeros(n) for name in ALL_SYMPTOMS}
+    used = [0] * len(OFFENCES)
+    for name, (k, _) in SYMPTOMS[mechanisms].items():
+        symptom[name] = strength[:, k] * shows[:, k, used[k]]
+        used[k] += 1
+    return symptom
 
 
 def _sizes_draw(rng: np.random.Generator, sector: np.ndarray, profiles: list[SectorProfile]) -> np.ndarray:

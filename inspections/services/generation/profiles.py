@@ -117,7 +117,7 @@ SECTOR_PROFILES: dict[str, SectorProfile] = {
 # --- Latent fraud propensity (logit scale) -------------------------------------------
 # Intercepts were tuned so that random controls find at least one offence in about 16 %
 # of cases (see docs/data-generation.md); the other effects are deliberately mild.
-OFFENCE_INTERCEPT = np.array([-3.0, -3.0, -3.6, -3.4])
+OFFENCE_INTERCEPT = np.array([-2.7, -2.7, -3.3, -3.1])
 SIZE_EFFECT = np.array([-0.15, 0.10, -0.25, 0.15])  # per log-worker above a typical firm
 YOUNG_EFFECT = np.array([0.3, 0.0, 0.6, 0.1])  # company younger than three years
 OLD_EFFECT = np.array([-0.2, -0.1, -0.2, -0.1])  # company older than twenty years
@@ -136,24 +136,72 @@ LEGAL_EFFECT = np.array(  # rows follow LEGAL_FORMS
 SHARED_SD = 0.7  # a general disregard for the rules, common to all offences
 NOISE_SD = 1.0  # what no data explains
 STRUGGLING_SHARE = 0.08  # legitimate firms in difficulty: lay-offs, shrinking, debt
-# Each employer committing an offence shows each of that offence's symptoms with this
-# probability, with a strength that grows with its intensity: no symptom is necessary,
-# none alone is sufficient, and legitimate firms show every one of them too.
+
+# --- Honest firms' persistent habits ---------------------------------------------------
+# Legitimate employers differ from each other in ways that last over every quarter: how
+# much they pay, how many hours a full-timer works, how many part-timers they employ, how
+# often staff come and go, how seasonal their trade is. A fraud trace has to stand out
+# from these, which is why most traces are faint.
+WAGE_SPREAD = 0.13  # lognormal sd of a firm's hourly wage around the sector's
+HOURS_SPREAD = 0.04  # sd of a firm's declared hours per FTE, relative
+PART_TIME_HOURS_SPREAD = 0.10  # sd of a firm's part-timers' share of full time
+CHURN_SPREAD = 0.5  # lognormal sd of a firm's hires and exits per worker
+SHORT_SPREAD = 0.5  # lognormal sd of a firm's share of hires on short contracts
+GROWTH_SPREAD = 0.025  # sd of a firm's headcount growth per quarter
+SEASON_SPREAD = 0.5  # lognormal sd of a firm's seasonal swing around the sector's
+ALL_YEAR_SHARE = 0.2  # firms whose trade has no season at all (canteens, offices)
+QUARTER_NOISE = 0.03  # relative noise of hours and pay from one quarter to the next
+
+# --- How fraud shows (or does not) ------------------------------------------------------
+# Most fraudsters commit their offence over the whole window; the others start in one of
+# the declared quarters (from the second on), and show nothing before.
+LATE_ONSET_SHARE = 0.2
+# A careful share of fraudsters leaves no trace in the declarations at all (cash paid
+# outside the books, paperwork in order); only an inspection can find them.
+TRACE_SHARE = 0.7
+# The others show each symptom of their offence with this probability, with a strength
+# that grows with their intensity: no symptom is necessary, none alone is sufficient,
+# and legitimate firms show every one of them too, through their own persistent habits.
 SYMPTOM_PROBABILITY = 0.6
-SYMPTOMS: dict[str, int] = {
-    "low_pay": UW,  # hourly wage below the firm's normal level (the rest paid in cash)
-    "high_churn": UW,  # workers declared in and out
-    "short_contracts": UW,  # more hires on contracts shorter than a quarter
-    "short_hours": UW,  # fewer hours declared per FTE
-    "part_time_share": PTA,  # more workers on part-time contracts
-    "part_time_hours": PTA,  # each part-timer declared for fewer hours
-    "shrinking": BSE,  # employees turned into "self-employed contractors"
-    "exits": BSE,  # extra exits on top of the shrinking
-    "posted_workers": BSE,  # subcontracting chains with posted workers
-    "layoff_days": TLF,  # temporary-unemployment days in every season
-    "rising_layoffs": TLF,  # more of them quarter after quarter
-    "hiring_on": TLF,  # hiring goes on while workers are laid off
+# Two sets of mechanisms: the same fraudsters leave traces in different declaration
+# fields. A model design that holds on both is less likely to be tuned to one of them.
+MECHANISMS = ("a", "b")
+# Per set, each symptom: the offence it belongs to and its size at intensity 1 (it
+# scales with the intensity, 0.5 to 1.5). docs/data-generation.md has them in words.
+SYMPTOMS: dict[str, dict[str, tuple[int, float]]] = {
+    "a": {
+        "low_pay": (UW, 0.15),  # hourly wage 15 % below the firm's own level (the rest paid in cash)
+        "high_churn": (UW, 1.0),  # twice as many hires and exits: workers declared in and out
+        "short_contracts": (UW, 0.2),  # 20 points more hires on contracts shorter than a quarter
+        "part_time_share": (PTA, 0.45),  # part-time share 45 % of the way to all staff
+        "part_time_hours": (PTA, 0.3),  # each part-timer declared for 30 % fewer hours
+        "shrinking": (BSE, 0.06),  # 6 % fewer employees a quarter: they become "contractors"
+        "exits": (BSE, 0.12),  # 12 % extra exits a quarter
+        "posted_workers": (BSE, 0.25),  # 25 points more chance of posted workers (subcontracting chains)
+        "layoff_days": (TLF, 2.0),  # 2 days of temporary unemployment per worker in every season
+        "rising_layoffs": (TLF, 0.2),  # 0.2 days per worker more every quarter
+        "hiring_on": (TLF, 1.0),  # hiring goes on while workers are laid off (a switch)
+    },
+    "b": {
+        "short_hours": (UW, 0.06),  # 6 % fewer hours per FTE: part of the hours off the books
+        "few_hires": (UW, 0.5),  # half the hires and exits: newcomers start off the books
+        "unpaid_contributions": (UW, 0.35),  # 35 points more chance of social-security debt, and more of it
+        "flat_season": (PTA, 1.0),  # no seasonal hiring: part-timers cover the peaks with undeclared hours
+        "premium_pay": (PTA, 0.18),  # 18 % more pay per declared hour: extra hours paid as allowances
+        "rolling_contracts": (PTA, 0.25),  # 25 points more short contracts: part-timers on chains of them
+        "core_payroll": (BSE, 0.6),  # 60 % fewer part-timers and 8 % higher pay: only core staff employed
+        "long_hours": (BSE, 0.06),  # 6 % more hours per FTE for the employees who stay
+        "payroll_swings": (BSE, 0.2),  # workforce swings 20 % more from quarter to quarter
+        "seasonal_user": (TLF, 1.5),  # lay-offs in the sector's usual seasons, 1.5 times a typical user's
+        "growing": (TLF, 0.04),  # the workforce grows 4 % a quarter while workers are laid off
+        "posted_cover": (TLF, 0.2),  # 20 points more chance of posted workers filling in
+    },
 }
+CORE_PAYROLL_PAY = 0.08  # core payroll (b) also raises the pay per declared hour by 8 % at intensity 1
+ALL_SYMPTOMS = tuple(name for symptoms in SYMPTOMS.values() for name in symptoms)
+# Inspectors miss some fraud: the chance that checking an offence the employer commits
+# finds it rises with the intensity, from 0.65 to 0.9 (0.79 on average).
+DETECTION_BASE, DETECTION_PER_INTENSITY, DETECTION_MAX = 0.5, 0.3, 0.9
 FALSE_FINDING_RATE = 0.01  # offences found in employers without a lasting fraud pattern
 
 # --- Inspections ---------------------------------------------------------------------

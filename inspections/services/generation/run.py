@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from django.db import transaction
@@ -29,9 +30,11 @@ from .profiles import (
     CHUNK_SIZE,
     DEFAULT_END_QUARTER,
     DEFAULT_INSPECTION_RATE,
+    MECHANISMS,
 )
 from .reference import _Reference, _reference_load, _Window, _window_make
 from .summary import GenerationError, GenerationSummary
+from .truth import _truth_write
 from .writing import _LOADED_MODELS, _ids_reserve, _indexes_suspended, _tables_analyze, _tables_prepare
 
 
@@ -45,31 +48,42 @@ def demo_data_generate(
     inspection_rate: float = DEFAULT_INSPECTION_RATE,
     replace: bool = False,
     progress: bool = False,
+    mechanisms: str = "a",
+    truth: str | Path | None = None,
 ) -> GenerationSummary:
     """Fill the employer, declaration, inspection and finding tables with synthetic data.
 
     Refuses to run when employers exist, unless replace=True, which first empties those
-    tables (and, through CASCADE, anything that points at them).
+    tables (and, through CASCADE, anything that points at them). `mechanisms` chooses
+    how fraud shows in the declarations ("a" or "b"); `truth`, a path, receives the
+    ground truth as CSV once the data are committed.
     """
     started = time.perf_counter()
     _arguments_check(
         employers=employers, quarters=quarters, end_quarter=end_quarter, years=inspection_years, rate=inspection_rate
     )
+    if mechanisms not in MECHANISMS:
+        raise GenerationError(f"mechanisms must be one of {', '.join(MECHANISMS)}, not {mechanisms!r}.")
     reference = _reference_load()
     window = _window_make(end_quarter, quarters, inspection_years)
     with transaction.atomic():
         _tables_prepare(replace=replace)
         with _indexes_suspended(_LOADED_MODELS):
-            population = _employers_and_declarations_write(employers, seed, reference, window, progress=progress)
+            population = _employers_and_declarations_write(
+                employers, seed, reference, window, mechanisms, progress=progress
+            )
             counts = _inspections_write(population, seed, reference, window, inspection_rate)
     stamps.stamp_bump(stamps.INSPECTIONS)
     _tables_analyze()
+    if truth is not None:
+        _truth_write(truth, population, reference)
     return GenerationSummary(
         employers=employers,
         active_employers=int(np.count_nonzero(population.end >= window.as_of)),  # not closed
         declarations=population.declarations,
         quarters=quarters,
         seconds=time.perf_counter() - started,
+        mechanisms=mechanisms,
         **counts,
     )
 
@@ -88,7 +102,7 @@ def _arguments_check(*, employers: int, quarters: int, end_quarter: dt.date, yea
 
 
 def _employers_and_declarations_write(
-    count: int, seed: int, reference: _Reference, window: _Window, *, progress: bool
+    count: int, seed: int, reference: _Reference, window: _Window, mechanisms: str, *, progress: bool
 ) -> _Population:
     """Draw, chunk by chunk, employers and their declarations, and COPY both."""
     enterprise_numbers, nsso_numbers = _identifiers_draw(np.random.default_rng([seed, _STREAM_IDENTIFIERS]), count)
@@ -97,13 +111,14 @@ def _employers_and_declarations_write(
     with tqdm(total=count, unit="employers", disable=not progress, desc="employers") as bar:
         for index, chunk in enumerate(_chunks(count)):
             rng = np.random.default_rng([seed, _STREAM_EMPLOYERS, index])
-            employers = _employers_draw(rng, reference, len(chunk), window)
+            employers = _employers_draw(rng, reference, len(chunk), window, mechanisms)
             ids = _ids_reserve(Employer, len(chunk))
             names = _names_draw(rng, reference, employers)
             _employers_copy(ids, employers, names, enterprise_numbers[chunk], nsso_numbers[chunk], reference)
             declarations = _declarations_draw(rng, employers, window, reference)
             declared += _declarations_copy(ids, declarations, window.quarters)
-            kept.append({"ids": ids, **{name: getattr(employers, name) for name in _POPULATION_FIELDS}})
+            fields = {name: getattr(employers, name) for name in _POPULATION_FIELDS}
+            kept.append({"ids": ids, "enterprise_numbers": enterprise_numbers[chunk], **fields})
             bar.update(len(chunk))
     return _Population.from_chunks(kept, declared)
 

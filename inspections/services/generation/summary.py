@@ -24,6 +24,7 @@ class GenerationSummary:
     random_control_hits: int
     quarters: int
     seconds: float
+    mechanisms: str = "a"
 
     @property
     def random_control_hit_rate(self) -> float:
@@ -38,6 +39,7 @@ class GenerationSummary:
         origins = ", ".join(f"{origin} {count:,}" for origin, count in self.inspections_by_origin.items())
         return (
             f"{self.employers:,} employers ({self.active_employers:,} active at the end), "
+            f"fraud mechanisms {self.mechanisms}, "
             f"{self.declarations:,} declarations over {self.quarters} quarters, "
             f"{self.inspections:,} inspections ({origins}), "
             f"{self.findings:,} findings ({self.offences_found:,} offences found); "
