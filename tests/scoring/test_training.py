@@ -316,8 +316,15 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
     assert not ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE).exists()
 
 
-_ENOUGH_CONTROLS = {"rows": 300, "hits": 40, "validation_rows": 80, "validation_hits": 12, "red_rows": 5, "red_hits": 3}
-_FEW_CONTROLS = {"rows": 90, "hits": 8, "validation_rows": 25, "validation_hits": 2, "red_rows": 1, "red_hits": 0}
+_ENOUGH_CONTROLS = {
+    "rows": 900,
+    "hits": 90,
+    "validation_rows": 240,
+    "validation_hits": 24,
+    "red_rows": 12,
+    "red_hits": 5,
+}
+_FEW_CONTROLS = {"rows": 300, "hits": 40, "validation_rows": 80, "validation_hits": 12, "red_rows": 5, "red_hits": 3}
 _FALLING = {
     "red": {"rows": 12, "hits": 4, "rate": 4 / 12},
     "orange": {"rows": 12, "hits": 5, "rate": 5 / 12},
@@ -360,7 +367,7 @@ def _metrics(auc=(0.7, 0.6), controls=_ENOUGH_CONTROLS, control_auc=(0.7, 0.55),
             # Better than chance among the inspected, which lean on complaints; not among the random controls.
             _metrics(control_auc=(0.45, 0.32)),
             [
-                "On the 80 random controls of the validation year (12 found an offence), ROC AUC 0.450 (one-sided "
+                "On the 240 random controls of the validation year (24 found an offence), ROC AUC 0.450 (one-sided "
                 "95 % lower bound 0.320) does not show that the model ranks better than chance."
             ],
         ),
@@ -387,7 +394,7 @@ def test_gates(metrics, reasons) -> None:
 def test_the_note_says_when_controls_were_too_few_to_judge_on() -> None:
     assert gate_notes(_metrics()) == []
     [note] = gate_notes(_metrics(controls=_FEW_CONTROLS))
-    assert note.startswith("Only 25 random controls in the validation year, of which 2 found an offence: too few")
+    assert note.startswith("Only 80 random controls in the validation year, of which 12 found an offence: too few")
 
 
 def _with_features(trained: ModelVersion, *, artifact_features: list[str], version_features: list[str]):
