@@ -37,6 +37,7 @@ from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 from . import evaluation
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import Artifact, artifact_dump, artifact_load, artifact_sha256
+from .contributions import importance_of
 
 logger = logging.getLogger("scoring.training")
 
@@ -166,6 +167,8 @@ def model_retrain(
         "rows": len(data.frame),
         "positives": int(data.frame["found"].sum()),
     }
+    # What raises the live model's scores, for the risk-profile pages (no model load there).
+    metrics["feature_importance"] = importance_of(live, valid[features].to_numpy(), features)
     payload = artifact_dump(model=live, explainer=_explainer_fit(data.frame, features), features=features)
     version = ModelVersion(
         sector=Sector.objects.get(pk=sector),

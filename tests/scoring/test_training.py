@@ -114,6 +114,9 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
     low, high = metrics["intervals"]["lift"]
     assert low <= metrics["lift"] <= high
     # The live model was refit on every labelled inspection up to the as-of date.
+    assert set(metrics["feature_importance"]) == set(FEATURE_NAMES)
+    assert all(value >= 0 for value in metrics["feature_importance"].values())
+    assert sum(metrics["feature_importance"].values()) > 0
     assert metrics["refit"] == {
         "training_to": AS_OF.isoformat(),
         "rows": len(data.frame),
