@@ -8,6 +8,7 @@ uploaded or activated.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,13 +34,27 @@ class FeatureRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class Wording:
+    """A feature's value in words: a sentence ("45 % of hires on short contracts") and the
+    bare value a reason compares with ("10 %"). `compared`: the sentence already says what
+    the value is measured against (the sector's median wage), so it needs no median."""
+
+    sentence: Callable[[float], str]
+    bare: Callable[[float], str]
+    compared: bool = False
+
+    def __call__(self, value: float) -> str:
+        return self.sentence(value)
+
+
+@dataclass(frozen=True)
 class Feature:
     name: str
     label: Promise  # short, for tables
     description: Promise  # what it is and how it is computed
     sources: tuple[str, ...]  # tables it is computed from
     risk: Promise  # what a high or low value may mean for the risk
-    reason: Callable[[float], str]  # the value in a sentence, e.g. "wage per FTE 38 % below the sector median"
+    reason: Wording  # the value in a sentence, e.g. "wage per FTE 38 % below the sector median"
 
 
 def _percent(value: float) -> str:
@@ -51,33 +66,46 @@ def _number(value: float, digits: int = 1) -> str:
     return number_format(round(value, digits), digits)
 
 
-def _relative(above: str, below: str) -> Callable[[float], str]:
+def _signed(value: float, digits: int) -> str:
+    rounded = round(value, digits)
+    sign = "+" if rounded > 0 else "-" if rounded < 0 else ""
+    return sign + number_format(abs(rounded), digits)
+
+
+def _relative(above: str, below: str, *, points: bool = False, compared: bool = False) -> Wording:
     def reason(value: float) -> str:
         return (_g(above) if value >= 0 else _g(below)) % {"percent": _percent(value)}
 
-    return reason
+    def bare(value: float) -> str:
+        text = _g(_POINTS) if points else "%(value)s %%"
+        return text % {"value": _signed(value * 100, 0)}
+
+    return Wording(reason, bare, compared)
 
 
-def _change(up: str, down: str) -> Callable[[float], str]:
+def _change(up: str, down: str) -> Wording:
     def reason(value: float) -> str:
         return (_g(up) if value >= 0 else _g(down)) % {"value": _number(abs(value))}
 
-    return reason
+    return Wording(reason, lambda value: _signed(value, 1))
 
 
-def _count(text: Promise) -> Callable[[float], str]:
+def _count(text: Promise) -> Wording:
     """A whole number with its noun in the right plural (text from ngettext_lazy, keyed "value")."""
-    return lambda value: str(text % {"value": round(value)})
+    return Wording(lambda value: str(text % {"value": round(value)}), lambda value: str(round(value)))
 
 
-def _share(text: str) -> Callable[[float], str]:
-    return lambda value: _g(text) % {"percent": _percent(value)}
+def _share(text: str) -> Wording:
+    return Wording(lambda value: _g(text) % {"percent": _percent(value)}, lambda value: f"{_percent(value)} %")
 
 
-def _amount(text: str, digits: int = 1) -> Callable[[float], str]:
-    return lambda value: _g(text) % {"value": _number(value, digits)}
+def _amount(text: str, digits: int = 1) -> Wording:
+    return Wording(lambda value: _g(text) % {"value": _number(value, digits)}, lambda value: _number(value, digits))
 
 
+_POINTS = gettext_noop("%(value)s points")
+_ABOVE_MEDIAN = gettext_noop("%(reason)s, above the sector median of %(median)s")
+_BELOW_MEDIAN = gettext_noop("%(reason)s, below the sector median of %(median)s")
 DECLARATIONS = ("inspections_declaration",)
 EMPLOYERS = ("inspections_employer",)
 INSPECTIONS = ("inspections_inspection", "inspections_finding")
@@ -97,6 +125,7 @@ FEATURES: dict[str, Feature] = {
             _relative(
                 gettext_noop("wage per FTE %(percent)s %% above the sector median"),
                 gettext_noop("wage per FTE %(percent)s %% below the sector median"),
+                compared=True,
             ),
         ),
         Feature(
@@ -157,6 +186,7 @@ FEATURES: dict[str, Feature] = {
             _relative(
                 gettext_noop("part-time share up %(percent)s points on earlier quarters"),
                 gettext_noop("part-time share down %(percent)s points on earlier quarters"),
+                points=True,
             ),
         ),
         Feature(
@@ -340,14 +370,47 @@ def features_check(names: Iterable[str]) -> list[str]:
     return names
 
 
-def reason_text(name: str, value: float | None) -> str:
-    """One reason in the reader's language, e.g. "wage per FTE 38 % below the sector median"."""
+# Score.reason_1 to reason_3 are varchar(40).
+REASON_KEY_LENGTH = 40
+
+
+def reason_key(name: str, median: float | None) -> str:
+    """What a score row stores for a reason: the feature's name, then "@" and the sector
+    median it is compared with ("short_contract_share@0.1"); the name alone when there is
+    no median or the two would not fit."""
+    if median is None or not math.isfinite(median):
+        return name
+    key = f"{name}@{median:.6g}"
+    return key if len(key) <= REASON_KEY_LENGTH else name
+
+
+def reason_parts(key: str) -> tuple[str, float | None]:
+    """The feature's name and the sector median of a stored reason (reason_key)."""
+    name, _, median = key.partition("@")
+    try:
+        return name, float(median) if median else None
+    except ValueError:
+        return name, None
+
+
+def reason_text(key: str, value: float | None) -> str:
+    """One reason in the reader's language, with its direction and the sector median it is
+    compared with: "45 % of hires on short contracts, above the sector median of 10 %".
+
+    `key` is what the score row stores (reason_key); rows written before the medians were
+    stored, and features whose sentence names its own comparison ("wage per FTE 38 %
+    below the sector median"), give the sentence alone."""
+    name, median = reason_parts(key)
     feature = FEATURES.get(name)
     if feature is None:
-        return name
+        return key
     if value is None:
         return str(feature.label)
-    return feature.reason(value)
+    sentence = feature.reason(value)
+    if median is None or feature.reason.compared or value == median:
+        return sentence
+    text = _g(_ABOVE_MEDIAN) if value > median else _g(_BELOW_MEDIAN)
+    return text % {"reason": sentence, "median": feature.reason.bare(median)}
 
 
 # A registry entry that the denylist catches would be refused everywhere: fail at import.

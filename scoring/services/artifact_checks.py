@@ -20,7 +20,7 @@ from .artifact_allowlist import artifact_types
 from .artifact_sandbox import Sandbox, SandboxRefused, sandbox_check
 from .artifacts import Artifact, artifact_load
 
-CHECK_SAMPLE = 500  # current employers the file's model and explainer must score
+CHECK_SAMPLE = 500  # current employers the file's model must score and take apart into contributions
 # A sector without employers yet still gets a shape check, on plain rows of zeros.
 _EMPTY_SECTOR_ROWS = 5
 

@@ -8,10 +8,11 @@ database, no secrets in its environment, a working directory of its own, a cap o
 memory and CPU time, and no right to grow any file. If it crashes or runs out of its
 limits, the file is refused and the caller's process is untouched.
 
-The child loads the file (allowlisted types only), then asks the model and the
-explainer for probabilities on a sample of current employers, and the explainer for
-its pushes: each must give finite values of the right shape. It answers with one line
-of JSON on its standard output.
+The child loads the file (allowlisted types only), then asks the model for
+probabilities on a sample of current employers (two finite values in 0-1 each), and
+takes the model apart for each feature's contribution to those scores, which must be
+finite and add up to the scores (services.contributions): the reasons of a run come
+from them. It answers with one line of JSON on its standard output.
 
 Run as `python -m scoring.services.artifact_sandbox` by `sandbox_check`; it imports no
 Django settings.
@@ -29,16 +30,23 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .artifact_allowlist import ArtifactRefused
+
+if TYPE_CHECKING:  # the child imports scikit-learn only once its limits are set
+    from .contributions import Explained
 
 logger = logging.getLogger("scoring.artifacts")
 
 MEMORY_BYTES = int(1.5 * 1024**3)  # our own models' check runs within 1 GiB
 CPU_SECONDS = 60
 WALL_SECONDS = 120
+# Contributions add up to a score to rounding error (1e-15); anything further means they
+# describe another model than the one that scores.
+SUM_TOLERANCE = 1e-9
 _ROOT = Path(__file__).resolve().parents[2]
 # The child's whole environment: no database URL, no secret key, one thread for BLAS.
 _PASSED_ON = ("PATH", "LANG", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -168,9 +176,9 @@ def _probe(data: bytes, values: np.ndarray, columns: list[str]) -> dict:
         return {"ok": False, "features": features, "error": "The model's features are not those MiningWatch has."}
     rows = values[:, [columns.index(name) for name in features]]
     try:
-        for label, part in (("model", artifact.model), ("explainer", artifact.explainer)):
-            _probabilities_check(label, part.predict_proba(rows), len(rows))
-        normalised, push = artifact.pushes(rows)
+        probabilities = artifact.model.predict_proba(rows)
+        _probabilities_check("model", probabilities, len(rows))
+        _contributions_check(artifact.contributions.explain(rows), rows.shape, probabilities[:, 1])
     except ArtifactRefused as exc:
         return {"ok": False, "features": features, "error": str(exc)}
     except Exception as exc:  # anything the file's objects raise is a reason to refuse it
@@ -178,8 +186,6 @@ def _probe(data: bytes, values: np.ndarray, columns: list[str]) -> dict:
         # and could carry whatever the file's objects read. The log keeps the text.
         message = f"The model file could not score current employers ({type(exc).__name__})."
         return {"ok": False, "features": features, "error": message, "detail": f"{exc}"[:2000]}
-    if not (np.isfinite(normalised).all() and np.isfinite(push).all()):
-        return {"ok": False, "features": features, "error": "The explainer gave values that are not finite."}
     return {"ok": True, "features": features}
 
 
@@ -191,6 +197,16 @@ def _probabilities_check(label: str, probabilities: object, rows: int) -> None:
         )
     if not array.dtype.kind == "f" or not np.isfinite(array).all() or (array < 0).any() or (array > 1).any():
         raise ArtifactRefused(f"The {label} gave values that are not probabilities (NaN or outside 0 to 1).")
+
+
+def _contributions_check(explained: Explained, shape: tuple[int, int], scores: np.ndarray) -> None:
+    """The contributions the reasons are made of: one finite value per employer and
+    feature, adding up (with the baseline) to the model's own scores."""
+    contributions = explained.contributions
+    if contributions.shape != shape or not np.isfinite(contributions).all() or not np.isfinite(explained.baseline):
+        raise ArtifactRefused("The model's contributions per feature are not finite values, one per feature.")
+    if not np.allclose(explained.probabilities(), scores, rtol=0, atol=SUM_TOLERANCE):
+        raise ArtifactRefused("The model's contributions per feature do not add up to its scores.")
 
 
 def _child_main() -> None:

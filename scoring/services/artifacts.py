@@ -1,8 +1,9 @@
 """Model artifacts in skops format: never pickle or joblib, which run code when loaded.
 
-An artifact is a dict {"model": Pipeline, "explainer": Pipeline, "features": [names]}:
-the model gives the score, the explainer (a logistic regression on quantile-normalised
-features) gives the reasons, and the features name the columns both expect.
+An artifact is a dict {"model": Pipeline, "features": [names]}: the model gives the
+score, and the features name the columns it expects. The reasons come from the model
+itself (services.contributions). Files written before that also hold an "explainer" (a
+logistic regression beside the model): they still load, and the explainer is ignored.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass, replace
+from functools import cached_property
 
-import numpy as np
 import skops.io
 from sklearn.pipeline import Pipeline
 
@@ -22,6 +23,7 @@ from scoring.features.registry import features_check
 
 from .artifact_allowlist import ArtifactRefused, artifact_types
 from .artifact_trees import trees_check
+from .contributions import ModelContributions
 
 logger = logging.getLogger("scoring.artifacts")
 
@@ -31,30 +33,21 @@ __all__ = ["Artifact", "ArtifactRefused", "artifact_dump", "artifact_load", "art
 @dataclass(frozen=True)
 class Artifact:
     model: Pipeline
-    explainer: Pipeline
     features: list[str]
+    # Ignored: older files hold a logistic explainer, whose reasons were wrong; training code
+    # may still pass one while it moves on. Files read back always have None here.
+    explainer: Pipeline | None = None
 
-    def pushes(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each feature's normalised value and its push on the log-odds, per employer.
-
-        The explainer is a pipeline whose last step is a logistic regression on the
-        values its earlier steps normalise, so a feature's push is its coefficient
-        times the employer's normalised value. Both arrays have the shape of `values`."""
-        if not isinstance(self.explainer, Pipeline) or len(self.explainer.steps) < 2:
-            raise ArtifactRefused(
-                "The explainer must be a pipeline: steps that normalise the features, then a logistic regression."
-            )
-        normalised = np.asarray(self.explainer[:-1].transform(values), dtype=np.float64)
-        coefficients = np.asarray(self.explainer[-1].coef_, dtype=np.float64)
-        if normalised.shape != values.shape or coefficients.shape != (1, values.shape[1]):
-            raise ArtifactRefused(
-                "The explainer must be a pipeline ending in a logistic regression with one coefficient per feature."
-            )
-        return normalised, normalised * coefficients[0]
+    @cached_property
+    def contributions(self) -> ModelContributions:
+        """The model taken apart for its per-feature contributions (once per artifact)."""
+        return ModelContributions(self.model)
 
 
-def artifact_dump(*, model: Pipeline, explainer: Pipeline, features: list[str]) -> bytes:
-    return _canonical(skops.io.dumps({"model": model, "explainer": explainer, "features": list(features)}))
+def artifact_dump(*, model: Pipeline, features: list[str], explainer: Pipeline | None = None) -> bytes:
+    """The model file's bytes: {"model", "features"}. `explainer` is accepted and not
+    written (callers that still pass one keep working)."""
+    return _canonical(skops.io.dumps({"model": model, "features": list(features)}))
 
 
 def _canonical(data: bytes) -> bytes:
@@ -108,18 +101,17 @@ def artifact_read(data: bytes) -> Artifact:
     except Exception as exc:  # skops raises many kinds on a damaged file
         logger.warning("model file could not be read: %s", exc)
         raise ArtifactRefused(f"The model file could not be read ({type(exc).__name__}).") from exc
-    if not isinstance(content, dict) or not {"model", "explainer", "features"} <= set(content):
-        raise ArtifactRefused('A model file holds a dict with "model", "explainer" and "features".')
-    model, explainer, features = content["model"], content["explainer"], content["features"]
-    for part in (model, explainer):
-        if isinstance(part, type) or not hasattr(part, "predict_proba"):
-            raise ArtifactRefused("The model and the explainer must both be fitted classifiers (predict_proba).")
+    if not isinstance(content, dict) or not {"model", "features"} <= set(content):
+        raise ArtifactRefused('A model file holds a dict with "model" and "features".')
+    model, features = content["model"], content["features"]
+    if isinstance(model, type) or not hasattr(model, "predict_proba"):
+        raise ArtifactRefused("The model must be a fitted classifier (predict_proba).")
     if not isinstance(features, list) or not all(isinstance(name, str) for name in features):
         raise ArtifactRefused('"features" must be a list of feature names.')
     try:
-        trees_check(content)
+        trees_check(content)  # an older file's explainer too: it is built all the same
     except ArtifactRefused:
         raise
     except Exception as exc:  # attributes of the wrong kind where trees are expected
         raise ArtifactRefused(f"A tree of the model file is malformed ({type(exc).__name__}).") from exc
-    return Artifact(model=model, explainer=explainer, features=features)
+    return Artifact(model=model, features=features)

@@ -11,14 +11,27 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 
 from inspections.services.imports.copying import constant, copy_text
-from scoring.models import SizeClass, VisitRecency
+from scoring.features.registry import reason_key
+from scoring.models import Band, SizeClass, VisitRecency
 
 from .artifacts import Artifact
+from .contributions import LOG_ODDS, PROBABILITY, ModelContributions
 
 REASONS = 3
-MIN_DEVIATION = 0.5  # in standard deviations of the normal quantile transform
-MIN_PUSH = 0.1  # log-odds
+# Reasons are given to these bands: the employers inspectors are sent to.
+REASON_BANDS = (Band.RED, Band.ORANGE)
+# The least a reason adds to the score. On the log-odds, 0.1 multiplies the odds by 1.1: a
+# tenth more risk at the hit rates of inspections (5-15 %). On the probability scale (a
+# forest), one percentage point: about as much at those rates.
+MIN_CONTRIBUTION = {LOG_ODDS: 0.1, PROBABILITY: 0.01}
+# Of each chunk, the share of highest scores whose contributions are computed while
+# PostgreSQL computes the next chunk: red and orange are 15 % by default.
+EARLY_SHARE = 0.2
+# The sector's quartiles and medians are read off this many of its employers at random
+# (all of a smaller sector): within a few tenths of a percentile of the exact ones.
+PROFILE_SAMPLE = 100_000
 RENDER_ROWS = 100_000
+_NO_REASONS = "\t\\N\t\t\\N\t\t\\N"  # reason_1, reason_1_value, ...: empty and NULL
 
 
 @dataclass(frozen=True)
@@ -72,15 +85,93 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class FeatureRows:
+    """A sector's feature rows (one column per model feature), kept in the chunks they were
+    read in: joining them would copy the whole matrix, and only some rows are read again."""
+
+    chunks: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at these positions (0 to len - 1, in increasing order)."""
+        starts = np.cumsum([0, *(len(chunk) for chunk in self.chunks)])
+        bounds = np.searchsorted(positions, starts)  # each chunk's slice of `positions`
+        out = np.empty((len(positions), self.chunks[0].shape[1]))
+        for number, chunk in enumerate(self.chunks):
+            mine = slice(bounds[number], bounds[number + 1])
+            out[mine] = chunk[positions[mine] - starts[number]]
+        return out
+
+    def sample(self, count: int) -> np.ndarray:
+        """All the rows, or `count` of them drawn at random (the same ones on every call)."""
+        total = len(self)
+        if total <= count:
+            return self.take(np.arange(total))
+        return self.take(np.sort(np.random.default_rng(0).choice(total, size=count, replace=False)))
+
+
+@dataclass(frozen=True)
+class SectorProfile:
+    """Where a sector's employers stand on each feature as of a run (arrays, one value per
+    feature): the first quartile, the median and the third quartile, each a value some
+    employer has (so a count's median is a whole number). NaN for a feature nobody has."""
+
+    low: np.ndarray
+    median: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray) -> SectorProfile:
+        """From feature rows (one column per feature), missing values left out."""
+        quartiles = np.full((3, rows.shape[1]), np.nan)
+        for column in range(rows.shape[1]):
+            known = rows[:, column][~np.isnan(rows[:, column])]
+            if len(known):
+                # The smallest value with at least a quarter (a half, ...) of the employers at
+                # or below it (numpy's "inverted_cdf"), by selection rather than a full sort.
+                ranks = np.ceil(np.array([0.25, 0.5, 0.75]) * len(known)).astype(int) - 1
+                quartiles[:, column] = np.partition(known, ranks)[ranks]
+        return cls(*quartiles)
+
+    def atypical(self, values: np.ndarray) -> np.ndarray:
+        """Values outside the middle half of the sector; never a missing value, never the median."""
+        return (values < self.low) | (values > self.high)
+
+
+@dataclass(frozen=True)
+class Early:
+    """Contributions computed before the sector was ranked: rows (positions) and their
+    contributions (one row each, one column per feature)."""
+
+    positions: np.ndarray
+    contributions: np.ndarray
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """The reasons of the rows at `positions`: index (k x 3, position in the model's feature
+    list, -1 for none, strongest first) and value (k x 3, the employer's value, NaN for
+    none); `profile` holds the sector medians they are compared with."""
+
+    positions: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    profile: SectorProfile
+
+
+@dataclass(frozen=True)
 class ScoredSector:
-    """Arrays of equal length n: employer_ids (int64), scores (float64); reason_index (n x 3,
-    position in the model's feature list, -1 for none) and reason_value (n x 3, the
-    employer's value of that feature, NaN when unknown)."""
+    """Arrays of equal length n: employer_ids (int64) and scores (float64); with, for the
+    reasons, the employers' feature rows, the model taken apart (ModelContributions) and
+    the contributions of the rows most likely to be red or orange."""
 
     employer_ids: np.ndarray
     scores: np.ndarray
-    reason_index: np.ndarray
-    reason_value: np.ndarray
+    rows: FeatureRows | None = None
+    model: ModelContributions | None = None
+    early: Early | None = None
     listing: Listing | None = None
     tails: np.ndarray | None = None  # row_tails, when rendered already
 
@@ -94,31 +185,108 @@ class ScoredSector:
         artifact: Artifact,
         listing: Listing | None = None,
     ) -> ScoredSector:
-        """The three features that push each employer's risk up most, by the explainer.
+        """A chunk's scores with what their reasons need.
 
-        The explainer is a logistic regression on quantile-normalised features, so each
-        feature's push is its coefficient times the employer's normalised value: the
-        additive part of the log-odds that feature is responsible for.
+        Reasons are given to the red and orange bands, which are known only once the
+        whole sector is scored (rows_render picks them). The contributions of the chunk's
+        highest EARLY_SHARE are computed now, while PostgreSQL computes the next chunk:
+        in a chunk drawn from the whole sector they hold its red and orange employers,
+        and rows_render computes any it still lacks.
         """
-        normalised, push = artifact.pushes(values)
-        # A reason must stand out: the employer at least half a standard deviation from the
-        # sector's middle, in the risky direction, and a push worth naming. Otherwise "0
-        # posted workers" would be a reason merely because most firms have none either.
-        push = np.where((np.abs(normalised) >= MIN_DEVIATION) & (push >= MIN_PUSH), push, 0.0)
-        order = np.argsort(-push, axis=1, kind="stable")[:, :REASONS]
-        strongest = np.take_along_axis(push, order, axis=1)
-        index = np.where(strongest > 0, order, -1)
-        picked = np.take_along_axis(values, order, axis=1)
-        return cls(employer_ids, scores, index, np.where(index >= 0, picked, np.nan), listing)
+        model = artifact.contributions
+        early = _highest(scores, EARLY_SHARE)
+        explained = model.explain(values[early]).contributions
+        return cls(employer_ids, scores, FeatureRows((values,)), model, Early(early, explained), listing)
 
     @classmethod
     def concat(cls, parts: list[ScoredSector]) -> ScoredSector:
-        arrays = ("employer_ids", "scores", "reason_index", "reason_value")
+        offsets = np.cumsum([0, *(len(part.scores) for part in parts)])
         listings = [part.listing for part in parts]
-        listing = Listing.concat(listings) if all(item is not None for item in listings) else None
         tails = [part.tails for part in parts]
-        joined = np.concatenate(tails) if all(item is not None for item in tails) else None
-        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in arrays), listing, joined)
+        explained = all(part.rows is not None and part.early is not None for part in parts)
+        return cls(
+            np.concatenate([part.employer_ids for part in parts]),
+            np.concatenate([part.scores for part in parts]),
+            FeatureRows(tuple(chunk for part in parts for chunk in part.rows.chunks)) if explained else None,
+            parts[0].model if explained else None,
+            Early(
+                np.concatenate([part.early.positions + at for part, at in zip(parts, offsets[:-1], strict=True)]),
+                np.concatenate([part.early.contributions for part in parts]),
+            )
+            if explained
+            else None,
+            Listing.concat(listings) if all(item is not None for item in listings) else None,
+            np.concatenate(tails) if all(item is not None for item in tails) else None,
+        )
+
+    def reasons(self, band: np.ndarray) -> Reasons | None:
+        """The reasons of the red and orange employers (see reasons_pick); None without
+        feature rows."""
+        if self.rows is None or self.model is None or self.early is None:
+            return None
+        positions = np.flatnonzero(np.isin(band, REASON_BANDS))
+        profile = SectorProfile.of(self.rows.sample(PROFILE_SAMPLE))
+        # What each feature adds at the sector's medians: the reference of the direction.
+        typical = self.model.explain(profile.median[np.newaxis, :]).contributions[0]
+        index, value = reasons_pick(
+            contributions=self._contributions(positions),
+            values=self.rows.take(positions),
+            profile=profile,
+            typical=typical,
+            floor=MIN_CONTRIBUTION[self.model.scale],
+        )
+        return Reasons(positions, index, value, profile)
+
+    def _contributions(self, positions: np.ndarray) -> np.ndarray:
+        """Contributions of the rows at `positions`: computed early, or now."""
+        early = self.early.positions  # in increasing order (explain, concat)
+        at = np.minimum(np.searchsorted(early, positions), max(len(early) - 1, 0))
+        known = early[at] == positions if len(early) else np.zeros(len(positions), dtype=bool)
+        if known.all():
+            return self.early.contributions[at]
+        out = np.empty((len(positions), self.early.contributions.shape[1]))
+        out[known] = self.early.contributions[at[known]]
+        out[~known] = self.model.explain(self.rows.take(positions[~known])).contributions
+        return out
+
+
+def _highest(scores: np.ndarray, share: float) -> np.ndarray:
+    """Positions of the `share` highest scores, in position order."""
+    count = min(len(scores), int(np.ceil(share * len(scores))))
+    if count == 0 or count == len(scores):
+        return np.arange(count)
+    return np.sort(np.argpartition(-scores, count - 1)[:count])
+
+
+def reasons_pick(
+    *, contributions: np.ndarray, values: np.ndarray, profile: SectorProfile, typical: np.ndarray, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to three reasons per row, strongest contribution first: index (n x 3, -1 for
+    none) and value (n x 3, NaN for none).
+
+    A feature is a reason when all of these hold:
+
+    - it raises the employer's score by at least `floor` (MIN_CONTRIBUTION);
+    - the employer's value is known and outside the middle half of the sector, below its
+      first quartile or above its third: a value most employers share (no earlier
+      inspection, no short contracts) is no reason, however the model weighs it, and a
+      value equal to the median never is;
+    - it raises this employer's score more than it raises one at the sector's medians
+      (`typical`), so that the direction the reason states (above or below the median)
+      is the one that raises the score.
+    """
+    eligible = (contributions >= floor) & profile.atypical(values) & (contributions > typical)
+    weight = np.where(eligible, contributions, 0.0)
+    rows = np.arange(len(weight))
+    index = np.full((len(weight), REASONS), -1)
+    value = np.full((len(weight), REASONS), np.nan)
+    for number in range(min(REASONS, weight.shape[1])):  # strongest first, ties by feature
+        best = weight.argmax(axis=1)
+        named = weight[rows, best] > 0
+        index[named, number] = best[named]
+        value[named, number] = values[rows[named], best[named]]
+        weight[rows, best] = 0.0
+    return index, value
 
 
 def scores_rank(scores: np.ndarray, employer_ids: np.ndarray, cutoffs: dict[str, float]) -> tuple[np.ndarray, ...]:
@@ -137,21 +305,59 @@ def scores_rank(scores: np.ndarray, employer_ids: np.ndarray, cutoffs: dict[str,
 
 
 def _numbers(values: np.ndarray, digits: int) -> np.ndarray:
-    text = np.round(values, digits).astype(str)
-    return np.where(np.isnan(values), "\\N", text)
+    """The values as COPY text, NULL for NaN; only the values that are there are converted
+    (most reason slots are empty)."""
+    out = constant("\\N", len(values))
+    known = ~np.isnan(values)
+    out[known] = np.round(values[known], digits).astype(str)
+    return out
 
 
-def row_tails(scored: ScoredSector, features: list[str]) -> np.ndarray:
-    """Each employer's COPY text after its rank, percentile and band (which need the whole
-    sector): employer_id, score, the three reasons with their values, the list columns."""
-    names = np.array([*features, ""], dtype=object)  # index -1 picks ""
+def _joined(columns: list[np.ndarray], count: int) -> np.ndarray:
+    # Lists iterate faster than arrays, whose elements become Python objects one by one.
+    return np.fromiter(map("\t".join, zip(*(column.tolist() for column in columns), strict=True)), object, count)
+
+
+def row_tails(scored: ScoredSector, features: list[str] | None = None) -> np.ndarray:
+    """Each employer's COPY text that needs neither ranks nor reasons (n x 2): employer_id
+    and score; then the list columns. The reasons go between them (rows_render).
+    `features` is not used: the reasons are written by rows_render."""
     count = len(scored.scores)
-    columns = [scored.employer_ids.astype(str), np.round(scored.scores, 6).astype(str)]
-    for slot in range(REASONS):
-        columns.append(names[scored.reason_index[:, slot]])
-        columns.append(_numbers(scored.reason_value[:, slot], 4))
-    columns.extend(_listing_columns(scored.listing, slice(None), count))
-    return np.fromiter(map("\t".join, zip(*columns, strict=True)), dtype=object, count=count)
+    head = _joined([scored.employer_ids.astype(str), np.round(scored.scores, 6).astype(str)], count)
+    listing = _joined(_listing_columns(scored.listing, slice(None), count), count)
+    return np.stack([head, listing], axis=1)
+
+
+@dataclass(frozen=True)
+class ReasonCells:
+    """The six reason columns of each row as COPY text: `text` for the rows that have reasons
+    (slot[position] >= 0), empty and NULL for the others."""
+
+    slot: np.ndarray
+    text: np.ndarray
+
+    def of(self, positions: np.ndarray) -> np.ndarray:
+        slot = self.slot[positions]
+        cells = constant(_NO_REASONS, len(positions))
+        mine = slot >= 0
+        cells[mine] = self.text[slot[mine]]
+        return cells
+
+
+def reason_cells(reasons: Reasons | None, count: int, features: list[str]) -> ReasonCells:
+    """The reason columns of `count` rows: for each reason the feature's name with the sector
+    median it is compared with (registry.reason_key), and the employer's value."""
+    slot = np.full(count, -1)
+    if reasons is None or not len(reasons.positions):
+        return ReasonCells(slot, np.empty(0, dtype=object))
+    medians = reasons.profile.median
+    keys = np.array([*(reason_key(name, medians[at]) for at, name in enumerate(features)), ""], dtype=object)
+    columns = []
+    for number in range(REASONS):
+        columns.append(keys[reasons.index[:, number]])  # index -1 picks ""
+        columns.append(_numbers(reasons.value[:, number], 4))
+    slot[reasons.positions] = np.arange(len(reasons.positions))
+    return ReasonCells(slot, _joined(columns, len(reasons.positions)))
 
 
 def rows_render(
@@ -163,14 +369,19 @@ def rows_render(
     features: list[str],
 ) -> Iterator[tuple[bytes, int]]:
     """The score rows in COPY text format, in rank order, in chunks: (payload, row count).
-    Columns: run_id, rank, percentile, band, then row_tails' (runs._SCORE_COLUMNS).
+    Columns: run_id, rank, percentile, band, employer_id, score, the three reasons with
+    their values, the list columns (runs._SCORE_COLUMNS).
+
+    The reasons of the red and orange employers are picked here, once the bands are known
+    (ScoredSector.reasons).
 
     In rank order, so that a run's rows lie in the table as the lists read them: a page
     filtered on a rare value (a size class, a legal form) walks the (run, rank) index past
     thousands of rows, and reads them from a few consecutive table pages instead of one page
     each. The index itself is then filled from left to right, which is cheaper too.
     """
-    tails = scored.tails if scored.tails is not None else row_tails(scored, features)
+    tails = scored.tails if scored.tails is not None else row_tails(scored)
+    cells = reason_cells(scored.reasons(band), len(rank), features)
     order = np.argsort(rank, kind="stable")
     for start in range(0, len(rank), RENDER_ROWS):
         part = order[start : start + RENDER_ROWS]
@@ -180,7 +391,9 @@ def rows_render(
             rank[part].astype(str),
             np.round(percentile[part], 3).astype(str),
             band[part].astype(str),
-            tails[part],
+            tails[part, 0],
+            cells.of(part),
+            tails[part, 1],
         ]
         yield copy_text(columns), count
 

@@ -29,6 +29,7 @@ import pytest
 import skops.io
 from django.test import Client
 from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -41,7 +42,7 @@ from scoring.models import ModelStatus, ModelVersion, RunStatus
 from scoring.services import artifact_sandbox
 from scoring.services.artifacts import ArtifactRefused, artifact_dump
 from scoring.services.runs import scoring_run_create, scoring_run_execute
-from scoring.services.training import model_version_activate, pipelines_fit
+from scoring.services.training import model_version_activate
 from scoring.services.uploads import model_version_upload
 from tests.factories import EmployerFactory, UserFactory
 
@@ -55,18 +56,18 @@ class Gadget:
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[Pipeline, Pipeline, np.ndarray]:
+def fitted() -> tuple[Pipeline, np.ndarray]:
+    """Our own kind of model (training.model_fit) and the rows it was fitted on."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, len(FEATURES)))
     y = (X[:, 0] + rng.normal(size=400) > 0.8).astype(int)
-    model, explainer = pipelines_fit(X, y)
-    return model, explainer, X
+    boosting = HistGradientBoostingClassifier(max_iter=30, max_depth=4, random_state=0)
+    return Pipeline([("model", boosting)]).fit(X, y), X
 
 
 @pytest.fixture(scope="module")
 def valid(fitted) -> bytes:
-    model, explainer, _ = fitted
-    return artifact_dump(model=model, explainer=explainer, features=FEATURES)
+    return artifact_dump(model=fitted[0], features=FEATURES)
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def _gradient_boosting(X: np.ndarray) -> Pipeline:
 def _chain_forest(fitted, *, depth: int, listed: int) -> bytes:
     """A forest whose tree is a chain `depth` levels deep that only rows with a first
     feature above 1e6 walk down, listed `listed` times."""
-    _, explainer, X = fitted
+    _, X = fitted
     forest = RandomForestClassifier(n_estimators=1, max_depth=1, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
     tree = forest.estimators_[0].tree_
     state = tree.__getstate__()
@@ -197,7 +198,7 @@ def _chain_forest(fitted, *, depth: int, listed: int) -> bytes:
     chain.__setstate__(state)
     forest.estimators_[0].tree_ = chain
     forest.estimators_ = [forest.estimators_[0]] * listed
-    return _skops(model=Pipeline([("model", forest)]), explainer=explainer, features=FEATURES)
+    return _skops(model=Pipeline([("model", forest)]), features=FEATURES)
 
 
 def _second_schema(payload: bytes, marker: Path) -> bytes:
@@ -233,8 +234,7 @@ def _schema_of(payload: bytes, schema: bytes) -> bytes:
 def _hist_tree(fitted, *, right: int | None = None, feature: int | None = None) -> bytes:
     """Our own model with its first tree's root split edited; the sample rows all go left
     (threshold 1e6), so only a row the sandbox never saw would reach the edit."""
-    model, explainer, _ = fitted
-    model = copy.deepcopy(model)
+    model = copy.deepcopy(fitted[0])
     nodes = model[-1]._predictors[0][0].nodes
     leaf = int(np.flatnonzero(nodes["is_leaf"])[0])
     nodes[0]["is_leaf"], nodes[0]["feature_idx"], nodes[0]["num_threshold"] = 0, 0, 1e6
@@ -243,16 +243,27 @@ def _hist_tree(fitted, *, right: int | None = None, feature: int | None = None) 
         nodes[0]["right"] = right
     if feature is not None:
         nodes[0]["feature_idx"] = feature
-    return artifact_dump(model=model, explainer=explainer, features=FEATURES)
+    return artifact_dump(model=model, features=FEATURES)
 
 
 def _forest_tree(fitted) -> bytes:
-    _, explainer, X = fitted
+    _, X = fitted
     forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
     state = forest.estimators_[0].tree_.__getstate__()
     state["nodes"]["right_child"][0] = 2_000_000_000
     forest.estimators_[0].tree_.__setstate__(state)
-    return _skops(model=Pipeline([("model", forest)]), explainer=explainer, features=FEATURES)
+    return _skops(model=Pipeline([("model", forest)]), features=FEATURES)
+
+
+def _column_dropped(X: np.ndarray) -> Pipeline:
+    """A pipeline whose imputer drops a column it never saw a value of: its scores are
+    fine, but no contribution could be tied to a feature."""
+    X = X.copy()
+    X[:, 3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SimpleImputer warns that it skips the column
+        steps = [("impute", SimpleImputer()), ("model", DecisionTreeClassifier(max_depth=3))]
+        return Pipeline(steps).fit(X, (X[:, 0] > 0).astype(int))
 
 
 def _nan_classifier(X: np.ndarray) -> Pipeline:
@@ -279,7 +290,6 @@ def _corpus() -> list[tuple[str, Callable[..., bytes], str]]:
             "os.system as a function",
             lambda v, f, m: _skops(
                 model=Pipeline([("hook", FunctionTransformer(func=os.system)), ("model", LogisticRegression())]),
-                explainer=f[1],
                 features=FEATURES,
             ),
             not_allowed,
@@ -299,7 +309,7 @@ def _corpus() -> list[tuple[str, Callable[..., bytes], str]]:
             lambda v, f, m: _skops(model=FunctionTransformer(func=operator.attrgetter("system"))),
             not_allowed,
         ),
-        ("a class of our own", lambda v, f, m: _skops(model=Gadget(), explainer=f[1], features=FEATURES), "Gadget"),
+        ("a class of our own", lambda v, f, m: _skops(model=Gadget(), features=FEATURES), "Gadget"),
         (
             "a type node naming os.system",
             lambda v, f, m: _forge(
@@ -338,46 +348,44 @@ def _corpus() -> list[tuple[str, Callable[..., bytes], str]]:
         ("one tree listed twice", lambda v, f, m: _chain_forest(f, depth=3, listed=2), "same tree more than once"),
         (
             "a gradient boosting classifier",
-            lambda v, f, m: _skops(model=_gradient_boosting(f[2]), explainer=f[1], features=FEATURES),
+            lambda v, f, m: _skops(model=_gradient_boosting(f[1]), features=FEATURES),
             "types that are not allowed",
         ),
         ("a pickle", lambda v, f, m: __import__("pickle").dumps({"model": f[0]}), "not a skops model file"),
         ("random bytes", lambda v, f, m: np.random.default_rng(1).bytes(4096), "not a skops model file"),
         (
-            "a bare estimator as explainer",
-            lambda v, f, m: _skops(model=f[0], explainer=copy.deepcopy(f[0][-1]), features=FEATURES),
-            "explainer must be a pipeline",
+            "a step that drops a column",
+            lambda v, f, m: _skops(model=_column_dropped(f[1]), features=FEATURES),
+            "cannot tell what each feature adds .* does not keep one column per feature",
         ),
         (
             "one probability column",
-            lambda v, f, m: _skops(model=_one_class(f[2]), explainer=f[1], features=FEATURES),
+            lambda v, f, m: _skops(model=_one_class(f[1]), features=FEATURES),
             r"two probabilities per employer .* shape \(\d+, 1\)",
         ),
         (
             "a class as the last step",
-            lambda v, f, m: _skops(
-                model=Pipeline([("model", HistGradientBoostingClassifier)]), explainer=f[1], features=FEATURES
-            ),
+            lambda v, f, m: _skops(model=Pipeline([("model", HistGradientBoostingClassifier)]), features=FEATURES),
             "could not score current employers",
         ),
         (
             "NaN probabilities",
-            lambda v, f, m: _skops(model=_nan_classifier(f[2]), explainer=f[1], features=FEATURES),
+            lambda v, f, m: _skops(model=_nan_classifier(f[1]), features=FEATURES),
             "not probabilities",
         ),
         (
             "fewer features than the model needs",
-            lambda v, f, m: _skops(model=f[0], explainer=f[1], features=FEATURES[:3]),
+            lambda v, f, m: _skops(model=f[0], features=FEATURES[:3]),
             "could not score current employers",
         ),
         (
             "a forbidden feature",
-            lambda v, f, m: _skops(model=f[0], explainer=f[1], features=[*FEATURES[:-1], "nationality_share"]),
+            lambda v, f, m: _skops(model=f[0], features=[*FEATURES[:-1], "nationality_share"]),
             "Not allowed: nationality_share",
         ),
         (
             "features as a string",
-            lambda v, f, m: _skops(model=f[0], explainer=f[1], features="headcount"),
+            lambda v, f, m: _skops(model=f[0], features="headcount"),
             "must be a list",
         ),
     ]
@@ -446,7 +454,7 @@ def test_a_memmap_payload_leaves_the_file_it_names_as_it_was(fitted, valid, tmp_
 def test_a_type_outside_the_list_is_refused_before_anything_is_built(fitted, monkeypatch) -> None:
     built = []
     monkeypatch.setattr(skops.io, "loads", lambda *args, **kwargs: built.append(args))
-    payload = _skops(model=Gadget(), explainer=fitted[1], features=FEATURES)
+    payload = _skops(model=Gadget(), features=FEATURES)
 
     with pytest.raises(ArtifactRefused, match="Gadget"):
         from scoring.services.artifacts import artifact_load
@@ -459,13 +467,13 @@ def test_a_type_outside_the_list_is_refused_before_anything_is_built(fitted, mon
 def test_the_check_is_refused_past_its_memory_limit(valid, fitted, monkeypatch) -> None:
     monkeypatch.setattr(artifact_sandbox, "MEMORY_BYTES", 150 * 1024**2)
     with pytest.raises(ArtifactRefused, match="refused"):
-        artifact_sandbox.sandbox_check(data=valid, values=fitted[2][:50], columns=FEATURES)
+        artifact_sandbox.sandbox_check(data=valid, values=fitted[1][:50], columns=FEATURES)
 
 
 def test_the_check_is_refused_past_its_time_limit(valid, fitted, monkeypatch) -> None:
     monkeypatch.setattr(artifact_sandbox, "WALL_SECONDS", 0.05)
     with pytest.raises(ArtifactRefused, match="took longer than"):
-        artifact_sandbox.sandbox_check(data=valid, values=fitted[2][:50], columns=FEATURES)
+        artifact_sandbox.sandbox_check(data=valid, values=fitted[1][:50], columns=FEATURES)
 
 
 def test_the_check_sees_no_secret_of_the_server(monkeypatch) -> None:
@@ -511,9 +519,10 @@ def test_activation_checks_the_file_again(valid, marker) -> None:
 
 
 @pytest.mark.django_db
-def test_a_scoring_run_checks_the_file_again(fitted, marker) -> None:
+def test_a_scoring_run_checks_the_file_again(fitted, marker, settings) -> None:
     EmployerFactory.create_batch(3)  # in construction: the run checks the file on its own employers
-    payload = _skops(model=_one_class(fitted[2]), explainer=fitted[1], features=FEATURES)
+    settings.SCORING_MIN_DECLARED_SHARE = 0  # they declared nothing: the run would be refused before the file
+    payload = _skops(model=_one_class(fitted[1]), features=FEATURES)
     version = _stored(payload, status=ModelStatus.ACTIVE, sector="construction")
     run = scoring_run_create(sector="construction", offence=OFFENCE, as_of=version.validation_to)
 
@@ -571,8 +580,8 @@ def _analyst_pipelines(X: np.ndarray, y: np.ndarray) -> dict[str, Pipeline]:
 
 
 def test_the_estimators_an_analyst_plausibly_uses_pass_the_check(fitted) -> None:
-    _, explainer, X = fitted
+    _, X = fitted
     y = (X[:, 0] > 0.5).astype(int)
     for name, model in _analyst_pipelines(X, y).items():
-        payload = _skops(model=model, explainer=explainer, features=FEATURES)
+        payload = _skops(model=model, features=FEATURES)
         assert artifact_sandbox.sandbox_check(data=payload, values=X[:100], columns=FEATURES) == FEATURES, name

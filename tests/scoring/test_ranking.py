@@ -1,4 +1,4 @@
-"""Ranks, percentiles, bands, the three reasons, and the COPY rows a run writes."""
+"""Ranks, percentiles, bands, and the COPY rows a run writes (the reasons: test_reasons.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from django.db import connection
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
 
+from scoring.features.registry import reason_key
 from scoring.models import DEFAULT_BAND_CUTOFFS
 from scoring.services import ranking
 from scoring.services.artifacts import Artifact
 from scoring.services.ranking import REASONS, ScoredSector, row_tails, rows_render, scores_rank
 from scoring.services.runs import _SCORE_COLUMNS
-from scoring.services.training import pipelines_fit
 
 LIST_FIELDS = ("subregion_id", "size_class", "legal_form", "visit_recency")
 FEATURES = ["hires_per_worker", "wage_per_fte_vs_sector", "part_time_share", "headcount", "debt_to_wages"]
@@ -27,8 +29,8 @@ def artifact() -> Artifact:
     X = rng.normal(size=(3000, len(FEATURES)))
     logit = 2.0 * X[:, UP] - 2.0 * X[:, DOWN] - 1.0
     y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
-    model, explainer = pipelines_fit(X, y)
-    return Artifact(model=model, explainer=explainer, features=FEATURES)
+    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=40, random_state=0))]).fit(X, y)
+    return Artifact(model=model, features=FEATURES)
 
 
 # --- scores_rank ----------------------------------------------------------------------------
@@ -90,79 +92,40 @@ def test_a_small_sector_rounds_band_sizes_up() -> None:
     assert band.tolist() == [1, 3, 4]  # ceil(0.15), ceil(0.45), ceil(1.2): red 1, orange 1 -> none left, green 2
 
 
-# --- ScoredSector.explain -------------------------------------------------------------------
-
-
-def test_explain_picks_at_most_three_reasons_that_push_the_risk_up(artifact) -> None:
-    rng = np.random.default_rng(5)
-    values = rng.normal(size=(400, len(FEATURES)))
-    values[::7, 2] = np.nan
-    ids = np.arange(400)
-
-    scored = ScoredSector.explain(employer_ids=ids, scores=np.zeros(400), values=values, artifact=artifact)
-
-    assert scored.reason_index.shape == (400, REASONS) and scored.reason_value.shape == (400, REASONS)
-    normalised = artifact.explainer[:-1].transform(values)
-    push = normalised * artifact.explainer[-1].coef_[0]
-    # Only pushes that stand out count (ranking.MIN_DEVIATION and MIN_PUSH).
-    standing_out = (np.abs(normalised) >= ranking.MIN_DEVIATION) & (push >= ranking.MIN_PUSH)
-    push = np.where(standing_out, push, 0.0)
-    assert 0 < standing_out.sum() < standing_out.size  # the rule keeps some and drops some
-    for row in range(400):
-        picked = [index for index in scored.reason_index[row] if index >= 0]
-        assert len(picked) == len(set(picked)) <= REASONS
-        assert all(push[row, index] > 0 for index in picked)
-        # The strongest positive pushes, strongest first; nothing positive left out above them.
-        expected = [index for index in np.argsort(-push[row], kind="stable")[:REASONS] if push[row, index] > 0]
-        assert picked == expected
-        # No gaps: once a slot is empty, the later ones are too.
-        slots = scored.reason_index[row].tolist()
-        assert slots == picked + [-1] * (REASONS - len(picked))
-        for slot, index in enumerate(slots):
-            if index < 0:
-                assert np.isnan(scored.reason_value[row, slot])
-            else:
-                np.testing.assert_equal(scored.reason_value[row, slot], values[row, index])
-
-
-def test_explain_names_the_features_that_matter(artifact) -> None:
-    values = np.array(
-        [
-            [3.0, -3.0, 0.0, 0.0, 0.0],  # many hires and low pay: both push up
-            [-3.0, 3.0, 0.0, 0.0, 0.0],  # few hires and high pay: both push down
-        ]
-    )
-    scored = ScoredSector.explain(employer_ids=np.array([1, 2]), scores=np.zeros(2), values=values, artifact=artifact)
-
-    assert set(scored.reason_index[0, :2].tolist()) == {UP, DOWN}
-    assert UP not in scored.reason_index[1] and DOWN not in scored.reason_index[1]
+# --- ScoredSector ---------------------------------------------------------------------------
 
 
 def test_concat_keeps_the_rows_in_order(artifact) -> None:
     values = np.random.default_rng(2).normal(size=(10, len(FEATURES)))
+    scores = artifact.model.predict_proba(values)[:, 1]
     parts = [
-        ScoredSector.explain(
-            employer_ids=np.arange(a, b), scores=np.zeros(b - a), values=values[a:b], artifact=artifact
-        )
+        ScoredSector.explain(employer_ids=np.arange(a, b), scores=scores[a:b], values=values[a:b], artifact=artifact)
         for a, b in [(0, 4), (4, 10)]
     ]
+
     whole = ScoredSector.concat(parts)
+
     assert whole.employer_ids.tolist() == list(range(10))
-    assert whole.reason_index.shape == (10, REASONS)
+    np.testing.assert_array_equal(whole.rows.take(np.array([0, 3, 4, 9])), values[[0, 3, 4, 9]])
+    # The early contributions (each part's highest scores) keep their rows.
+    np.testing.assert_array_equal(whole.rows.take(whole.early.positions), values[whole.early.positions])
+    assert sorted(whole.early.positions.tolist()) == sorted(
+        [*np.argsort(-scores[:4])[:1].tolist(), *(4 + np.argsort(-scores[4:])[:2]).tolist()]
+    )
 
 
 # --- rows_render ----------------------------------------------------------------------------
 
 
-def _scored(count: int) -> ScoredSector:
+def _scored(count: int, artifact: Artifact) -> ScoredSector:
     rng = np.random.default_rng(count)
-    index = rng.integers(-1, len(FEATURES), size=(count, REASONS))
-    value = np.where(index >= 0, rng.normal(size=(count, REASONS)), np.nan)
-    value[0, 0] = np.nan  # a picked feature whose value is unknown
-    index[0, 0] = 1
-    scores = rng.random(count)
+    values = rng.normal(size=(count, len(FEATURES)))
+    values[::3, DOWN] = np.nan
+    scores = artifact.model.predict_proba(values)[:, 1]
     scores[1] = 1.5e-05  # prints in exponent notation
-    return ScoredSector(np.arange(1000, 1000 + count), scores, index, value)
+    return ScoredSector.explain(
+        employer_ids=np.arange(1000, 1000 + count), scores=scores, values=values, artifact=artifact
+    )
 
 
 def _parsed(payload: bytes) -> list[list[str]]:
@@ -172,13 +135,14 @@ def _parsed(payload: bytes) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("tails", [False, True])  # rendered with the chunk's scores (runs.chunk_score) or at the end
-@pytest.mark.parametrize(("count", "chunk"), [(10, 100_000), (10, 4), (8, 4)])
-def test_rows_render_writes_copy_text(monkeypatch, count, chunk, tails) -> None:
+@pytest.mark.parametrize(("count", "chunk"), [(40, 100_000), (40, 7), (28, 7)])
+def test_rows_render_writes_copy_text(monkeypatch, artifact, count, chunk, tails) -> None:
     monkeypatch.setattr(ranking, "RENDER_ROWS", chunk)
-    scored = _scored(count)
+    scored = _scored(count, artifact)
     if tails:
-        scored = replace(scored, tails=row_tails(scored, FEATURES))
+        scored = replace(scored, tails=row_tails(scored))
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, DEFAULT_BAND_CUTOFFS)
+    reasons = scored.reasons(band)
 
     chunks = list(rows_render(42, scored, rank, percentile, band, FEATURES))
 
@@ -186,6 +150,8 @@ def test_rows_render_writes_copy_text(monkeypatch, count, chunk, tails) -> None:
     rows = [dict(zip(_SCORE_COLUMNS, row, strict=True)) for payload, _ in chunks for row in _parsed(payload)]
     assert [int(row["rank"]) for row in rows] == list(range(1, count + 1))  # in rank order
     by_row = np.argsort(rank)
+    slot_of = {position: slot for slot, position in enumerate(reasons.positions)}
+    named = 0
     for position, row in zip(by_row, rows, strict=True):
         # the list columns: \N or empty without a listing
         assert [row[name] for name in LIST_FIELDS] == ["\\N", "\\N", "", "\\N"]
@@ -193,24 +159,24 @@ def test_rows_render_writes_copy_text(monkeypatch, count, chunk, tails) -> None:
         assert float(row["score"]) == pytest.approx(scored.scores[position], abs=1e-6)
         assert int(row["rank"]) == rank[position] and int(row["band"]) == band[position]
         assert float(row["percentile"]) == pytest.approx(percentile[position], abs=1e-3)
-        for slot in range(REASONS):
-            name, value = row[f"reason_{slot + 1}"], row[f"reason_{slot + 1}_value"]
-            index = scored.reason_index[position, slot]
-            assert name == (FEATURES[index] if index >= 0 else "")
-            if np.isnan(scored.reason_value[position, slot]):
-                assert value == "\\N"
-            else:
-                assert float(value) == pytest.approx(scored.reason_value[position, slot], abs=1e-4)
-    first_employer = rows[int(np.flatnonzero(by_row == 0)[0])]
-    assert (first_employer["reason_1"], first_employer["reason_1_value"]) == ("wage_per_fte_vs_sector", "\\N")
+        for number in range(REASONS):
+            name, value = row[f"reason_{number + 1}"], row[f"reason_{number + 1}_value"]
+            index = reasons.index[slot_of[position], number] if position in slot_of else -1
+            if index < 0:
+                assert (name, value) == ("", "\\N")
+                continue
+            named += 1
+            assert name == reason_key(FEATURES[index], reasons.profile.median[index])
+            assert float(value) == pytest.approx(reasons.value[slot_of[position], number], abs=1e-4)
+    assert named > 0  # the red and orange rows have reasons
 
 
 @pytest.mark.django_db
-def test_postgresql_reads_the_rows() -> None:
+def test_postgresql_reads_the_rows(artifact) -> None:
     """The real check of the format: PostgreSQL's COPY parses every chunk, NULLs included."""
-    scored = _scored(25)
+    scored = _scored(25, artifact)
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, DEFAULT_BAND_CUTOFFS)
-    reasons = ", ".join(f"reason_{n} text, reason_{n}_value float8" for n in range(1, REASONS + 1))
+    reasons = ", ".join(f"reason_{n} varchar(40), reason_{n}_value float8" for n in range(1, REASONS + 1))
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE rendered (run_id int, rank int, percentile float8, band smallint, "
@@ -224,7 +190,7 @@ def test_postgresql_reads_the_rows() -> None:
             "min(score), max(rank), count(DISTINCT rank) FROM rendered"
         )
         rows, values, empty, low, top, distinct = cursor.fetchone()
+    first = scored.reasons(band).index[:, 0]
     assert rows == 25 and top == 25 and distinct == 25
-    assert values == int((~np.isnan(scored.reason_value[:, 0])).sum())
-    assert empty == int((scored.reason_index[:, 0] < 0).sum())
+    assert values == int((first >= 0).sum()) == 25 - empty
     assert low == pytest.approx(1.5e-05)

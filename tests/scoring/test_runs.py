@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inspections.models import Employer
-from scoring.features.registry import FEATURE_NAMES
+from scoring.features.registry import FEATURE_NAMES, reason_parts
 from scoring.models import Band, ModelStatus, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 from scoring.services import runs
 from scoring.services.lookups import legal_form_code, lookup_read
@@ -130,11 +130,13 @@ def test_a_run_publishes_one_score_per_active_employer(model, sql_log, django_as
     counts = np.bincount(band, minlength=5)
     assert counts[Band.RED] == int(np.ceil(0.05 * len(active)))
     assert run.message == ", ".join(f"{Band(n).label} {counts[n]}" for n in Band.values)
-    # Reasons: registered names, none twice, the first one always given by a high score.
-    for row in ranked:
-        names = [name for name in row[5:] if name]
+    # Reasons: registered names with the sector median, none twice, the first one always
+    # given by a high score; none below orange.
+    for row, number in zip(ranked, band, strict=True):
+        names = [reason_parts(key)[0] for key in row[5:] if key]
         assert set(names) <= set(FEATURE_NAMES) and len(names) == len(set(names))
-    assert all(row[5] for row in ranked[:10])
+        assert number <= Band.ORANGE or not names
+    assert all(row[5] and reason_parts(row[5])[1] is not None for row in ranked[:10])
     assert list(ScoringRun.objects.published()) == [run]
     assert shares and shares[-1] <= 0.9
 

@@ -153,3 +153,40 @@ def test_employer_page_queries_do_not_grow_with_notes_and_inspections(
         response = logged_in.get(page_url(employer))
     assert response.status_code == 200
     assert len(response.context["notes"]) == n
+
+
+@pytest.mark.parametrize(
+    ("language", "above", "green"),
+    [
+        ("en", "45 % of hires on short contracts, above the sector median of 10 %", "reasons are given for the red"),
+        ("nl", "boven de mediaan van de sector (10 %)", "redenen worden gegeven voor rood en oranje"),
+        ("fr", "au-dessus de la médiane du secteur (10 %)", "des raisons sont données pour le rouge"),
+    ],
+)
+def test_reasons_show_their_direction_and_the_sector_median(logged_in, language, above, green) -> None:
+    """Red and orange employers' reasons (stored with the sector median, registry.reason_key)
+    read with their comparison; a green or blue score says that reasons are for red and orange."""
+    employer = publish_run(1).employer(1)
+    employer.scores.all().delete()
+    red_run = ScoringRunFactory(model_version__offence_type_id="undeclared_work")
+    green_run = ScoringRunFactory(model_version__offence_type_id="part_time_abuse")
+    ScoreFactory(
+        run=red_run,
+        employer=employer,
+        rank=3,
+        band=1,
+        percentile=99.0,
+        reason_1="short_contract_share@0.1",
+        reason_1_value=0.45,
+        reason_2="company_years@12",
+        reason_2_value=1.5,
+    )
+    ScoreFactory(run=green_run, employer=employer, rank=900, band=3, percentile=40.0, reason_1="", reason_1_value=None)
+
+    html = logged_in.get(page_url(employer), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    risk = re.sub(r"\s+", " ", html.split('id="risk-title"')[1].split("</section>")[0])
+    assert above in risk and green in risk
+    if language == "en":
+        assert "in business for 1.5 years, below the sector median of 12.0" in risk
+        assert "Reasons are given for the red and orange bands" in risk
