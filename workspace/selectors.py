@@ -209,24 +209,43 @@ def active_version(*, sector: str, offence: str) -> ModelVersion | None:
 @dataclass(frozen=True)
 class StrongFeature:
     name: str
-    weight: float  # the explainer's coefficient on the normalised feature: > 0 raises the risk
-
-    @property
-    def raises_risk(self) -> bool:
-        return self.weight > 0
+    share: float  # of all that the model's features add to scores where they raise them, 0 to 1
 
     @property
     def label(self) -> str:
         feature = FEATURES.get(self.name)
         return str(feature.label) if feature else self.name
 
+    @property
+    def percent(self) -> int:
+        return round(self.share * 100)
 
-def strongest_features(*, sector: str, offence: str, limit: int = 6) -> list[StrongFeature]:
-    """The active model's strongest features, from the weights stored when it was trained."""
+
+@dataclass(frozen=True)
+class StrongestFeatures:
+    """The active model's features that raise scores most (`features`, largest first), and
+    whether there is an active model at all (`active`: its importance may predate them)."""
+
+    active: bool
+    features: list[StrongFeature]
+
+
+def strongest_features(*, sector: str, offence: str, limit: int = 6) -> StrongestFeatures:
+    """From the importance stored when the active model was trained: per feature, how much
+    it raises the validation employers' scores on average (contributions.importance_of),
+    as a share of all features together. Versions trained before it was stored have none."""
     version = active_version(sector=sector, offence=offence)
-    weights = (version.metrics or {}).get("explainer_weights", {}) if version else {}
-    ranked = sorted(weights.items(), key=lambda item: abs(item[1]), reverse=True)[:limit]
-    return [StrongFeature(name, weight) for name, weight in ranked if weight]
+    if version is None:
+        return StrongestFeatures(active=False, features=[])
+    stored = (version.metrics or {}).get("feature_importance")
+    importance = {
+        name: float(value)
+        for name, value in (stored.items() if isinstance(stored, dict) else [])
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    }
+    total = sum(importance.values())
+    ranked = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:limit]
+    return StrongestFeatures(active=True, features=[StrongFeature(name, value / total) for name, value in ranked])
 
 
 def open_target(*, user: User, employer: Employer) -> Inspection | None:

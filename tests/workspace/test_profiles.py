@@ -81,28 +81,42 @@ def test_comments_and_profiles_are_escaped(client, task_force) -> None:
 def test_the_strongest_features_of_the_active_model_in_plain_words(logged_in) -> None:
     ModelVersionFactory(
         metrics={
-            "explainer_weights": {
-                "wage_per_fte_vs_sector": -1.4,
-                "part_time_share": 0.9,
+            "feature_importance": {  # contributions.importance_of, stored by the training
+                "wage_per_fte_vs_sector": 0.3,
+                "part_time_share": 0.15,
                 "headcount": 0.05,
                 "hours_per_fte": 0.0,
             }
         }
     )
-    ModelVersionFactory(status="retired", metrics={"explainer_weights": {"fte_per_worker": 9.0}})
+    ModelVersionFactory(status="retired", metrics={"feature_importance": {"fte_per_worker": 9.0}})
 
     response = logged_in.get(URL)
 
-    assert [f.name for f in response.context["strongest"]] == ["wage_per_fte_vs_sector", "part_time_share", "headcount"]
+    strongest = response.context["strongest"].features
+    assert [f.name for f in strongest] == ["wage_per_fte_vs_sector", "part_time_share", "headcount"]
+    assert [f.percent for f in strongest] == [60, 30, 10]
     html = response.content.decode()
-    assert "↓ Lower wage per FTE against the sector: higher risk" in html
-    assert "↑ Higher part-time share: higher risk" in html
+    assert "<li>wage per FTE against the sector: 60 %</li>" in html
+    assert "<li>part-time share: 30 %</li>" in html
+    assert "where they raise them" in html
     assert "FTE per worker" not in html  # the retired model's
-    assert "declared hours per FTE" not in html  # a weight of zero says nothing
+    assert "declared hours per FTE" not in html  # raises no score: says nothing
+
+
+def test_a_model_trained_before_importance_was_stored_says_so(logged_in) -> None:
+    ModelVersionFactory(metrics={"explainer_weights": {"headcount": 1.0}})  # an older version's metrics
+
+    response = logged_in.get(URL)
+
+    assert response.context["strongest"].features == []
+    html = response.content.decode()
+    assert "trained before MiningWatch stored what raises its scores" in html
+    assert "No active model yet." not in html and "headcount" not in html
 
 
 def test_no_active_model(logged_in) -> None:
-    ModelVersionFactory(status="candidate", metrics={"explainer_weights": {"headcount": 1.0}})
+    ModelVersionFactory(status="candidate", metrics={"feature_importance": {"headcount": 1.0}})
     assert "No active model yet." in logged_in.get(URL).content.decode()
     assert ModelVersion.objects.count() == 1
 
