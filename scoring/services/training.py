@@ -169,7 +169,7 @@ def model_retrain(
     }
     # What raises the live model's scores, for the risk-profile pages (no model load there).
     metrics["feature_importance"] = importance_of(live, valid[features].to_numpy(), features)
-    payload = artifact_dump(model=live, explainer=_explainer_fit(data.frame, features), features=features)
+    payload = artifact_dump(model=live, features=features)
     version = ModelVersion(
         sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=offence),
@@ -189,21 +189,6 @@ def model_retrain(
         created_by=user,
     )
     return version_decide(version=version, data=data, validated=validated)
-
-
-def _explainer_fit(frame: pd.DataFrame, features: list[str]) -> Pipeline:  # TEMPORARY until reasons move
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import QuantileTransformer
-
-    explainer = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("normalise", QuantileTransformer(n_quantiles=100, output_distribution="normal", random_state=0)),
-            ("model", LogisticRegression(C=0.3, max_iter=2000)),
-        ]
-    )
-    return explainer.fit(frame[features].to_numpy(), frame["found"].to_numpy())
 
 
 def _enough(frame: pd.DataFrame, minimum: tuple[int, int], part: str, cutoff: date) -> None:
