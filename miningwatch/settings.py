@@ -166,6 +166,27 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=1000)
 IMPORT_MAX_ERRORS_SHOWN = 100
 
+
+# --- Scoring --------------------------------------------------------------------
+def _share(name: str, *, default: float) -> float:
+    """A share between 0 and 1 from the environment; anything else stops the process in one line."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:  # NaN fails too
+        raise ImproperlyConfigured(f"{name} must be a share between 0 and 1 (e.g. 0.5), not {raw!r}")
+    return value
+
+
+# A scoring run is refused when fewer of its sector's employers than this share have
+# declared one of the two latest quarters its features read: the scores would rest on
+# stale data (docs/scoring.md, "Fresh data"). 0 turns the check off.
+SCORING_MIN_DECLARED_SHARE = _share("SCORING_MIN_DECLARED_SHARE", default=0.5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
