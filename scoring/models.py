@@ -8,6 +8,7 @@ run of each (sector, offence) only (ScoringRunQuerySet.published).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
@@ -107,6 +108,8 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+    # Not run: the data would not carry the scores (services.freshness); the previous stay published.
+    REFUSED = "refused", _("Refused")
 
 
 class ScoringRunQuerySet(models.QuerySet["ScoringRun"]):
@@ -136,6 +139,19 @@ class ScoringRun(models.Model):
     employers_scored = models.PositiveIntegerField(default=0)
     progress = models.FloatField(default=0, help_text=_("Share done, 0 to 1"))
     message = models.TextField(blank=True)
+    # The age of the data the scores rest on, which the lists show beside them.
+    data_quarter = models.DateField(
+        _("declarations up to the quarter"),
+        null=True,
+        blank=True,
+        help_text=_("First day of the latest quarter whose declarations the scores rest on"),
+    )
+    declared_shares = models.JSONField(
+        _("declarations per quarter"),
+        default=dict,
+        blank=True,
+        help_text=_("Per quarter the features read: declarations, and employers of the sector active in it"),
+    )
 
     objects = ScoringRunQuerySet.as_manager()
 
@@ -149,6 +165,13 @@ class ScoringRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.sector_id}/{self.offence_type_id} ({self.status})"
+
+    @property
+    def data_quarter_last_month(self) -> date | None:
+        """The first day of the last month of data_quarter (the lists say "2026-04 to 2026-06")."""
+        if self.data_quarter is None:
+            return None
+        return self.data_quarter.replace(month=self.data_quarter.month + 2)
 
     @property
     def advisory_key(self) -> int:

@@ -55,7 +55,8 @@ def run_execute(run_id: int) -> dict[str, Any]:
     from scoring.services.runs import scoring_run_execute
 
     run = scoring_run_execute(run_id=run_id)
-    return {"run_id": run.pk, "status": run.status, "employers_scored": run.employers_scored}
+    # The message says why a run failed or was refused (stale data), in the task's result too.
+    return {"run_id": run.pk, "status": run.status, "employers_scored": run.employers_scored, "message": run.message}
 
 
 @shared_task(name="scoring.rescore_all", acks_late=True)

@@ -3,9 +3,12 @@
 A run is claimed by one worker (conditional UPDATE queued -> running), which holds a
 PostgreSQL advisory lock on it for as long as it works: if the worker dies, the lock
 goes with its connection, and scoring_runs_abandoned_fail (or the task delivered
-again) can tell a dead run from a slow one. The scores are computed outside any
-transaction, then written with COPY and published in one transaction that also marks
-the run succeeded: lists see all of the new scores or none of them.
+again) can tell a dead run from a slow one. Before it scores, it checks that the
+sector's employers have declared the latest quarters its features read
+(services.freshness): on stale data it is refused, with the reason, and writes nothing
+else. The scores are computed outside any transaction, then written with COPY and
+published in one transaction that also marks the run succeeded: lists see all of the
+new scores or none of them.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
-from inspections.models import Employer
 from inspections.services.imports.copying import CopyStream, constant, copy_in, copy_sql, copy_text
 from miningwatch import stamps
 from scoring.features.computation import SECTOR_TARGETS, features_read
@@ -34,6 +37,7 @@ from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, Scor
 from .artifact_checks import artifact_check, check_sample_of
 from .artifact_sandbox import Sandbox
 from .artifacts import Artifact, ArtifactRefused
+from .freshness import Freshness, declarations_freshness, freshness_refusal
 from .lookups import lookup_pack
 from .ranking import Listing, ScoredSector, row_tails, rows_render, scores_rank
 
@@ -65,6 +69,14 @@ class RunFailed(Exception):
     """A run that cannot finish, with the reason an analyst reads on the run."""
 
 
+class RunRefused(Exception):
+    """A run that must not publish: its data are too stale to carry scores (the reason in words)."""
+
+    def __init__(self, message: str, freshness: Freshness) -> None:
+        super().__init__(message)
+        self.freshness = freshness
+
+
 def scoring_run_create(*, sector: str, offence: str, as_of: date | None = None) -> ScoringRun:
     """A queued run with the active model of (sector, offence); RunFailed when there is none."""
     version = ModelVersion.objects.active().filter(sector=sector, offence_type=offence).first()
@@ -83,8 +95,11 @@ def scoring_run_execute(*, run_id: int, progress: Progress | None = None) -> Sco
         run.refresh_from_db()
         return run
     try:
-        scored = _score(run, progress or (lambda share: None))
-        _publish(run, scored)
+        freshness = _freshness_check(run)
+        scored = _score(run, progress or (lambda share: None), expected=freshness.active)
+        _publish(run, scored, freshness)
+    except RunRefused as exc:
+        _refuse(run, exc)
     except (RunFailed, ArtifactRefused, ValueError) as exc:
         _fail(run, str(exc))
     except Exception as exc:
@@ -126,8 +141,20 @@ def _progress(run: ScoringRun, share: float, progress: Progress) -> None:
     progress(share)
 
 
-def _score(run: ScoringRun, progress: Progress) -> ScoredSector:
-    expected = Employer.objects.filter(sector=run.sector_id).active_on(run.as_of).count()
+def _freshness_check(run: ScoringRun) -> Freshness:
+    """The declarations the run's features would read, checked before anything is computed.
+
+    Also counts the employers the run will score (its progress is reported against them)."""
+    freshness = declarations_freshness(sector=run.sector_id, as_of=run.as_of)
+    if not freshness.active:
+        raise RunFailed(f"No active employer in {run.sector_id} on {run.as_of}: nothing to score.")
+    refusal = freshness_refusal(freshness=freshness, minimum=settings.SCORING_MIN_DECLARED_SHARE)
+    if refusal is not None:
+        raise RunRefused(refusal, freshness)
+    return freshness
+
+
+def _score(run: ScoringRun, progress: Progress, *, expected: int) -> ScoredSector:
     parts: list[ScoredSector] = []
     done = 0
     artifact: Artifact | None = None
@@ -169,7 +196,7 @@ def chunk_score(artifact: Artifact, chunk: pd.DataFrame, as_of: date | None = No
     return replace(scored, tails=row_tails(scored, artifact.features))
 
 
-def _publish(run: ScoringRun, scored: ScoredSector) -> None:
+def _publish(run: ScoringRun, scored: ScoredSector, freshness: Freshness) -> None:
     version: ModelVersion = run.model_version
     rank, percentile, band = scores_rank(scored.scores, scored.employer_ids, version.cutoffs)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -188,6 +215,8 @@ def _publish(run: ScoringRun, scored: ScoredSector) -> None:
             employers_scored=len(rank),
             progress=1,
             message=_band_summary(band),
+            data_quarter=freshness.latest_declared,
+            declared_shares=freshness.as_json(),
         )
         if not published:
             raise RunFailed("The run was no longer running when its scores were ready; nothing published.")
@@ -274,6 +303,17 @@ def _fail(run: ScoringRun, message: str) -> None:
     logger.warning("run %s failed: %s", run.pk, message)
     ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED, finished_at=timezone.now(), message=message[:2000]
+    )
+
+
+def _refuse(run: ScoringRun, refused: RunRefused) -> None:
+    """Running -> refused, with the reason and what the check found; no score was written."""
+    logger.warning("run %s refused: %s", run.pk, refused)
+    ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.REFUSED,
+        finished_at=timezone.now(),
+        message=str(refused)[:2000],
+        declared_shares=refused.freshness.as_json(),
     )
 
 
