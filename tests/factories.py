@@ -127,6 +127,7 @@ class ScoringRunFactory(DjangoModelFactory):
     status = "succeeded"
     started_at = factory.LazyFunction(lambda: dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC))
     finished_at = factory.LazyFunction(lambda: dt.datetime(2026, 10, 1, 3, 0, tzinfo=dt.UTC))
+    data_quarter = dt.date(2026, 7, 1)  # the latest quarter ended by as_of
 
 
 class ScoreFactory(DjangoModelFactory):
