@@ -105,6 +105,10 @@ sector_median AS (
 ),
 history AS (
     SELECT t.employer_id, t.as_of, count(DISTINCT i.id) AS inspections, count(f.id) FILTER (WHERE f.found) AS findings,
+        count(f.id) FILTER (WHERE f.found AND f.offence_type_id = 'undeclared_work') AS undeclared_work,
+        count(f.id) FILTER (WHERE f.found AND f.offence_type_id = 'part_time_abuse') AS part_time_abuse,
+        count(f.id) FILTER (WHERE f.found AND f.offence_type_id = 'bogus_self_employment') AS bogus_self_employment,
+        count(f.id) FILTER (WHERE f.found AND f.offence_type_id = 'temporary_layoff_fraud') AS temporary_layoff_fraud,
         max(i.visit_date) AS last_visit
     FROM targets t
     JOIN inspections_inspection i ON i.employer_id = t.employer_id
@@ -145,6 +149,10 @@ SELECT t.employer_id, t.as_of,
     (t.as_of - e.start_date) / 365.25 AS company_years,
     coalesce(h.inspections, 0) AS earlier_inspections,
     coalesce(h.findings, 0) AS earlier_findings,
+    coalesce(h.undeclared_work, 0) AS earlier_undeclared_work,
+    coalesce(h.part_time_abuse, 0) AS earlier_part_time_abuse,
+    coalesce(h.bogus_self_employment, 0) AS earlier_bogus_self_employment,
+    coalesce(h.temporary_layoff_fraud, 0) AS earlier_temporary_layoff_fraud,
     e.subregion_id, e.legal_form, h.last_visit
 FROM targets t
 JOIN inspections_employer e ON e.id = t.employer_id

@@ -346,6 +346,64 @@ FEATURES: dict[str, Feature] = {
                 )
             ),
         ),
+        # One per offence type: an employer caught at one offence is most often caught at
+        # the same one again, which a count over every offence blurs.
+        Feature(
+            "earlier_undeclared_work",
+            _("earlier undeclared work"),
+            _("Earlier inspections of this employer that found undeclared work, before the as-of date."),
+            INSPECTIONS,
+            _("Undeclared work found before is often still going on."),
+            _count(
+                ngettext_lazy(
+                    "undeclared work found by %(value)d earlier inspection",
+                    "undeclared work found by %(value)d earlier inspections",
+                    "value",
+                )
+            ),
+        ),
+        Feature(
+            "earlier_part_time_abuse",
+            _("earlier part-time abuse"),
+            _("Earlier inspections of this employer that found part-time abuse, before the as-of date."),
+            INSPECTIONS,
+            _("Part-time abuse found before is often still going on."),
+            _count(
+                ngettext_lazy(
+                    "part-time abuse found by %(value)d earlier inspection",
+                    "part-time abuse found by %(value)d earlier inspections",
+                    "value",
+                )
+            ),
+        ),
+        Feature(
+            "earlier_bogus_self_employment",
+            _("earlier bogus self-employment"),
+            _("Earlier inspections of this employer that found bogus self-employment, before the as-of date."),
+            INSPECTIONS,
+            _("Bogus self-employment found before is often still going on."),
+            _count(
+                ngettext_lazy(
+                    "bogus self-employment found by %(value)d earlier inspection",
+                    "bogus self-employment found by %(value)d earlier inspections",
+                    "value",
+                )
+            ),
+        ),
+        Feature(
+            "earlier_temporary_layoff_fraud",
+            _("earlier lay-off fraud"),
+            _("Earlier inspections of this employer that found temporary lay-off fraud, before the as-of date."),
+            INSPECTIONS,
+            _("Lay-off fraud found before is often still going on."),
+            _count(
+                ngettext_lazy(
+                    "lay-off fraud found by %(value)d earlier inspection",
+                    "lay-off fraud found by %(value)d earlier inspections",
+                    "value",
+                )
+            ),
+        ),
     ]
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)

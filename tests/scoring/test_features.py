@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2025, 2, 15)
 WINDOW = [dt.date(2024, 1, 1), dt.date(2024, 4, 1), dt.date(2024, 7, 1), dt.date(2024, 10, 1)]
 DECLARATION_FEATURES = [
-    name for name in FEATURE_NAMES if name not in ("company_years", "earlier_inspections", "earlier_findings")
+    name for name in FEATURE_NAMES if name != "company_years" and not name.startswith("earlier_")
 ]
 
 
@@ -99,6 +99,10 @@ def test_hand_built_values(sector) -> None:
         "company_years": (AS_OF - dt.date(2015, 1, 1)).days / 365.25,
         "earlier_inspections": 1,
         "earlier_findings": 2,
+        "earlier_undeclared_work": 1,
+        "earlier_part_time_abuse": 1,
+        "earlier_bogus_self_employment": 0,  # checked, not found
+        "earlier_temporary_layoff_fraud": 0,
         "headcount_seasonality": (12 - 10) / 11,  # busiest seasons 12 workers, quietest 10
     }
     # No quarter before the last four: nothing to compare the recent ones with.
