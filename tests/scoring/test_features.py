@@ -27,9 +27,7 @@ pytestmark = pytest.mark.django_db
 # Mid-quarter on purpose: 2025-Q1 (2025-01-01) has begun but not ended on this date.
 AS_OF = dt.date(2025, 2, 15)
 WINDOW = [dt.date(2024, 1, 1), dt.date(2024, 4, 1), dt.date(2024, 7, 1), dt.date(2024, 10, 1)]
-DECLARATION_FEATURES = [
-    name for name in FEATURE_NAMES if name != "company_years" and not name.startswith("earlier_")
-]
+DECLARATION_FEATURES = [name for name in FEATURE_NAMES if name != "company_years" and not name.startswith("earlier_")]
 
 
 def _offence(code: str = "undeclared_work") -> OffenceType:
