@@ -63,7 +63,7 @@ class ModelVersion(models.Model):
     sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
     offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
     status = models.CharField(_("status"), max_length=20, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE)
-    # The artifact in skops format (never pickle): a dict {"model": Pipeline, "explainer": Pipeline}.
+    # The artifact in skops format (never pickle): a dict {"model": Pipeline, "features": [names]}.
     artifact = models.BinaryField(_("artifact (skops)"))
     artifact_sha256 = models.CharField(max_length=64)
     features = models.JSONField(_("features"), help_text=_("Names from the feature registry, in model order"))
@@ -252,8 +252,9 @@ class Score(models.Model):
     rank = models.PositiveIntegerField(_("rank"))
     percentile = models.FloatField(_("percentile"), help_text=_("Share of the sector scored lower, 0 to 100"))
     band = models.PositiveSmallIntegerField(_("band"), choices=Band.choices)
-    # The three features that push the risk up most, by name (feature registry), with
-    # the employer's value; the text is written at display time, in the reader's language.
+    # Red and orange bands only: the three features that raise this employer's score most
+    # in the live model, as "name@sector median" (feature registry), with the employer's
+    # value; the text is written at display time, in the reader's language.
     reason_1 = models.CharField(max_length=40, blank=True)
     reason_1_value = models.FloatField(null=True)
     reason_2 = models.CharField(max_length=40, blank=True)

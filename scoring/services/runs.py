@@ -179,7 +179,8 @@ def _score(run: ScoringRun, progress: Progress, *, expected: int) -> ScoredSecto
 
 
 def chunk_score(artifact: Artifact, chunk: pd.DataFrame, as_of: date | None = None) -> ScoredSector:
-    """Scores and the three strongest reasons of one chunk of feature rows (columns as features_read)."""
+    """Scores of one chunk of feature rows (columns as features_read), and the contributions of its
+    highest scores, from which the red and orange bands' reasons are picked once the sector is ranked."""
     missing = [name for name in artifact.features if name not in chunk.columns]
     if missing:
         raise RunFailed(f"The model needs features that cannot be computed: {', '.join(missing)}.")
