@@ -34,9 +34,6 @@ __all__ = ["Artifact", "ArtifactRefused", "artifact_dump", "artifact_load", "art
 class Artifact:
     model: Pipeline
     features: list[str]
-    # Ignored: older files hold a logistic explainer, whose reasons were wrong; training code
-    # may still pass one while it moves on. Files read back always have None here.
-    explainer: Pipeline | None = None
 
     @cached_property
     def contributions(self) -> ModelContributions:
@@ -44,9 +41,8 @@ class Artifact:
         return ModelContributions(self.model)
 
 
-def artifact_dump(*, model: Pipeline, features: list[str], explainer: Pipeline | None = None) -> bytes:
-    """The model file's bytes: {"model", "features"}. `explainer` is accepted and not
-    written (callers that still pass one keep working)."""
+def artifact_dump(*, model: Pipeline, features: list[str]) -> bytes:
+    """The model file's bytes: {"model", "features"}."""
     return _canonical(skops.io.dumps({"model": model, "features": list(features)}))
 
 

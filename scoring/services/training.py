@@ -159,7 +159,7 @@ def model_retrain(
     train, valid = data.training, data.validation
     _enough(train, MIN_TRAINING, "training", data.cutoff)
     _enough(valid, MIN_VALIDATION, "validation", data.cutoff)
-    validated = Artifact(model=model_fit(train, features), explainer=None, features=features)
+    validated = Artifact(model=model_fit(train, features), features=features)
     metrics = validation_metrics(artifact=validated, data=data, sector=sector, cutoffs=DEFAULT_BAND_CUTOFFS)
     live = model_fit(data.frame, features)
     metrics["refit"] = {

@@ -152,7 +152,7 @@ def test_the_artifact_is_skops_not_pickle(trained) -> None:
         pickle.loads(payload)
     artifact = artifact_load(payload)
     assert artifact.features == list(FEATURE_NAMES)
-    assert isinstance(artifact.model, Pipeline) and artifact.explainer is None
+    assert isinstance(artifact.model, Pipeline)
 
 
 def test_the_split_is_temporal(trained, data) -> None:
@@ -263,8 +263,7 @@ def _cheat(trained: ModelVersion, data: training.TrainingSet) -> ModelVersion:
     valid = data.validation
     tree = Pipeline([("model", DecisionTreeClassifier(random_state=0))])
     tree.fit(valid[features].to_numpy(), valid["found"].to_numpy())
-    artifact = artifact_load(bytes(trained.artifact))
-    payload = artifact_dump(model=tree, explainer=artifact.explainer, features=features)
+    payload = artifact_dump(model=tree, features=features)
     ModelVersion.objects.filter(pk=trained.pk).update(status=ModelStatus.RETIRED)
     return ModelVersion.objects.create(
         sector=trained.sector,
@@ -405,7 +404,7 @@ def test_the_note_says_when_controls_were_too_few_to_judge_on() -> None:
 
 def _with_features(trained: ModelVersion, *, artifact_features: list[str], version_features: list[str]):
     artifact = artifact_load(bytes(trained.artifact))
-    payload = artifact_dump(model=artifact.model, explainer=artifact.explainer, features=artifact_features)
+    payload = artifact_dump(model=artifact.model, features=artifact_features)
     return ModelVersion.objects.create(
         sector=trained.sector,
         offence_type=trained.offence_type,
