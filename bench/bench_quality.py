@@ -76,19 +76,6 @@ os.environ.setdefault("DEBUG", "1")  # spares a SECRET_KEY
 
 DEFAULT_AS_OF = dt.date(2026, 10, 1)  # the day after the generator's last declared quarter
 TOP_SHARE = 0.05
-DECLARATION_COLUMNS = (
-    "headcount",
-    "fte",
-    "part_time_share",
-    "declared_hours",
-    "gross_wages",
-    "temporary_unemployment_days",
-    "hires",
-    "exits",
-    "short_contracts",
-    "posted_workers",
-    "social_security_debt",
-)
 # Ratios of sums over all the employer's declarations: numerator, denominator.
 RATIOS = {
     "wages_per_fte": ("gross_wages", "fte"),
@@ -408,9 +395,12 @@ def _aggregates(as_of: dt.date) -> pd.DataFrame:
     from django.db import connection
 
     from inspections.models import Declaration
+    from inspections.services.imports.declarations import COLUMNS
 
+    # Every measured column of a declaration file: all but the employer and the quarter.
+    measured = [column for column in COLUMNS if column not in ("enterprise_number", "quarter")]
     table = connection.ops.quote_name(Declaration._meta.db_table)
-    means = [f"avg({column})::float AS mean_{column}" for column in DECLARATION_COLUMNS]
+    means = [f"avg({column})::float AS mean_{column}" for column in measured]
     ratios = [f"sum({top})::float / nullif(sum({bottom}), 0) AS {name}" for name, (top, bottom) in RATIOS.items()]
     sql = (
         f"SELECT employer_id, count(*) AS quarters, {', '.join(means + ratios)} FROM {table} "
