@@ -215,12 +215,12 @@ def test_validated_on_the_later_year_then_refit_on_everything(trained, data, mon
     assert ModelVersion.objects.get(pk=trained.pk).status == ModelStatus.RETIRED
 
 
-def test_random_controls_weigh_more_in_training(data, monkeypatch) -> None:
+def test_random_controls_count_three_times_in_training(data, monkeypatch) -> None:
     seen = {}
     real = training.HistGradientBoostingClassifier.fit
 
     def fit(self, X, y, sample_weight=None):
-        seen["weights"] = sample_weight
+        seen["X"], seen["weights"] = X, sample_weight
         return real(self, X, y, sample_weight=sample_weight)
 
     monkeypatch.setattr(training.HistGradientBoostingClassifier, "fit", fit)
@@ -229,8 +229,14 @@ def test_random_controls_weigh_more_in_training(data, monkeypatch) -> None:
 
     controls = data.training["random_control"].to_numpy(dtype=bool)
     assert controls.any() and not controls.all()
-    assert (seen["weights"][controls] == training.RANDOM_CONTROL_WEIGHT).all()
-    assert (seen["weights"][~controls] == 1.0).all()
+    assert seen["weights"] is None
+    assert len(seen["X"]) == len(controls) + 2 * controls.sum()
+    # Every random control's row appears three times, every other row once.
+    rows = pd.DataFrame(seen["X"]).fillna(-1).round(9)
+    control_row = data.training.loc[controls, list(FEATURE_NAMES)].iloc[0].fillna(-1).round(9).to_numpy()
+    other_row = data.training.loc[~controls, list(FEATURE_NAMES)].iloc[0].fillna(-1).round(9).to_numpy()
+    assert (rows == control_row).all(axis=1).sum() == 3
+    assert (rows == other_row).all(axis=1).sum() == 1
 
 
 def test_one_active_version_per_pair(trained) -> None:
