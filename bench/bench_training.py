@@ -4,8 +4,9 @@
         .venv/bin/python bench/bench_training.py --as-of 2026-10-01 [--passes 2] [--rescore] [--profile FILE]
 
 Needs a generated data set (about 500,000 inspections: `python manage.py generate_data
---employers 1000000 --seed 42 --inspection-rate 0.16`). For each pass it times the 12
-model_retrain calls, one after the other, in this process. The first pass on a database
+--employers 1000000 --seed 42 --inspection-rate 0.16`). For each pass it times
+models_retrain_all, as `manage.py retrain` runs it in this process: the 12 pairs one after
+the other, the offence types of a sector sharing its feature rows. The first pass on a database
 without models trains without an active model to compare against; later passes compare
 each new version with the active one (the steady state of the nightly run).
 
@@ -41,8 +42,8 @@ from django.db import connection, reset_queries  # noqa: E402
 
 from inspections.models import OffenceType, Sector  # noqa: E402
 from scoring.models import RunStatus  # noqa: E402
+from scoring.services.nightly import RetrainOutcome, models_retrain_all  # noqa: E402
 from scoring.services.runs import scores_prune, scores_tidy, scoring_run_create, scoring_run_execute  # noqa: E402
-from scoring.services.training import model_retrain  # noqa: E402
 
 TARGET_SECONDS = 120.0
 
@@ -59,20 +60,22 @@ def models() -> list[tuple[str, str]]:
     ]
 
 
-def train_all(as_of: dt.date, pairs: list[tuple[str, str]]) -> tuple[float, list]:
+def train_all(as_of: dt.date) -> tuple[float, list]:
+    """models_retrain_all, as `manage.py retrain` runs it: the offences of a sector share its features."""
     versions = []
-    started = time.perf_counter()
-    for sector, offence in pairs:
-        start = time.perf_counter()
-        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin="benchmark")
+    started = last = time.perf_counter()
+
+    def progress(outcome: RetrainOutcome) -> None:
+        nonlocal last
+        now, version = time.perf_counter(), outcome.version
         reset_queries()
         versions.append(version)
-        print(
-            f"  {sector:<12} {offence:<22} {time.perf_counter() - start:6.2f} s  "
-            f"{version.training_rows + version.validation_rows:>7} rows  {version.status}",
-            flush=True,
-        )
-    return time.perf_counter() - started, versions
+        rows = f"{version.training_rows + version.validation_rows:>7} rows  {version.status}" if version else "refused"
+        print(f"  {outcome.sector:<12} {outcome.offence:<22} {now - last:6.2f} s  {rows}", flush=True)
+        last = now
+
+    models_retrain_all(as_of=as_of, progress=progress, origin="benchmark")
+    return time.perf_counter() - started, [version for version in versions if version is not None]
 
 
 def quality_table(versions: list) -> None:
@@ -145,7 +148,7 @@ def main() -> None:
         profile = cProfile.Profile() if args.profile and number == args.passes else None
         if profile:
             profile.enable()
-        seconds, versions = train_all(args.as_of, pairs)
+        seconds, versions = train_all(args.as_of)
         if profile:
             profile.disable()
             profile.dump_stats(args.profile)

@@ -171,11 +171,11 @@ SECTOR_TARGETS = """
 # A fixed sample of them (the band cut-offs of a new model are drawn from it).
 SECTOR_SAMPLE_TARGETS = SECTOR_TARGETS + " ORDER BY md5(id::text) LIMIT %(sample)s"
 
-# The employers of one sector inspected for one offence, on their visit dates.
+# The employers of one sector inspected before a date, on their visit dates: the training
+# rows of every offence type of the sector (each offence's labels pick its own).
 INSPECTED_TARGETS = """
     SELECT DISTINCT i.employer_id, i.visit_date AS as_of
     FROM inspections_inspection i
-    JOIN inspections_finding f ON f.inspection_id = i.id AND f.offence_type_id = %(offence)s
     JOIN inspections_employer e ON e.id = i.employer_id AND e.sector_id = %(sector)s
     WHERE i.status = 'completed' AND i.visit_date < %(as_of)s
 """

@@ -20,7 +20,7 @@ from inspections.models import OffenceType, Sector
 from scoring.models import ModelVersion, RunStatus, ScoringRun
 
 from .runs import scores_tidy, scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
-from .training import TrainingRefused, model_retrain
+from .training import SectorFeatures, TrainingRefused, model_retrain, sector_features_build
 
 logger = logging.getLogger("scoring.nightly")
 
@@ -55,10 +55,19 @@ def pairs_select(
     return [(sector, offence) for sector in sector_codes for offence in offence_list]
 
 
-def model_retrain_pair(*, sector: str, offence: str, as_of: date, origin: str = NIGHTLY_ORIGIN) -> RetrainOutcome:
+def model_retrain_pair(
+    *,
+    sector: str,
+    offence: str,
+    as_of: date,
+    origin: str = NIGHTLY_ORIGIN,
+    sector_features: SectorFeatures | None = None,
+) -> RetrainOutcome:
     """Retrain one pair; too few inspections is an outcome to report, not an error."""
     try:
-        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin=origin)
+        version = model_retrain(
+            sector=sector, offence=offence, as_of=as_of, origin=origin, sector_features=sector_features
+        )
     except TrainingRefused as exc:
         logger.warning("no model for %s / %s: %s", sector, offence, exc)
         return RetrainOutcome(sector=sector, offence=offence, refused=str(exc))
@@ -73,11 +82,15 @@ def models_retrain_all(
     progress: RetrainProgress | None = None,
     origin: str = NIGHTLY_ORIGIN,
 ) -> list[RetrainOutcome]:
-    """Retrain every selected pair, one after the other; each activates or stays a flagged candidate."""
+    """Retrain every selected pair, one after the other; each activates or stays a flagged candidate.
+    The offence types of a sector share its feature rows, read once."""
     as_of = as_of or timezone.localdate()
     outcomes = []
+    shared: SectorFeatures | None = None
     for sector, offence in pairs_select(sectors=sectors, offences=offences):
-        outcome = model_retrain_pair(sector=sector, offence=offence, as_of=as_of, origin=origin)
+        if shared is None or shared.sector != sector:
+            shared = sector_features_build(sector=sector, as_of=as_of)
+        outcome = model_retrain_pair(sector=sector, offence=offence, as_of=as_of, origin=origin, sector_features=shared)
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome)

@@ -76,6 +76,34 @@ class TrainingRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class SectorFeatures:
+    """Feature rows of one sector as of one date, shared by the models of its offence types.
+
+    `inspected` has the columns of features_read: one row per employer of the sector and
+    date it was inspected (a completed visit before as_of), the features as of that date."""
+
+    sector: str
+    as_of: date
+    inspected: pd.DataFrame
+    # Feature rows of the sector sample that sets band thresholds, by date: computed once
+    # and shared by every new version's metrics and the active versions' (version_decide).
+    populations: dict[date, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def population(self, on: date) -> pd.DataFrame:
+        if on not in self.populations:
+            self.populations[on] = features_frame(
+                targets=SECTOR_SAMPLE_TARGETS,
+                params={"sector": self.sector, "as_of": on, "sample": POPULATION_SAMPLE},
+            )
+        return self.populations[on]
+
+
+def sector_features_build(*, sector: str, as_of: date) -> SectorFeatures:
+    inspected = features_frame(targets=INSPECTED_TARGETS, params={"sector": sector, "as_of": as_of})
+    return SectorFeatures(sector=sector, as_of=as_of, inspected=inspected)
+
+
+@dataclass(frozen=True)
 class TrainingSet:
     """Columns of `frame`: employer_id, as_of, the features (FEATURE_NAMES), found (bool),
     random_control (bool); one row per inspected employer and visit date."""
@@ -83,17 +111,11 @@ class TrainingSet:
     frame: pd.DataFrame
     cutoff: date
     as_of: date
-    # Feature rows of the sector sample that sets band thresholds, by sector: computed once
-    # and shared by the new version's metrics and the active version's (version_decide).
-    populations: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    sector_features: SectorFeatures = field(compare=False, repr=False)
 
-    def population(self, sector: str) -> pd.DataFrame:
-        if sector not in self.populations:
-            self.populations[sector] = features_frame(
-                targets=SECTOR_SAMPLE_TARGETS,
-                params={"sector": sector, "as_of": self.cutoff, "sample": POPULATION_SAMPLE},
-            )
-        return self.populations[sector]
+    def population(self) -> pd.DataFrame:
+        """Feature rows of the sector sample on the cut-off date (band thresholds)."""
+        return self.sector_features.population(self.cutoff)
 
     @property
     def training(self) -> pd.DataFrame:
@@ -107,19 +129,25 @@ class TrainingSet:
         return hashlib.sha256(pd.util.hash_pandas_object(self.frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
-def training_set_build(*, sector: str, offence: str, as_of: date) -> TrainingSet:
-    params = {"sector": sector, "offence": offence, "as_of": as_of}
-    features = features_frame(targets=INSPECTED_TARGETS, params=params)
+def training_set_build(
+    *, sector: str, offence: str, as_of: date, features: SectorFeatures | None = None
+) -> TrainingSet:
+    """The labelled rows of one pair; `features` of the sector as of the same date, when
+    another offence type of the sector has already read them."""
+    if features is None or (features.sector, features.as_of) != (sector, as_of):
+        features = sector_features_build(sector=sector, as_of=as_of)
     with connection.cursor() as cursor:
-        cursor.execute(_LABELS_SQL, params)
+        cursor.execute(_LABELS_SQL, {"sector": sector, "offence": offence, "as_of": as_of})
         labels = pd.DataFrame(cursor.fetchall(), columns=["employer_id", "as_of", "found", "random_control"])
     if labels.empty:
         # An empty cursor gives untyped columns that pandas refuses to merge: say it in words.
         raise TrainingRefused(f"No completed inspection in {sector} checked {offence} before {as_of}.")
     labels["as_of"] = pd.to_datetime(labels["as_of"])
-    frame = features.merge(labels, on=["employer_id", "as_of"], how="inner", validate="one_to_one")
+    frame = features.inspected.merge(labels, on=["employer_id", "as_of"], how="inner", validate="one_to_one")
     frame = frame.sort_values(["as_of", "employer_id"], ignore_index=True)
-    return TrainingSet(frame=frame, cutoff=as_of - timedelta(days=VALIDATION_DAYS), as_of=as_of)
+    return TrainingSet(
+        frame=frame, cutoff=as_of - timedelta(days=VALIDATION_DAYS), as_of=as_of, sector_features=features
+    )
 
 
 def model_fit(frame: pd.DataFrame, features: list[str]) -> Pipeline:
@@ -153,17 +181,21 @@ def model_retrain(
     as_of: date | None = None,
     origin: str = "nightly retrain",
     user: AbstractBaseUser | None = None,
+    sector_features: SectorFeatures | None = None,
 ) -> ModelVersion:
     """Validate the configuration on the latest year, refit it on every labelled inspection,
-    store the version; activate it when it passes the gates and is not worse than the active one."""
+    store the version; activate it when it passes the gates and is not worse than the active one.
+
+    `sector_features`: the sector's feature rows as of the same date, when the caller
+    retrains several offence types of the sector one after the other."""
     as_of = as_of or timezone.localdate()
     features = features_check(FEATURE_NAMES)
-    data = training_set_build(sector=sector, offence=offence, as_of=as_of)
+    data = training_set_build(sector=sector, offence=offence, as_of=as_of, features=sector_features)
     train, valid = data.training, data.validation
     _enough(train, MIN_TRAINING, "training", data.cutoff)
     _enough(valid, MIN_VALIDATION, "validation", data.cutoff)
     validated = Artifact(model=model_fit(train, features), features=features)
-    metrics = validation_metrics(artifact=validated, data=data, sector=sector, cutoffs=DEFAULT_BAND_CUTOFFS)
+    metrics = validation_metrics(artifact=validated, data=data, cutoffs=DEFAULT_BAND_CUTOFFS)
     live = model_fit(data.frame, features)
     metrics["refit"] = {
         "training_to": as_of.isoformat(),
@@ -207,11 +239,11 @@ def _scores(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.nda
     return model.predict_proba(frame[features].to_numpy())[:, 1]
 
 
-def validation_metrics(*, artifact: Artifact, data: TrainingSet, sector: str, cutoffs: dict[str, float]) -> dict:
+def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, float]) -> dict:
     """Metrics of an artifact on the validation inspections, bands set on a sample of the sector."""
     valid = data.validation
     scores = _scores(artifact.model, valid, artifact.features)
-    sample = data.population(sector)
+    sample = data.population()
     thresholds = evaluation.band_thresholds(_scores(artifact.model, sample, artifact.features), cutoffs)
     every = data.frame
     metrics = evaluation.metrics_compute(

@@ -39,7 +39,7 @@ def model_version_upload(
     if len(valid) < MIN_VALIDATION[0]:
         raise TrainingRefused(f"Only {len(valid)} inspections in the validation year: the model cannot be checked.")
     try:
-        metrics = validation_metrics(artifact=artifact, data=training, sector=sector, cutoffs=DEFAULT_BAND_CUTOFFS)
+        metrics = validation_metrics(artifact=artifact, data=training, cutoffs=DEFAULT_BAND_CUTOFFS)
     except ValueError as exc:  # wrong number of columns, a model that cannot predict these rows
         raise ArtifactRefused(f"The model could not score the validation inspections: {exc}") from exc
     return ModelVersion.objects.create(

@@ -272,7 +272,7 @@ def test_training_targets_see_only_the_past_of_each_visit() -> None:
 
     frame = features_frame(
         targets=INSPECTED_TARGETS,
-        params={"sector": "construction", "offence": "undeclared_work", "as_of": dt.date(2025, 3, 1)},
+        params={"sector": "construction", "as_of": dt.date(2025, 3, 1)},
     )
 
     assert frame["as_of"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")]

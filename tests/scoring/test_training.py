@@ -470,3 +470,41 @@ def test_too_few_inspections_are_refused_in_words(trained, monkeypatch) -> None:
 def test_a_pair_never_inspected_is_refused_in_words(trained) -> None:
     with pytest.raises(TrainingRefused, match="No completed inspection in cleaning checked part_time_abuse"):
         model_retrain(sector=SECTOR, offence=OFFENCE, as_of=dt.date(2010, 1, 1))
+
+
+def test_offences_of_a_sector_share_its_feature_rows(trained) -> None:
+    shared = training.sector_features_build(sector=SECTOR, as_of=AS_OF)
+    alone = training_set_build(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
+    together = training_set_build(sector=SECTOR, offence=OFFENCE, as_of=AS_OF, features=shared)
+    other = training_set_build(sector=SECTOR, offence="undeclared_work", as_of=AS_OF, features=shared)
+
+    assert together.sha256() == alone.sha256()
+    assert together.sector_features is shared and other.sector_features is shared
+    # Each offence keeps only the inspections that checked it.
+    assert set(other.frame["employer_id"]) != set(together.frame["employer_id"])
+    assert len(shared.inspected) >= max(len(together.frame), len(other.frame))
+    # Rows of another date or sector are not reused.
+    later = training_set_build(sector=SECTOR, offence=OFFENCE, as_of=AS_OF + dt.timedelta(days=1), features=shared)
+    assert later.sector_features is not shared
+
+
+def test_retraining_every_offence_reads_each_sector_once(trained, monkeypatch) -> None:
+    from scoring.services import nightly
+
+    built = []
+    real = nightly.sector_features_build
+
+    def build(*, sector, as_of):
+        built.append(sector)
+        return real(sector=sector, as_of=as_of)
+
+    monkeypatch.setattr(nightly, "sector_features_build", build)
+    monkeypatch.setattr(training, "sector_features_build", build)
+
+    outcomes = nightly.models_retrain_all(as_of=AS_OF, sectors=[SECTOR], offences=[OFFENCE, "undeclared_work"])
+
+    assert [(outcome.sector, outcome.offence) for outcome in outcomes] == [
+        (SECTOR, OFFENCE),
+        (SECTOR, "undeclared_work"),
+    ]
+    assert built == [SECTOR]
