@@ -197,7 +197,7 @@ def random_control_metrics(
         "red_hits": int(labels[red].sum()),
     }
     control_auc, control_auc_draws = figure(roc_auc, labels[controls], scores[controls], weights[controls])
-    lift, lift_interval = _lift((counts["red_hits"], counts["red_rows"]), (counts["hits"], counts["rows"]))
+    lift, lift_interval = lift_of((counts["red_hits"], counts["red_rows"]), (counts["hits"], counts["rows"]))
     return {
         "random_controls": counts,
         "random_control_hit_rate": counts["hits"] / counts["rows"] if counts["rows"] else None,
@@ -208,7 +208,7 @@ def random_control_metrics(
     }
 
 
-def _lift(red: tuple[int, int], base: tuple[int, int]) -> tuple[float | None, list[float] | None]:
+def lift_of(red: tuple[int, int], base: tuple[int, int]) -> tuple[float | None, list[float] | None]:
     """Ratio of the red band's hit rate to the base rate, each (hits, rows), and its interval."""
     if not red[1] or not base[1]:
         return None, None

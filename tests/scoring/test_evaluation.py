@@ -94,7 +94,7 @@ def test_the_lift_is_that_of_the_red_band_among_random_controls() -> None:
 
 @pytest.mark.parametrize(("red", "base"), [((0, 2), (3, 40)), ((1, 1), (2, 34)), ((0, 1), (0, 14))])
 def test_a_lift_from_a_handful_of_controls_has_a_wide_interval_that_holds_it(red, base) -> None:
-    lift, (low, high) = evaluation._lift(red, base)
+    lift, (low, high) = evaluation.lift_of(red, base)
 
     assert low < lift < high
     assert high / max(low, 1e-9) > 10  # a handful of controls says little, and the interval shows it
