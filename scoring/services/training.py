@@ -59,13 +59,6 @@ MIN_CONTROLS = (100, 20, 20)
 # fits of a pair the bulk of its training time at a million employers.
 RANDOM_CONTROL_REPEATS = 3
 RANDOM_STATE = 0
-# The red band's lift rests on the random controls that fall in it. When the validation
-# year put fewer than this many there (a small inspectorate, a rarely checked offence),
-# the controls of up to EARLIER_YEARS years before it are added, each year's scored by
-# the configuration fitted on the inspections before that year: evidence of the same
-# kind, never seen by the model that judges it.
-MIN_RED_CONTROLS = 20
-EARLIER_YEARS = 2
 
 _LABELS_SQL = """
     SELECT i.employer_id, i.visit_date AS as_of, bool_or(f.found) AS found,
@@ -207,7 +200,6 @@ def model_retrain(
     _enough(valid, MIN_VALIDATION, "validation", data.cutoff)
     validated = Artifact(model=model_fit(train, features), features=features)
     metrics = validation_metrics(artifact=validated, data=data, cutoffs=DEFAULT_BAND_CUTOFFS)
-    lift_with_earlier_years(metrics=metrics, data=data, features=features, cutoffs=DEFAULT_BAND_CUTOFFS)
     live = model_fit(data.frame, features)
     metrics["refit"] = {
         "training_to": as_of.isoformat(),
@@ -269,59 +261,6 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[s
     metrics["band_thresholds"] = thresholds
     metrics["cutoff"] = data.cutoff.isoformat()
     return metrics
-
-
-def lift_with_earlier_years(
-    *, metrics: dict, data: TrainingSet, features: list[str], cutoffs: dict[str, float]
-) -> None:
-    """With fewer than MIN_RED_CONTROLS random controls of the validation year in the red band,
-    add those of earlier years to the lift (metrics["random_controls"]["earlier_years"])."""
-    counts = metrics["random_controls"]
-    if counts["red_rows"] >= MIN_RED_CONTROLS:
-        return
-    earlier = earlier_red_controls(data=data, features=features, cutoffs=cutoffs)
-    if not earlier:
-        return
-    counts["earlier_years"] = earlier
-    red = (
-        counts["red_hits"] + sum(year["red_hits"] for year in earlier),
-        counts["red_rows"] + sum(year["red_rows"] for year in earlier),
-    )
-    metrics["lift"], metrics["intervals"]["lift"] = evaluation.lift_of(red, (counts["hits"], counts["rows"]))
-
-
-def earlier_red_controls(*, data: TrainingSet, features: list[str], cutoffs: dict[str, float]) -> list[dict]:
-    """Up to EARLIER_YEARS years before the cut-off, latest first, while the inspections before
-    each are enough to train on: the year's random controls ("controls") and those of them in
-    the red band ("red_rows", "red_hits") of a model fitted on the inspections before the year,
-    banded on the sector sample as of the year's first day ("from"; "to": the day after it)."""
-    years: list[dict] = []
-    end = data.cutoff
-    for _ in range(EARLIER_YEARS):
-        start = end - timedelta(days=VALIDATION_DAYS)
-        dates = data.frame["as_of"]
-        before = data.frame[dates < pd.Timestamp(start)]
-        year = data.frame[(dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end)) & data.frame["random_control"]]
-        found = int(before["found"].sum())
-        if year.empty or len(before) < MIN_TRAINING[0] or found < MIN_TRAINING[1] or found == len(before):
-            break
-        population = data.sector_features.population(start)
-        if population.empty:
-            break
-        model = model_fit(before, features)
-        thresholds = evaluation.band_thresholds(_scores(model, population, features), cutoffs)
-        red = evaluation.bands_of(_scores(model, year, features), thresholds) == 1
-        years.append(
-            {
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "controls": len(year),
-                "red_rows": int(red.sum()),
-                "red_hits": int(year["found"].to_numpy(dtype=bool)[red].sum()),
-            }
-        )
-        end = start
-    return years
 
 
 def gates_failed(metrics: dict) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import pickle
 import re
 import zipfile
@@ -21,7 +20,7 @@ from sklearn.tree import DecisionTreeClassifier
 from inspections.models import Employer
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
-from scoring.services import evaluation, training
+from scoring.services import training
 from scoring.services.artifacts import artifact_dump, artifact_load, artifact_sha256
 from scoring.services.training import (
     VALIDATION_DAYS,
@@ -112,14 +111,10 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
     assert metrics["random_controls"]["validation_hits"] == int(controls["found"].sum())
     assert metrics["random_controls"]["rows"] == len(every) > len(controls)
     assert metrics["random_control_hit_rate"] == pytest.approx(every["found"].mean())
-    # Too few of them in the red band (this small data set): earlier years' controls join in.
-    assert metrics["random_controls"]["red_rows"] < training.MIN_RED_CONTROLS
-    earlier = metrics["random_controls"]["earlier_years"]
-    red_rows = metrics["random_controls"]["red_rows"] + sum(year["red_rows"] for year in earlier)
-    if red_rows:
+    if metrics["random_controls"]["red_rows"]:
         low, high = metrics["intervals"]["lift"]
         assert low <= metrics["lift"] <= high
-    else:  # no random control fell in the red band: no lift to tell
+    else:  # no random control of the validation year fell in the red band: no lift to tell
         assert metrics["lift"] is None and metrics["intervals"]["lift"] is None
     # The live model was refit on every labelled inspection up to the as-of date.
     assert set(metrics["feature_importance"]) == set(FEATURE_NAMES)
@@ -195,11 +190,9 @@ def test_validated_on_the_later_year_then_refit_on_everything(trained, data, mon
 
     again = model_retrain(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
 
-    # First on the visits before the cut-off (validated on the year after), then, for the
-    # lift, on the visits before each earlier year, then the same configuration on every
-    # labelled visit: that one goes live.
-    validated, *earlier, live = fitted
-    assert len(earlier) == len(again.metrics["random_controls"]["earlier_years"])
+    # First on the visits before the cut-off (validated on the year after), then the same
+    # configuration on every labelled visit: that one goes live.
+    validated, live = fitted
     pd.testing.assert_frame_equal(validated, data.training)
     pd.testing.assert_frame_equal(live, data.frame)
     stored = artifact_load(bytes(again.artifact)).model
@@ -515,55 +508,6 @@ def test_retraining_every_offence_reads_each_sector_once(trained, monkeypatch) -
         (SECTOR, "undeclared_work"),
     ]
     assert built == [SECTOR]
-
-
-def test_few_red_band_controls_bring_in_earlier_years(trained, monkeypatch) -> None:
-    metrics = json.loads(json.dumps(trained.metrics))  # a copy, as stored
-    counts = metrics["random_controls"]
-    fitted_until = []
-    real_fit = training.model_fit
-
-    def fit(frame, features):
-        fitted_until.append(frame["as_of"].max())
-        return real_fit(frame, features)
-
-    monkeypatch.setattr(training, "MIN_RED_CONTROLS", counts["red_rows"] + 1)
-    monkeypatch.setattr(training, "model_fit", fit)
-    data = training_set_build(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
-
-    training.lift_with_earlier_years(
-        metrics=metrics, data=data, features=list(FEATURE_NAMES), cutoffs=DEFAULT_BAND_CUTOFFS
-    )
-
-    earlier = metrics["random_controls"]["earlier_years"]
-    assert 1 <= len(earlier) <= training.EARLIER_YEARS
-    assert earlier[0]["to"] == CUTOFF.isoformat()
-    for year, until in zip(earlier, fitted_until, strict=True):
-        # Each year's controls are judged by a model fitted only on the inspections before it.
-        assert until < pd.Timestamp(year["from"])
-        assert 0 <= year["red_hits"] <= year["red_rows"] <= year["controls"]
-        start, end = pd.Timestamp(year["from"]), pd.Timestamp(year["to"])
-        in_year = data.frame[(data.frame["as_of"] >= start) & (data.frame["as_of"] < end)]
-        assert year["controls"] == int(in_year["random_control"].sum())
-    red = (
-        counts["red_hits"] + sum(year["red_hits"] for year in earlier),
-        counts["red_rows"] + sum(year["red_rows"] for year in earlier),
-    )
-    assert (metrics["lift"], metrics["intervals"]["lift"]) == evaluation.lift_of(red, (counts["hits"], counts["rows"]))
-    assert metrics["intervals"]["lift"][0] <= metrics["lift"] <= metrics["intervals"]["lift"][1]
-
-
-def test_enough_red_band_controls_keep_the_validation_year_alone(trained, monkeypatch) -> None:
-    metrics = json.loads(json.dumps(trained.metrics))
-    monkeypatch.setattr(training, "MIN_RED_CONTROLS", 0)
-    monkeypatch.setattr(training, "model_fit", lambda frame, features: pytest.fail("no earlier year is fitted"))
-    data = training_set_build(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
-
-    training.lift_with_earlier_years(
-        metrics=metrics, data=data, features=list(FEATURE_NAMES), cutoffs=DEFAULT_BAND_CUTOFFS
-    )
-
-    assert metrics == json.loads(json.dumps(trained.metrics))
 
 
 def test_a_feature_unknown_for_every_row_is_never_split_on(data) -> None:
