@@ -7,6 +7,7 @@ from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import ValidationError
 
 from inspections import models
+from inspections.services.outcomes import outcome_change_keep, outcome_snapshot
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -128,6 +129,21 @@ class FindingInline(admin.TabularInline):
     extra = 0
 
 
+class InspectionChangeInline(admin.TabularInline):
+    """The outcome's history: shown, never added, changed or deleted here."""
+
+    model = models.InspectionChange
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("changed_at", "changed_by", "before", "after")
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Inspection | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Inspection | None = None) -> bool:
+        return False
+
+
 @admin.register(models.Inspection)
 class InspectionAdmin(EmployerDataAdmin):
     list_display = ("reference", "employer", "origin", "status", "inspector", "planned_date", "visit_date")
@@ -135,8 +151,19 @@ class InspectionAdmin(EmployerDataAdmin):
     search_fields = ("reference", "employer__enterprise_number", "employer__name")
     raw_id_fields = ("employer", "inspector")
     list_select_related = ("employer", "inspector")
-    inlines = [FindingInline]
+    inlines = [FindingInline, InspectionChangeInline]
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: models.Inspection, form: Any, change: bool) -> None:
+        # The outcome as it was, before the form and its findings are saved (save_related).
+        stored = models.Inspection.objects.filter(pk=obj.pk).first() if change else None
+        request._outcome_before = outcome_snapshot(stored) if stored else None  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_outcome_before", None)
+        outcome_change_keep(inspection=form.instance, user=request.user, before=before)
 
 
 @admin.register(models.InspectorScope)

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from stdnum.be import vat as be_enterprise_number
@@ -393,11 +394,13 @@ class Inspection(models.Model):
     )
     planned_date = models.DateField(_("planned date"), null=True, blank=True)
     visit_date = models.DateField(_("visit date"), null=True, blank=True)
+    summary = models.TextField(_("summary"), blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-visit_date", "-planned_date"]
         verbose_name = _("inspection")
+        permissions = [("record_any_outcome", _("Can record the outcome of any inspection in scope"))]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(visit_date__isnull=False),
@@ -424,6 +427,22 @@ class Inspection(models.Model):
         if self.planned_date is None and self.visit_date is None:
             raise ValidationError(_("Give a planned date or a visit date."))
 
+    def outcome_editable_by(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """The task force records any outcome (of employers it may see); an inspector the
+        outcome of an inspection planned for them."""
+        if not user.is_authenticated or not user.has_perm("inspections.change_finding"):
+            return False
+        return user.has_perm("inspections.record_any_outcome") or self.inspector_id == user.pk
+
+
+class ReportKind(models.TextChoices):
+    """What an inspector drew up for one offence type."""
+
+    NONE = "none", _("No report")
+    WARNING = "warning", _("Warning")
+    REGULARISATION = "regularisation", _("Regularisation")
+    OFFICIAL_REPORT = "official_report", _("Official report (pro justitia)")
+
 
 class Finding(models.Model):
     """What an inspection found for one offence type it checked."""
@@ -438,6 +457,9 @@ class Finding(models.Model):
         decimal_places=2,
         default=0,
         validators=[MinValueValidator(0)],
+    )
+    report = models.CharField(
+        _("report drawn up"), max_length=20, choices=ReportKind.choices, default=ReportKind.NONE, db_default="none"
     )
 
     class Meta:
@@ -463,6 +485,27 @@ class Finding(models.Model):
     def clean(self) -> None:
         if not self.found and (self.workers_regularised or self.contributions_recovered):
             raise ValidationError(_("Nothing can be regularised or recovered when no offence was found."))
+
+
+class InspectionChange(models.Model):
+    """One change of an inspection's outcome, as recorded: who, when, and the outcome before
+    and after (status, visit date, summary, findings by offence type). Only ever added."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("changed by")
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    before = models.JSONField(_("before"))
+    after = models.JSONField(_("after"))
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name = _("inspection change")
+        default_permissions = ("add", "view")  # never changed or deleted through the app
+
+    def __str__(self) -> str:
+        return f"{self.inspection_id} {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class InspectorScope(models.Model):

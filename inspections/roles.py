@@ -15,7 +15,7 @@ TASK_FORCE = "Task force"
 ADMINISTRATOR = "Administrator"
 
 REFERENCE_MODELS = ["region", "province", "subregion", "postalcode", "sector", "nacecode", "offencetype"]
-DATA_MODELS = ["employer", "declaration", "inspection", "finding"]
+DATA_MODELS = ["employer", "declaration", "inspection", "finding", "inspectionchange"]
 
 # (app_label, codename) pairs per role; "view_*" of everything for every role.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("inspections", "add_finding"),
         ("inspections", "change_finding"),
         ("inspections", "delete_finding"),
+        ("inspections", "record_any_outcome"),
         ("inspections", "add_dataimport"),
         ("inspections", "view_dataimport"),
     ],

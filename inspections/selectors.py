@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Employer, Region, Sector
+from inspections.models import (
+    Employer,
+    Inspection,
+    InspectionChange,
+    InspectionStatus,
+    OffenceType,
+    Region,
+    ReportKind,
+    Sector,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -69,3 +79,54 @@ def reference_choices(queryset: QuerySet) -> list[tuple[str, str]]:
 def reference_choices_forget() -> None:
     """Read reference rows afresh next time (tests that change them)."""
     _REFERENCE_CHOICES.clear()
+
+
+@dataclass(frozen=True)
+class OutcomeChangeShown:
+    """One recorded change of an outcome, as lines of "what: before → after"."""
+
+    change: InspectionChange
+    lines: list[tuple[str, str, str]]
+
+
+def outcome_history(*, inspection: Inspection) -> list[OutcomeChangeShown]:
+    """The inspection's outcome changes, newest first, each with what it changed (one query)."""
+    names = {offence.code: offence.name for offence in OffenceType.objects.all()}
+    changes = inspection.changes.select_related("changed_by")
+    return [OutcomeChangeShown(change=change, lines=_change_lines(change, names)) for change in changes]
+
+
+def _change_lines(change: InspectionChange, names: dict[str, str]) -> list[tuple[str, str, str]]:
+    before, after = change.before, change.after
+    lines = []
+    statuses = dict(InspectionStatus.choices)
+    if before["status"] != after["status"]:
+        lines.append(
+            (str(_("Status")), str(statuses.get(before["status"], "")), str(statuses.get(after["status"], "")))
+        )
+    if before["visit_date"] != after["visit_date"]:
+        lines.append((str(_("Visit date")), before["visit_date"] or "—", after["visit_date"] or "—"))
+    if before["summary"] != after["summary"]:
+        lines.append((str(_("Summary")), before["summary"] or "—", after["summary"] or "—"))
+    for code in sorted(set(before["findings"]) | set(after["findings"])):
+        old, new = before["findings"].get(code), after["findings"].get(code)
+        if old != new:
+            lines.append((names.get(code, code), _finding_text(old), _finding_text(new)))
+    return lines
+
+
+def _finding_text(finding: dict | None) -> str:
+    if finding is None:
+        return str(_("not checked"))
+    if not finding["found"]:
+        return str(_("not found")) + _report_text(finding)
+    return str(_("found, %(workers)s workers regularised, EUR %(amount)s")) % {
+        "workers": finding["workers_regularised"],
+        "amount": finding["contributions_recovered"],
+    } + _report_text(finding)
+
+
+def _report_text(finding: dict) -> str:
+    if finding["report"] == ReportKind.NONE:
+        return ""
+    return "; " + str(dict(ReportKind.choices).get(finding["report"], finding["report"]))

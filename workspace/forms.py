@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from inspections.models import Inspection, InspectionStatus, OffenceType, ReportKind
+from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
 
 
@@ -23,3 +28,100 @@ class RiskProfileForm(forms.ModelForm):
         model = RiskProfile
         fields = ["patterns", "on_site"]
         widgets = {"patterns": forms.Textarea(attrs={"rows": 8}), "on_site": forms.Textarea(attrs={"rows": 8})}
+
+
+class OutcomeForm(forms.Form):
+    """The outcome of one inspection: status, visit date, summary, and for each offence type
+    whether it was checked and what was found (fields "<code>-checked", "<code>-found", ...)."""
+
+    status = forms.ChoiceField(label=_("Status"), choices=InspectionStatus.choices)
+    visit_date = forms.DateField(
+        label=_("Visit date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    summary = forms.CharField(
+        label=_("Summary"),
+        required=False,
+        max_length=SUMMARY_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": SUMMARY_MAX_CHARS}),
+    )
+
+    def __init__(self, *args: Any, offences: list[OffenceType], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.offences = offences
+        for offence in offences:
+            code = offence.code
+            self.fields[f"{code}-checked"] = forms.BooleanField(label=_("Checked"), required=False)
+            self.fields[f"{code}-found"] = forms.BooleanField(label=_("Offence found"), required=False)
+            self.fields[f"{code}-workers"] = forms.IntegerField(
+                label=_("Workers regularised"), required=False, min_value=0, max_value=1_000_000
+            )
+            self.fields[f"{code}-amount"] = forms.DecimalField(
+                label=_("Contributions recovered (EUR)"),
+                required=False,
+                min_value=0,
+                max_digits=14,
+                decimal_places=2,
+            )
+            self.fields[f"{code}-report"] = forms.ChoiceField(
+                label=_("Report drawn up"), choices=ReportKind.choices, initial=ReportKind.NONE
+            )
+
+    def offence_rows(self) -> list[tuple[OffenceType, list[forms.BoundField]]]:
+        """Per offence type, its bound fields in table order (for the template)."""
+        parts = ("checked", "found", "workers", "amount", "report")
+        return [(offence, [self[f"{offence.code}-{part}"] for part in parts]) for offence in self.offences]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for offence in self.offences:
+            code = offence.code
+            if data.get(f"{code}-checked"):
+                continue
+            given = (
+                data.get(f"{code}-found")
+                or data.get(f"{code}-workers")
+                or data.get(f"{code}-amount")
+                or data.get(f"{code}-report", ReportKind.NONE) != ReportKind.NONE
+            )
+            if given:
+                self.add_error(
+                    f"{code}-checked",
+                    _("%(offence)s was not checked: tick “Checked”, or clear its finding.") % {"offence": offence.name},
+                )
+        return data
+
+    def findings(self) -> list[FindingOutcome]:
+        """The offence types ticked as checked, with what was found (after is_valid)."""
+        data = self.cleaned_data
+        return [
+            FindingOutcome(
+                offence=offence.code,
+                found=bool(data.get(f"{offence.code}-found")),
+                workers_regularised=data.get(f"{offence.code}-workers") or 0,
+                contributions_recovered=data.get(f"{offence.code}-amount") or Decimal(0),
+                report=data.get(f"{offence.code}-report") or ReportKind.NONE,
+            )
+            for offence in self.offences
+            if data.get(f"{offence.code}-checked")
+        ]
+
+    @staticmethod
+    def initial_for(inspection: Inspection) -> dict[str, Any]:
+        """The form's starting values: the outcome as recorded."""
+        initial: dict[str, Any] = {
+            "status": inspection.status,
+            "visit_date": inspection.visit_date,
+            "summary": inspection.summary,
+        }
+        for finding in inspection.findings.all():
+            code = finding.offence_type_id
+            initial.update(
+                {
+                    f"{code}-checked": True,
+                    f"{code}-found": finding.found,
+                    f"{code}-workers": finding.workers_regularised,
+                    f"{code}-amount": finding.contributions_recovered,
+                    f"{code}-report": finding.report,
+                }
+            )
+        return initial

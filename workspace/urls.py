@@ -18,6 +18,7 @@ urlpatterns = [
     path("employers/<enterprise_number:enterprise_number>/target/", views.target_add, name="target_add"),
     path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("targets/", views.my_targets, name="my_targets"),
+    path("inspections/<path:reference>/outcome/", views.inspection_outcome, name="inspection_outcome"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),
     path("profiles/<slug:sector>/<slug:offence>/", views.risk_profile, name="risk_profile"),
 ]

@@ -20,12 +20,14 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inspections.models import Employer, OffenceType, Sector, SubRegion
+from inspections.models import Employer, Inspection, OffenceType, Sector, SubRegion
+from inspections.selectors import outcome_history
+from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score, ScoreCount, ScoringRun
 from workspace import caching, selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
 from workspace.filters import RankedListFilter
-from workspace.forms import NoteForm, RiskProfileForm
+from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
 from workspace.models import Note, RiskProfile
 
 
@@ -296,6 +298,51 @@ def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     else:
         messages.info(request, _("%(employer)s is already among your targets.") % {"employer": employer.name})
     return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
+
+
+@require_http_methods(["GET", "POST"])
+def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
+    """The outcome of one inspection and its history; the form for those who may record it."""
+    visible = Inspection.objects.filter(employer__in=Employer.objects.visible_to(request.user))
+    inspection = get_object_or_404(visible.select_related("employer", "inspector"), reference=reference)
+    editable = inspection.outcome_editable_by(request.user)
+    offences = list(OffenceType.objects.order_by("code"))
+    form = OutcomeForm(request.POST or None, initial=OutcomeForm.initial_for(inspection), offences=offences)
+    status = 200
+    if request.method == "POST":
+        if not editable:
+            messages.error(request, _("Only the task force or the inspector it is planned for records this outcome."))
+            status = 403
+        elif form.is_valid() and _outcome_recorded(request, inspection, form):
+            return redirect("workspace:inspection_outcome", reference=inspection.reference)
+        else:
+            status = 400
+    context = {
+        "inspection": inspection,
+        "form": form,
+        "editable": editable,
+        "history": outcome_history(inspection=inspection),
+    }
+    return render(request, "workspace/inspection_outcome.html", context, status=status)
+
+
+def _outcome_recorded(request: HttpRequest, inspection: Inspection, form: OutcomeForm) -> bool:
+    data = form.cleaned_data
+    try:
+        inspection_outcome_record(
+            inspection=inspection,
+            user=request.user,
+            status=data["status"],
+            visit_date=data["visit_date"],
+            summary=data["summary"],
+            findings=form.findings(),
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error(None, message)
+        return False
+    messages.success(request, _("The outcome of %(reference)s is recorded.") % {"reference": inspection.reference})
+    return True
 
 
 @require_GET

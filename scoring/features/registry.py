@@ -133,7 +133,7 @@ FEATURES: dict[str, Feature] = {
             _("change in wage per FTE"),
             _(
                 "Gross wages per full-time equivalent in the last four declared quarters against the quarters "
-                "before them (0 = unchanged, -0.2 = 20 % lower now)."
+                "before them (0 = unchanged, -0.2 = now 20 % below)."
             ),
             DECLARATIONS,
             _("Pay that drops while the work goes on can mean part of it is now paid undeclared."),
