@@ -20,6 +20,7 @@ DATA_MODELS = ["employer", "declaration", "inspection", "finding", "inspectionch
 # (app_label, codename) pairs per role; "view_*" of everything for every role.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     INSPECTOR: [
+        ("workspace", "add_scorejudgement"),
         ("workspace", "add_note"),
         ("workspace", "change_note"),  # their own only: the views and services check the author
         ("workspace", "add_riskprofilecomment"),
@@ -29,6 +30,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("inspections", "change_finding"),
     ],
     ANALYST: [
+        ("workspace", "view_scorejudgement"),  # the judgements per model and reason
         ("inspections", "add_dataimport"),
         ("inspections", "view_dataimport"),
         # Upload, set band cut-offs, activate or reject model versions.
@@ -36,6 +38,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("scoring", "change_modelversion"),
     ],
     TASK_FORCE: [
+        ("workspace", "add_scorejudgement"),
+        ("workspace", "view_scorejudgement"),
         ("workspace", "add_note"),
         ("workspace", "change_note"),
         ("workspace", "add_riskprofilecomment"),

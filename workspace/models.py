@@ -112,3 +112,49 @@ class ListExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.format} {self.rows} rows {self.created_at:%Y-%m-%d %H:%M}"
+
+
+JUDGEMENT_COMMENT_MAX_CHARS = 2_000
+
+
+class Verdict(models.TextChoices):
+    AGREE = "agree", _("Agree")
+    DISAGREE = "disagree", _("Disagree")
+    CANNOT_TELL = "cannot_tell", _("Cannot tell")
+
+
+class ScoreJudgement(models.Model):
+    """An inspector's word on whether a published score and its reasons matched what they
+    saw, for the model version that made it; on an inspection's outcome when given there.
+    The band and the reasons are kept as shown, so the task force can read the judgements
+    per model and per reason after newer runs have replaced the score."""
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="judgements")
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    model_version = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.PROTECT, related_name="judgements", verbose_name=_("model version")
+    )
+    inspection = models.ForeignKey(
+        "inspections.Inspection", on_delete=models.CASCADE, null=True, blank=True, related_name="judgements"
+    )
+    band = models.PositiveSmallIntegerField(_("band"))
+    reasons = models.JSONField(_("reasons shown"), default=list)  # feature names, as on the score
+    verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict.choices)
+    comment = models.TextField(_("comment"), blank=True, max_length=JUDGEMENT_COMMENT_MAX_CHARS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("judgement of a score")
+        constraints = [
+            # One word per inspector, score version and inspection (or none): sent again, it is updated.
+            models.UniqueConstraint(
+                fields=["author", "employer", "offence_type", "model_version", "inspection"],
+                name="judgement_one_per_author_score",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer_id} {self.offence_type_id} v{self.model_version_id}: {self.verdict}"

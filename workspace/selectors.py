@@ -15,7 +15,7 @@ from inspections.models import Employer, Finding, Inspection, InspectionOrigin, 
 from scoring.features.registry import FEATURES
 from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
 from scoring.services.lookups import ListedEmployers, lookup_read
-from workspace.models import Note
+from workspace.models import Note, ScoreJudgement
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -263,3 +263,47 @@ def declaration_chart(*, declarations: list) -> dict[str, list]:
         "part_time_percent": [round(float(d.part_time_share) * 100, 1) for d in declarations],
         "layoff_days": [d.temporary_unemployment_days for d in declarations],
     }
+
+
+@dataclass(frozen=True)
+class VerdictCounts:
+    """Judgements of one model version, or of one reason of it, by verdict."""
+
+    sector: str
+    offence: str
+    version: int
+    reason: str  # feature name; "" for the model as a whole
+    agree: int = 0
+    disagree: int = 0
+    cannot_tell: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.agree + self.disagree + self.cannot_tell
+
+    @property
+    def label(self) -> str:
+        """The reason's feature in the reader's language (its name if no longer registered)."""
+        feature = FEATURES.get(self.reason)
+        return str(feature.label) if feature else self.reason
+
+
+def judgements_summary() -> tuple[list[VerdictCounts], list[VerdictCounts]]:
+    """Inspectors' judgements per model version and per reason shown (one query), for the
+    task force and the analysts; ordered by sector, offence, version, reason."""
+    counts: dict[tuple[str, str, int, str], dict[str, int]] = {}
+    rows = ScoreJudgement.objects.values_list(
+        "model_version__sector_id", "model_version__offence_type_id", "model_version_id", "verdict", "reasons"
+    )
+    for sector, offence, version, verdict, reasons in rows:
+        for reason in ["", *reasons]:
+            tally = counts.setdefault((sector, offence, version, reason), {})
+            tally[verdict] = tally.get(verdict, 0) + 1
+    table = [VerdictCounts(*key, **tally) for key, tally in sorted(counts.items())]
+    return [row for row in table if not row.reason], [row for row in table if row.reason]
+
+
+def judgements_by_author(*, author: User, employer: Employer, inspection: Inspection | None = None) -> dict:
+    """The author's judgements of the employer's scores, by (offence type, model version)."""
+    judgements = ScoreJudgement.objects.filter(author=author, employer=employer, inspection=inspection)
+    return {(judgement.offence_type_id, judgement.model_version_id): judgement for judgement in judgements}

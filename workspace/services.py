@@ -11,10 +11,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inspections.models import Employer, Inspection, InspectionOrigin, InspectionStatus
-from workspace.models import NOTE_MAX_CHARS, ListExport, Note, RiskProfile, RiskProfileComment
+from scoring.features.registry import reason_parts
+from workspace.models import (
+    JUDGEMENT_COMMENT_MAX_CHARS,
+    NOTE_MAX_CHARS,
+    ListExport,
+    Note,
+    RiskProfile,
+    RiskProfileComment,
+    ScoreJudgement,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+    from scoring.models import Score
 
 
 def _text_clean(text: str, *, max_chars: int = NOTE_MAX_CHARS) -> str:
@@ -90,3 +102,36 @@ def risk_profile_comment_create(*, profile: RiskProfile, author: AbstractBaseUse
 
 def list_export_record(*, user: AbstractBaseUser, format: str, filters: dict[str, Any], rows: int) -> ListExport:
     return ListExport.objects.create(user=user, format=format, filters=filters, rows=rows)
+
+
+def score_judgement_record(
+    *, score: Score, author: AbstractBaseUser, verdict: str, comment: str, inspection: Inspection | None = None
+) -> ScoreJudgement:
+    """Keep the author's word on a published score (`score.run` loaded), or update the word
+    they gave on the same score version and inspection; ValidationError in words."""
+    if verdict not in Verdict.values:
+        raise ValidationError(_("Choose agree, disagree or cannot tell."))
+    comment = (comment or "").strip()
+    if len(comment) > JUDGEMENT_COMMENT_MAX_CHARS:
+        raise ValidationError(
+            _("A comment holds at most %(max)d characters; this one has %(count)d.")
+            % {"max": JUDGEMENT_COMMENT_MAX_CHARS, "count": len(comment)}
+        )
+    if "\x00" in comment:
+        raise ValidationError(_("The text holds a character that cannot be stored."))
+    if inspection is not None and inspection.employer_id != score.employer_id:
+        raise ValidationError(_("That inspection is of another employer."))
+    judgement, _created = ScoreJudgement.objects.update_or_create(
+        author=author,
+        employer_id=score.employer_id,
+        offence_type_id=score.run.offence_type_id,
+        model_version_id=score.run.model_version_id,
+        inspection=inspection,
+        defaults={
+            "band": score.band,
+            "reasons": [reason_parts(key)[0] for key, _value in score.reasons()],
+            "verdict": verdict,
+            "comment": comment,
+        },
+    )
+    return judgement

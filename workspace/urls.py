@@ -16,6 +16,12 @@ urlpatterns = [
     path("employers/<enterprise_number:enterprise_number>/", views.employer_detail, name="employer_detail"),
     path("employers/<enterprise_number:enterprise_number>/notes/", views.note_create, name="note_create"),
     path("employers/<enterprise_number:enterprise_number>/target/", views.target_add, name="target_add"),
+    path(
+        "employers/<enterprise_number:enterprise_number>/judgements/<slug:offence>/",
+        views.judgement_record,
+        name="judgement_record",
+    ),
+    path("judgements/", views.judgements, name="judgements"),
     path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("targets/", views.my_targets, name="my_targets"),
     path("inspections/<path:reference>/outcome/", views.inspection_outcome, name="inspection_outcome"),

@@ -28,7 +28,7 @@ from workspace import caching, selectors, services
 from workspace.exports import EXPORT_MAX_ROWS, export_response
 from workspace.filters import RankedListFilter
 from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
-from workspace.models import Note, RiskProfile
+from workspace.models import Note, RiskProfile, Verdict
 
 
 def _list_data(request: HttpRequest) -> QueryDict:
@@ -229,7 +229,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
     declarations = list(employer.declarations.order_by("quarter"))
     context = {
         "employer": employer,
-        "scores": selectors.employer_scores(employer=employer),
+        "scores": _with_judgements(selectors.employer_scores(employer=employer), request.user, employer),
         "declarations": declarations,
         "chart": selectors.declaration_chart(declarations=declarations),
         "chart_labels": json.dumps(_chart_labels()),
@@ -237,11 +237,20 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "notes": selectors.employer_notes(employer=employer),
         "nearby_notes": selectors.recent_notes_nearby(employer=employer, user=request.user),
         "note_form": NoteForm(),
+        "verdicts": Verdict.choices,
         "open_target": selectors.targets_of(user=request.user)
         .filter(employer=employer, status__in=["planned", "in_progress"])
         .first(),
     }
     return render(request, "workspace/employer_detail.html", context)
+
+
+def _with_judgements(scores: list[Score], user: Any, employer: Employer, inspection: Inspection | None = None) -> list:
+    """The scores, each with the user's judgement of it (`my_judgement`, None when not given)."""
+    given = selectors.judgements_by_author(author=user, employer=employer, inspection=inspection)
+    for score in scores:
+        score.my_judgement = given.get((score.run.offence_type_id, score.run.model_version_id))
+    return scores
 
 
 @require_POST
@@ -322,6 +331,10 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
         "form": form,
         "editable": editable,
         "history": outcome_history(inspection=inspection),
+        "verdicts": Verdict.choices,
+        "scores": _with_judgements(
+            selectors.employer_scores(employer=inspection.employer), request.user, inspection.employer, inspection
+        ),
     }
     return render(request, "workspace/inspection_outcome.html", context, status=status)
 
@@ -343,6 +356,43 @@ def _outcome_recorded(request: HttpRequest, inspection: Inspection, form: Outcom
         return False
     messages.success(request, _("The outcome of %(reference)s is recorded.") % {"reference": inspection.reference})
     return True
+
+
+@require_POST
+@permission_required("workspace.add_scorejudgement", raise_exception=True)
+def judgement_record(request: HttpRequest, enterprise_number: str, offence: str) -> HttpResponse:
+    """An inspector's word on a published score: from the employer page, or an outcome's."""
+    employer = _visible_employer(request, enterprise_number)
+    score = next((s for s in selectors.employer_scores(employer=employer) if s.run.offence_type_id == offence), None)
+    if score is None:
+        raise Http404(_("No published score of this employer for that offence type."))
+    reference = request.POST.get("inspection", "")
+    inspection = get_object_or_404(employer.inspections, reference=reference) if reference else None
+    try:
+        services.score_judgement_record(
+            score=score,
+            author=request.user,
+            verdict=request.POST.get("verdict", ""),
+            comment=request.POST.get("comment", ""),
+            inspection=inspection,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Thank you: your judgement of the %(offence)s score is kept.") % {"offence": score.run.offence_type.name},
+        )
+    if inspection is not None:
+        return redirect("workspace:inspection_outcome", reference=inspection.reference)
+    return redirect("workspace:employer_detail", enterprise_number=employer.enterprise_number)
+
+
+@require_GET
+@permission_required("workspace.view_scorejudgement", raise_exception=True)
+def judgements(request: HttpRequest) -> HttpResponse:
+    models, reasons = selectors.judgements_summary()
+    return render(request, "workspace/judgements.html", {"models": models, "reasons": reasons})
 
 
 @require_GET
