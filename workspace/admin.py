@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from inspections.admin import EmployerDataAdmin
-from workspace.models import ListExport, Note, RiskProfile, RiskProfileComment
+from workspace.models import ListExport, Note, RiskProfile, RiskProfileComment, WorklistSettings
 
 
 @admin.register(Note)
@@ -38,4 +38,17 @@ class ListExportAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: ListExport | None = None) -> bool:
+        return False
+
+
+@admin.register(WorklistSettings)
+class WorklistSettingsAdmin(admin.ModelAdmin):
+    """One row: the share of random controls in every new worklist."""
+
+    list_display = ("__str__", "random_share")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not WorklistSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: WorklistSettings | None = None) -> bool:
         return False

@@ -6,9 +6,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Inspection, InspectionStatus, OffenceType, ReportKind
+from inspections.models import Inspection, InspectionStatus, OffenceType, Region, ReportKind, Sector, SubRegion
 from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
+from workspace.worklists import MAX_SIZE as WORKLIST_MAX_SIZE
+from workspace.worklists import WorklistRequest
 
 
 class NoteForm(forms.Form):
@@ -125,3 +127,21 @@ class OutcomeForm(forms.Form):
                 }
             )
         return initial
+
+
+class WorklistForm(forms.Form):
+    sector = forms.ModelChoiceField(label=_("Sector"), queryset=Sector.objects.all())
+    offence = forms.ModelChoiceField(label=_("Offence type"), queryset=OffenceType.objects.all())
+    region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.all(), required=False)
+    subregion = forms.ModelChoiceField(label=_("Sub-region"), queryset=SubRegion.objects.all(), required=False)
+    size = forms.IntegerField(label=_("Employers"), min_value=1, max_value=WORKLIST_MAX_SIZE, initial=20)
+
+    def worklist_request(self) -> WorklistRequest:
+        data = self.cleaned_data
+        return WorklistRequest(
+            sector=data["sector"].pk,
+            offence=data["offence"].pk,
+            size=data["size"],
+            region=data["region"],
+            subregion=data["subregion"],
+        )

@@ -7,7 +7,10 @@ through its statuses like any other.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -158,3 +161,78 @@ class ScoreJudgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employer_id} {self.offence_type_id} v{self.model_version_id}: {self.verdict}"
+
+
+class WorklistSettings(models.Model):
+    """The share of random controls blended into every worklist (one row, set in the admin)."""
+
+    random_share = models.DecimalField(
+        _("share of random controls"),
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.30"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("From 0 to 1: 0.30 puts 3 random employers in a worklist of 10."),
+    )
+
+    class Meta:
+        verbose_name = _("worklist settings")
+        verbose_name_plural = _("worklist settings")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="worklist_settings_one_row")]
+
+    def __str__(self) -> str:
+        return str(_("Worklist settings"))
+
+    @classmethod
+    def current(cls) -> WorklistSettings:
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class Worklist(models.Model):
+    """Employers to inspect for one sector and offence type: the highest-ranked not inspected
+    recently and random controls from the same population, shuffled together. The seed
+    and the population's size are kept so the draw can be reproduced and audited."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    region = models.ForeignKey(
+        "inspections.Region", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("region")
+    )
+    subregion = models.ForeignKey(
+        "inspections.SubRegion", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("sub-region")
+    )
+    run = models.ForeignKey("scoring.ScoringRun", on_delete=models.PROTECT, related_name="+")
+    size = models.PositiveIntegerField(_("employers asked for"))
+    random_share = models.DecimalField(_("share of random controls"), max_digits=3, decimal_places=2)
+    seed = models.BigIntegerField(_("seed"))
+    population = models.PositiveIntegerField(_("employers it was drawn from"))
+
+    class Meta:
+        verbose_name = _("worklist")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"WL {self.pk}"
+
+
+class WorklistEntry(models.Model):
+    """One employer of a worklist, with the inspection planned for it. Whether the model or
+    the draw chose it is the inspection's origin (ranked list or random control), which
+    the worklist, its export and the employer page never show to the inspector."""
+
+    worklist = models.ForeignKey(Worklist, on_delete=models.CASCADE, related_name="entries")
+    position = models.PositiveIntegerField()
+    employer = models.ForeignKey(Employer, on_delete=models.PROTECT, related_name="+")
+    inspection = models.OneToOneField("inspections.Inspection", on_delete=models.CASCADE, related_name="worklist_entry")
+
+    class Meta:
+        ordering = ["worklist", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["worklist", "position"], name="worklist_entry_position"),
+            models.UniqueConstraint(fields=["worklist", "employer"], name="worklist_entry_employer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"WL {self.worklist_id} #{self.position}"

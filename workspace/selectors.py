@@ -147,7 +147,7 @@ def employer_scores(*, employer: Employer) -> list[Score]:
 
 def employer_inspections(*, employer: Employer) -> QuerySet[Inspection]:
     return (
-        employer.inspections.select_related("inspector")
+        employer.inspections.select_related("inspector", "worklist_entry")
         .prefetch_related("findings__offence_type")
         .order_by("-visit_date", "-planned_date", "-id")
     )

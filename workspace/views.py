@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,10 +25,10 @@ from inspections.models import Employer, Inspection, OffenceType, Sector, SubReg
 from inspections.selectors import outcome_history
 from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score, ScoreCount, ScoringRun
-from workspace import caching, selectors, services
-from workspace.exports import EXPORT_MAX_ROWS, export_response
+from workspace import caching, selectors, services, worklists
+from workspace.exports import EXPORT_MAX_ROWS, cell_safe, export_response
 from workspace.filters import RankedListFilter
-from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
+from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm, WorklistForm
 from workspace.models import Note, RiskProfile, Verdict
 
 
@@ -227,13 +228,16 @@ def _visible_employer(request: HttpRequest, enterprise_number: str) -> Employer:
 def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     employer = _visible_employer(request, enterprise_number)
     declarations = list(employer.declarations.order_by("quarter"))
+    blinded = worklists.blinded_for(user=request.user, employer=employer)
+    scores = [] if blinded else selectors.employer_scores(employer=employer)
     context = {
         "employer": employer,
-        "scores": _with_judgements(selectors.employer_scores(employer=employer), request.user, employer),
+        "blinded": blinded,
+        "scores": _with_judgements(scores, request.user, employer),
         "declarations": declarations,
         "chart": selectors.declaration_chart(declarations=declarations),
         "chart_labels": json.dumps(_chart_labels()),
-        "inspections": selectors.employer_inspections(employer=employer),
+        "inspections": _origins_blinded(selectors.employer_inspections(employer=employer), request.user),
         "notes": selectors.employer_notes(employer=employer),
         "nearby_notes": selectors.recent_notes_nearby(employer=employer, user=request.user),
         "note_form": NoteForm(),
@@ -243,6 +247,17 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         .first(),
     }
     return render(request, "workspace/employer_detail.html", context)
+
+
+def _origins_blinded(inspections: QuerySet[Inspection], user: Any) -> list[Inspection]:
+    """The inspections, each with `origin_shown`: a worklist inspection's origin (model pick
+    or random control) is the task force's to see, once its outcome is recorded."""
+    rows = list(inspections)
+    task_force = user.has_perm("inspections.record_any_outcome")
+    for inspection in rows:
+        on_worklist = hasattr(inspection, "worklist_entry")
+        inspection.origin_shown = not on_worklist or (task_force and inspection.status == "completed")
+    return rows
 
 
 def _with_judgements(scores: list[Score], user: Any, employer: Employer, inspection: Inspection | None = None) -> list:
@@ -332,7 +347,10 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
         "editable": editable,
         "history": outcome_history(inspection=inspection),
         "verdicts": Verdict.choices,
-        "scores": _with_judgements(
+        # Hidden while it is one of the user's open worklist inspections (blinding).
+        "scores": []
+        if worklists.blinded_for(user=request.user, employer=inspection.employer)
+        else _with_judgements(
             selectors.employer_scores(employer=inspection.employer), request.user, inspection.employer, inspection
         ),
     }
@@ -393,6 +411,49 @@ def judgement_record(request: HttpRequest, enterprise_number: str, offence: str)
 def judgements(request: HttpRequest) -> HttpResponse:
     models, reasons = selectors.judgements_summary()
     return render(request, "workspace/judgements.html", {"models": models, "reasons": reasons})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("inspections.add_inspection", raise_exception=True)  # a worklist plans inspections
+def worklist_new(request: HttpRequest) -> HttpResponse:
+    form = WorklistForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            worklist = worklists.worklist_create(user=request.user, request=form.worklist_request())
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("Worklist %(number)s is planned.") % {"number": worklist.pk})
+            return redirect("workspace:worklist_detail", pk=worklist.pk)
+    status = 400 if form.errors else 200
+    context = {"form": form, "worklists": worklists.worklists_of(user=request.user)[:50]}
+    return render(request, "workspace/worklists.html", context, status=status)
+
+
+@require_GET
+def worklist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    worklist = get_object_or_404(worklists.worklists_of(user=request.user), pk=pk)
+    entries = worklists.worklist_entries(worklist=worklist, user=request.user)
+    return render(request, "workspace/worklist_detail.html", {"worklist": worklist, "entries": entries})
+
+
+@require_GET
+def worklist_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The worklist as CSV: employer and planned inspection, no score, band, rank or origin."""
+    worklist = get_object_or_404(worklists.worklists_of(user=request.user), pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="worklist-{worklist.pk}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [_("Position"), _("Reference"), _("Enterprise number"), _("Employer"), _("Address"), _("Sub-region")]
+    )
+    for entry in worklists.worklist_entries(worklist=worklist, user=request.user):
+        employer = entry.employer
+        address = f"{employer.postal_code.code} {employer.postal_code.municipality}"
+        row = [entry.position, entry.inspection.reference, employer.enterprise_number, employer.name, address]
+        writer.writerow([cell_safe(value) for value in [*row, employer.subregion.name]])
+    return response
 
 
 @require_GET
