@@ -156,7 +156,8 @@ class InspectionAdmin(EmployerDataAdmin):
 
     def save_model(self, request: HttpRequest, obj: models.Inspection, form: Any, change: bool) -> None:
         # The outcome as it was, before the form and its findings are saved (save_related).
-        stored = models.Inspection.objects.filter(pk=obj.pk).first() if change else None
+        # Locked until the admin's transaction ends, so an edit in the app cannot slip between.
+        stored = models.Inspection.objects.select_for_update().filter(pk=obj.pk).first() if change else None
         request._outcome_before = outcome_snapshot(stored) if stored else None  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
 

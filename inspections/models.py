@@ -491,9 +491,10 @@ class InspectionChange(models.Model):
     """One change of an inspection's outcome, as recorded: who, when, and the outcome before
     and after (status, visit date, summary, findings by offence type). Only ever added."""
 
-    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="changes")
+    # PROTECT: an inspection or a user with a history cannot be deleted and take it along.
+    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="changes")
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("changed by")
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("changed by")
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
     before = models.JSONField(_("before"))

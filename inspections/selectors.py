@@ -90,7 +90,8 @@ class OutcomeChangeShown:
 
 
 def outcome_history(*, inspection: Inspection) -> list[OutcomeChangeShown]:
-    """The inspection's outcome changes, newest first, each with what it changed (one query)."""
+    """The inspection's outcome changes, newest first, each with what it changed (two queries:
+    the offence names and the changes)."""
     names = {offence.code: offence.name for offence in OffenceType.objects.all()}
     changes = inspection.changes.select_related("changed_by")
     return [OutcomeChangeShown(change=change, lines=_change_lines(change, names)) for change in changes]

@@ -133,3 +133,58 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def statistics_csv(export: str, tables: dict, lifts: list, recovered: list) -> HttpResponse:
+    """One table of the statistics page as CSV (`export`: its name); 400 for another name."""
+    if export == "lift":
+        header = [
+            _("Sector"),
+            _("Offence type"),
+            _("Model picks"),
+            _("found"),
+            _("Random controls"),
+            _("found"),
+            _("Lift"),
+        ]
+        rows = [
+            [lift.sector, lift.offence, lift.picks.inspections, lift.picks.found, lift.controls.inspections,
+             lift.controls.found, _number(lift.value_and_interval[0])]
+            for lift in lifts
+        ]  # fmt: skip
+    elif export == "recovered":
+        header = [_("Origin"), _("Inspections"), _("Contributions recovered (EUR)"), _("Per inspection (EUR)")]
+        rows = [[row.label, row.inspections, row.recovered, row.recovered_per_inspection] for row in recovered]
+    elif export in tables:
+        header = [
+            _("Group"),
+            _("Inspections"),
+            _("Offence found"),
+            _("Detection rate"),
+            _("Lower bound (95 %)"),
+            _("Upper bound (95 %)"),
+        ]
+        rows = [
+            [
+                row.label,
+                row.inspections,
+                row.found,
+                _number(row.rate),
+                *(_number(v) for v in (row.interval or (None, None))),
+            ]
+            for row in tables[export]
+        ]
+    else:
+        return HttpResponse(
+            _("Unknown table: choose one of the page's exports."), status=400, content_type="text/plain"
+        )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="statistics-{export}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows([[cell_safe(value) for value in row] for row in rows])
+    return response
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

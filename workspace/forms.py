@@ -4,9 +4,11 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import Inspection, InspectionStatus, OffenceType, Region, ReportKind, Sector, SubRegion
+from inspections.roles import INSPECTOR
 from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
 from workspace.worklists import MAX_SIZE as WORKLIST_MAX_SIZE
@@ -135,6 +137,12 @@ class WorklistForm(forms.Form):
     region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.all(), required=False)
     subregion = forms.ModelChoiceField(label=_("Sub-region"), queryset=SubRegion.objects.all(), required=False)
     size = forms.IntegerField(label=_("Employers"), min_value=1, max_value=WORKLIST_MAX_SIZE, initial=20)
+    inspector = forms.ModelChoiceField(
+        label=_("Inspector"),
+        queryset=get_user_model().objects.filter(groups__name=INSPECTOR, is_active=True).order_by("username"),
+        required=False,
+        empty_label=_("yourself"),
+    )
 
     def worklist_request(self) -> WorklistRequest:
         data = self.cleaned_data
@@ -144,4 +152,5 @@ class WorklistForm(forms.Form):
             size=data["size"],
             region=data["region"],
             subregion=data["subregion"],
+            inspector=data["inspector"],
         )

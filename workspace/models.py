@@ -191,7 +191,7 @@ class WorklistSettings(models.Model):
 class Worklist(models.Model):
     """Employers to inspect for one sector and offence type: the highest-ranked not inspected
     recently and random controls from the same population, shuffled together. The seed
-    and the population's size are kept so the draw can be reproduced and audited."""
+    and the population's size and hash are kept so the draw can be audited (worklists)."""
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -208,6 +208,7 @@ class Worklist(models.Model):
     random_share = models.DecimalField(_("share of random controls"), max_digits=3, decimal_places=2)
     seed = models.BigIntegerField(_("seed"))
     population = models.PositiveIntegerField(_("employers it was drawn from"))
+    population_sha256 = models.CharField(_("SHA-256 of their ids"), max_length=64)
 
     class Meta:
         verbose_name = _("worklist")
@@ -226,6 +227,9 @@ class WorklistEntry(models.Model):
     position = models.PositiveIntegerField()
     employer = models.ForeignKey(Employer, on_delete=models.PROTECT, related_name="+")
     inspection = models.OneToOneField("inspections.Inspection", on_delete=models.CASCADE, related_name="worklist_entry")
+    # The employer's band in the run the worklist was drawn from: for the detection rate per
+    # band (the random controls spread over every band). Never shown with the entry.
+    band = models.PositiveSmallIntegerField(_("band when drawn"))
 
     class Meta:
         ordering = ["worklist", "position"]

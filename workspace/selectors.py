@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
@@ -177,9 +177,11 @@ def recent_notes_for(*, user: User, limit: int = 8) -> QuerySet[Note]:
 
 
 def targets_of(*, user: User) -> QuerySet[Inspection]:
-    """The user's targets: inspections planned from the ranked lists, newest first."""
+    """The user's targets, newest first: inspections planned from the ranked lists or on a
+    worklist (either origin: a worklist's random controls are targets like its picks)."""
     return (
-        Inspection.objects.filter(inspector_id=user.pk, origin=InspectionOrigin.RANKED_LIST)
+        Inspection.objects.filter(inspector_id=user.pk)
+        .filter(Q(origin=InspectionOrigin.RANKED_LIST) | Q(worklist_entry__isnull=False))
         .filter(employer__in=Employer.objects.visible_to(user))
         .select_related("employer__subregion")
         .order_by("-created_at")
@@ -288,11 +290,13 @@ class VerdictCounts:
         return str(feature.label) if feature else self.reason
 
 
-def judgements_summary() -> tuple[list[VerdictCounts], list[VerdictCounts]]:
-    """Inspectors' judgements per model version and per reason shown (one query), for the
-    task force and the analysts; ordered by sector, offence, version, reason."""
+def judgements_summary(*, user: User) -> tuple[list[VerdictCounts], list[VerdictCounts]]:
+    """Inspectors' judgements of the employers the user may see, per model version and per
+    reason shown (one query), for the task force and the analysts; ordered by sector,
+    offence, version, reason."""
     counts: dict[tuple[str, str, int, str], dict[str, int]] = {}
-    rows = ScoreJudgement.objects.values_list(
+    judgements = ScoreJudgement.objects.filter(employer__in=Employer.objects.visible_to(user).values("pk"))
+    rows = judgements.values_list(
         "model_version__sector_id", "model_version__offence_type_id", "model_version_id", "verdict", "reasons"
     )
     for sector, offence, version, verdict, reasons in rows:

@@ -64,9 +64,8 @@ def target_add(*, employer: Employer, user: AbstractBaseUser) -> tuple[Inspectio
     open_statuses = [InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS]
     with transaction.atomic():
         Employer.objects.select_for_update().filter(pk=employer.pk).exists()  # one add at a time per employer
-        existing = Inspection.objects.filter(
-            employer=employer, inspector=user, origin=InspectionOrigin.RANKED_LIST, status__in=open_statuses
-        ).first()
+        # Any open inspection of the user's, from a list or a worklist (of either origin).
+        existing = Inspection.objects.filter(employer=employer, inspector=user, status__in=open_statuses).first()
         if existing is not None:
             return existing, False
         today = timezone.localdate()

@@ -22,6 +22,7 @@ urlpatterns = [
         name="judgement_record",
     ),
     path("judgements/", views.judgements, name="judgements"),
+    path("statistics/", views.detection_statistics, name="statistics"),
     path("worklists/", views.worklist_new, name="worklists"),
     path("worklists/<int:pk>/", views.worklist_detail, name="worklist_detail"),
     path("worklists/<int:pk>/export.csv", views.worklist_export, name="worklist_export"),

@@ -25,8 +25,8 @@ from inspections.models import Employer, Inspection, OffenceType, Sector, SubReg
 from inspections.selectors import outcome_history
 from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score, ScoreCount, ScoringRun
-from workspace import caching, selectors, services, worklists
-from workspace.exports import EXPORT_MAX_ROWS, cell_safe, export_response
+from workspace import caching, selectors, services, statistics, worklists
+from workspace.exports import EXPORT_MAX_ROWS, cell_safe, export_response, statistics_csv
 from workspace.filters import RankedListFilter
 from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm, WorklistForm
 from workspace.models import Note, RiskProfile, Verdict
@@ -327,8 +327,7 @@ def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
     """The outcome of one inspection and its history; the form for those who may record it."""
-    visible = Inspection.objects.filter(employer__in=Employer.objects.visible_to(request.user))
-    inspection = get_object_or_404(visible.select_related("employer", "inspector"), reference=reference)
+    inspection = _visible_inspection(request, reference)
     editable = inspection.outcome_editable_by(request.user)
     offences = list(OffenceType.objects.order_by("code"))
     form = OutcomeForm(request.POST or None, initial=OutcomeForm.initial_for(inspection), offences=offences)
@@ -357,6 +356,17 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "workspace/inspection_outcome.html", context, status=status)
 
 
+def _visible_inspection(request: HttpRequest, reference: str, employer: Employer | None = None) -> Inspection:
+    """The inspection with this reference, of an employer the user may see (of `employer` if
+    given); 404 otherwise, and for a reference no column could hold (a NUL character)."""
+    if "\x00" in reference:
+        raise Http404
+    inspections = Inspection.objects.filter(employer__in=Employer.objects.visible_to(request.user))
+    if employer is not None:
+        inspections = inspections.filter(employer=employer)
+    return get_object_or_404(inspections.select_related("employer", "inspector"), reference=reference)
+
+
 def _outcome_recorded(request: HttpRequest, inspection: Inspection, form: OutcomeForm) -> bool:
     data = form.cleaned_data
     try:
@@ -381,11 +391,18 @@ def _outcome_recorded(request: HttpRequest, inspection: Inspection, form: Outcom
 def judgement_record(request: HttpRequest, enterprise_number: str, offence: str) -> HttpResponse:
     """An inspector's word on a published score: from the employer page, or an outcome's."""
     employer = _visible_employer(request, enterprise_number)
-    score = next((s for s in selectors.employer_scores(employer=employer) if s.run.offence_type_id == offence), None)
-    if score is None:
+    scores = (
+        []
+        if worklists.blinded_for(user=request.user, employer=employer)
+        else selectors.employer_scores(employer=employer)
+    )
+    score = next((s for s in scores if s.run.offence_type_id == offence), None)
+    if score is None:  # none published, or hidden from this user (blinding)
         raise Http404(_("No published score of this employer for that offence type."))
     reference = request.POST.get("inspection", "")
-    inspection = get_object_or_404(employer.inspections, reference=reference) if reference else None
+    inspection = _visible_inspection(request, reference, employer=employer) if reference else None
+    if inspection is not None and not inspection.outcome_editable_by(request.user):
+        raise PermissionDenied(_("Only the inspector it is planned for, or the task force, judges on an inspection."))
     try:
         services.score_judgement_record(
             score=score,
@@ -409,7 +426,7 @@ def judgement_record(request: HttpRequest, enterprise_number: str, offence: str)
 @require_GET
 @permission_required("workspace.view_scorejudgement", raise_exception=True)
 def judgements(request: HttpRequest) -> HttpResponse:
-    models, reasons = selectors.judgements_summary()
+    models, reasons = selectors.judgements_summary(user=request.user)
     return render(request, "workspace/judgements.html", {"models": models, "reasons": reasons})
 
 
@@ -454,6 +471,28 @@ def worklist_export(request: HttpRequest, pk: int) -> HttpResponse:
         row = [entry.position, entry.inspection.reference, employer.enterprise_number, employer.name, address]
         writer.writerow([cell_safe(value) for value in [*row, employer.subregion.name]])
     return response
+
+
+@require_GET
+def detection_statistics(request: HttpRequest) -> HttpResponse:
+    """Detection rates per origin, band, sector, offence type, region and month, the lift of
+    the worklists and the contributions recovered per origin; `?export=<table>` as CSV."""
+    tables = {by: statistics.detection_rates(user=request.user, by=by) for by in statistics.GROUPINGS}
+    lifts = statistics.worklist_lifts(user=request.user)
+    recovered = statistics.recovered_per_origin(user=request.user)
+    export = request.GET.get("export")
+    if export is not None:
+        return statistics_csv(export, tables, lifts, recovered)
+    sections = [
+        (
+            by,
+            rows,
+            {"labels": [row.label for row in rows], "percent": [round(100 * (row.rate or 0), 1) for row in rows]},
+        )
+        for by, rows in tables.items()
+    ]
+    context = {"sections": sections, "lifts": lifts, "recovered": recovered}
+    return render(request, "workspace/statistics.html", context)
 
 
 @require_GET

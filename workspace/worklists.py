@@ -9,13 +9,14 @@ two are shuffled together and each gets a planned inspection: origin "ranked lis
 employer page show no score, band, rank or origin for an open worklist inspection), so a
 random control is inspected like a model pick, and their hit rates can be compared.
 
-The seed and the population's size are stored: given the same population (the employers
-in order of id), numpy's generator with that seed draws the same employers in the same
-order again.
+The seed, the population's size and a SHA-256 of its employer ids are stored: whoever
+rebuilds the population (the employers in order of id, checked against the hash) draws
+the same employers in the same order again with numpy's generator and that seed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 MAX_SIZE = 200
 RECENT_DAYS = 365  # an employer visited within the last year is not put on a worklist
 OPEN_STATUSES = (InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS)
+WORKLIST_LOCK = 7_243_001  # pg_advisory_xact_lock key of worklist_create
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class WorklistRequest:
     size: int
     region: Region | None = None
     subregion: SubRegion | None = None
+    # Who inspects: the task force gives a worklist to an inspector (who then cannot tell
+    # picks from controls); an inspector asks for one for themselves. None: the asker.
+    inspector: AbstractBaseUser | None = None
 
 
 def worklist_mix(size: int, random_share: Decimal) -> tuple[int, int]:
@@ -89,7 +94,7 @@ def worklist_draw(*, ranked_ids: list[int], picks: int, randoms: int, seed: int)
 def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: int | None = None) -> Worklist:
     """Draw the worklist and plan an inspection for each employer on it, all or nothing;
     ValidationError in words when it cannot be made."""
-    _request_check(request)
+    _request_check(request, user)
     run = ScoringRun.objects.published().filter(sector_id=request.sector, offence_type_id=request.offence).first()
     if run is None:
         raise ValidationError(_("There are no published scores for this sector and offence type yet."))
@@ -97,9 +102,11 @@ def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: i
     picks, randoms = worklist_mix(request.size, share)
     seed = int(np.random.SeedSequence().entropy % 2**62) if seed is None else seed
     with transaction.atomic():
-        ranked_ids = list(
-            worklist_population(user=user, request=request, run=run).values_list("employer_id", flat=True)
-        )
+        # One worklist at a time: two drawn at once could plan the same employers twice.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WORKLIST_LOCK])
+        bands = dict(worklist_population(user=user, request=request, run=run).values_list("employer_id", "band"))
+        ranked_ids = list(bands)  # in rank order: the population is ordered by rank
         if len(ranked_ids) < request.size:
             raise ValidationError(
                 _("Only %(count)d employers fit this choice and were not inspected recently: ask for fewer.")
@@ -117,12 +124,22 @@ def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: i
             random_share=share,
             seed=seed,
             population=len(ranked_ids),
+            population_sha256=population_sha256(ranked_ids),
         )
-        _entries_plan(worklist, drawn, user)
+        _entries_plan(worklist, drawn, bands, request.inspector or user)
     return worklist
 
 
-def _request_check(request: WorklistRequest) -> None:
+def population_sha256(ranked_ids: list[int]) -> str:
+    """SHA-256 of the population's employer ids in order of id, comma-separated: an auditor
+    who rebuilds the population can check it is the one the worklist was drawn from."""
+    return hashlib.sha256(",".join(str(pk) for pk in sorted(ranked_ids)).encode()).hexdigest()
+
+
+def _request_check(request: WorklistRequest, user: AbstractBaseUser) -> None:
+    given_away = request.inspector is not None and request.inspector.pk != user.pk
+    if given_away and not user.has_perm("inspections.record_any_outcome"):
+        raise ValidationError(_("Only the task force gives a worklist to another inspector."))
     if not 1 <= request.size <= MAX_SIZE:
         raise ValidationError(_("Ask for 1 to %(max)d employers.") % {"max": MAX_SIZE})
     if not OffenceType.objects.filter(pk=request.offence).exists():
@@ -135,7 +152,9 @@ def _request_check(request: WorklistRequest) -> None:
         raise ValidationError(_("That sub-region is not in that region."))
 
 
-def _entries_plan(worklist: Worklist, drawn: list[tuple[int, bool]], user: AbstractBaseUser) -> None:
+def _entries_plan(
+    worklist: Worklist, drawn: list[tuple[int, bool]], bands: dict[int, int], user: AbstractBaseUser
+) -> None:
     """One planned inspection per entry, in bulk. References follow the shuffled positions
     (WL-<worklist>-<position>), so they cannot tell a model pick from a random control."""
     today = timezone.localdate()
@@ -151,7 +170,13 @@ def _entries_plan(worklist: Worklist, drawn: list[tuple[int, bool]], user: Abstr
         for position, (employer, random) in enumerate(drawn, start=1)
     )
     WorklistEntry.objects.bulk_create(
-        WorklistEntry(worklist=worklist, position=position, employer_id=inspection.employer_id, inspection=inspection)
+        WorklistEntry(
+            worklist=worklist,
+            position=position,
+            employer_id=inspection.employer_id,
+            inspection=inspection,
+            band=bands[inspection.employer_id],
+        )
         for position, inspection in enumerate(inspections, start=1)
     )
     # Bulk writes send no signal: the cached list pages that show last inspections go stale.
@@ -159,11 +184,14 @@ def _entries_plan(worklist: Worklist, drawn: list[tuple[int, bool]], user: Abstr
 
 
 def worklists_of(*, user: AbstractBaseUser) -> QuerySet[Worklist]:
-    """The worklists a user asked for; the task force sees every one."""
+    """The worklists a user asked for or was given; the task force sees every one with an
+    employer it may see."""
     worklists = Worklist.objects.select_related("sector", "offence_type", "region", "subregion", "created_by")
-    if user.has_perm("inspections.record_any_outcome"):
-        return worklists
-    return worklists.filter(created_by=user)
+    if user.has_perm("inspections.record_any_outcome"):  # of the employers it may see
+        visible = WorklistEntry.objects.filter(employer__in=Employer.objects.visible_to(user).values("pk"))
+        return worklists.filter(Exists(visible.filter(worklist=OuterRef("pk"))))
+    given = WorklistEntry.objects.filter(worklist=OuterRef("pk"), inspection__inspector=user)
+    return worklists.filter(Q(created_by=user) | Exists(given))
 
 
 def worklist_entries(*, worklist: Worklist, user: AbstractBaseUser) -> QuerySet[WorklistEntry]:
@@ -177,8 +205,11 @@ def worklist_entries(*, worklist: Worklist, user: AbstractBaseUser) -> QuerySet[
 
 
 def blinded_for(*, user: AbstractBaseUser, employer: Employer) -> bool:
-    """Whether the employer is on one of the user's open worklist inspections: its page then
-    shows no score, band, rank or reason until the inspection is done."""
-    return Inspection.objects.filter(
-        employer=employer, inspector=user, status__in=OPEN_STATUSES, worklist_entry__isnull=False
-    ).exists()
+    """Whether the employer is on one of the user's worklist inspections not yet completed
+    (a cancelled one too: cancelling must not be a way to see the scores): its pages then
+    show no score, band, rank or reason."""
+    return (
+        Inspection.objects.filter(employer=employer, inspector=user, worklist_entry__isnull=False)
+        .exclude(status=InspectionStatus.COMPLETED)
+        .exists()
+    )

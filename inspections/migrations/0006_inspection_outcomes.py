@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                     "changed_by",
                     models.ForeignKey(
                         null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
+                        on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
                         verbose_name="changed by",
@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
                 (
                     "inspection",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="changes", to="inspections.inspection"
+                        on_delete=django.db.models.deletion.PROTECT, related_name="changes", to="inspections.inspection"
                     ),
                 ),
             ],

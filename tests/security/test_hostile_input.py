@@ -32,6 +32,7 @@ from inspections.models import Employer
 from inspections.roles import ADMINISTRATOR, ANALYST, INSPECTOR, TASK_FORCE
 from tests.workspace.support import OFFENCE, SECTOR, inspect, limit_to_region, publish_run
 from workspace.models import Note, RiskProfile, RiskProfileComment
+from workspace.worklists import WorklistRequest, worklist_create
 
 SCRIPT = "<script>alert(1)</script>"
 SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -137,6 +138,8 @@ class World:
     elsewhere: str  # one the limited inspector does not see (Antwerp)
     own_notes: dict[str, int]  # per role, a note the role's user wrote
     other_note: int  # a note by somebody else
+    inspection: str = ""  # the reference of an inspection of `visible`
+    worklist: int = 0  # a worklist the task force asked for
 
 
 def _user(username: str, group: str, **flags: bool) -> object:
@@ -149,7 +152,7 @@ def _build() -> World:
     published = publish_run(12)
     visible = next(s.employer for s in published.scores if s.subregion_id == "BE332")
     elsewhere = next(s.employer for s in published.scores if s.subregion_id == "BE211")
-    inspect(visible, published.run.as_of.replace(year=2025), found=True)
+    inspection = inspect(visible, published.run.as_of.replace(year=2025), found=True)
     users = {
         "inspector": _user("hostile-inspector", INSPECTOR),
         "limited_inspector": _user("hostile-limited", INSPECTOR),
@@ -165,7 +168,10 @@ def _build() -> World:
     other = Note.objects.create(employer=visible, author=colleague, text="by a colleague").pk
     profile = RiskProfile.objects.create(sector_id=SECTOR, offence_type_id=OFFENCE, patterns="p", on_site="o")
     RiskProfileComment.objects.create(profile=profile, author=colleague, text="a comment")
-    return World(users, visible.enterprise_number, elsewhere.enterprise_number, own, other)
+    worklist = worklist_create(user=users["task_force"], request=WorklistRequest(SECTOR, OFFENCE, 2), seed=1)
+    return World(
+        users, visible.enterprise_number, elsewhere.enterprise_number, own, other, inspection.reference, worklist.pk
+    )
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +359,47 @@ def _risk_profile(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/profiles/{SECTOR}/{segment}/", "profile offence", plan, "post")
 
 
+OUTCOME_FIELDS = ["status", "visit_date", "summary"] + [
+    f"undeclared_work-{part}" for part in ("checked", "found", "workers", "amount", "report")
+]
+OUTCOME_BASE = "status=completed&visit_date=2025-01-02&undeclared_work-checked=on&undeclared_work-report=none"
+
+
+def _outcome(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:inspection_outcome", args=[world.inspection])
+    yield from _posts(url, OUTCOME_FIELDS, "outcome", plan, base=OUTCOME_BASE, shown_at=url)
+    if plan.full:
+        yield from _segments(lambda segment: f"/inspections/{segment}/outcome/", "outcome", plan)
+
+
+def _judgement(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:judgement_record", args=[world.visible, OFFENCE])
+    shown = reverse("workspace:employer_detail", args=[world.visible])
+    yield from _posts(
+        url, ["verdict", "comment", "inspection"], "judgement", plan, base="verdict=agree", shown_at=shown
+    )
+    if plan.full:
+        yield from _segments(
+            lambda segment: f"/employers/{world.visible}/judgements/{segment}/", "judgement offence", plan, "post"
+        )
+
+
+def _statistics(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:statistics"), ["export", "page"], "statistics", plan)
+
+
+def _worklist_new(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    fields = ["sector", "offence", "region", "subregion", "size", "inspector"]
+    base = f"sector={SECTOR}&offence={OFFENCE}&size=1"
+    yield from _posts(reverse("workspace:worklists"), fields, "worklist", plan, base=base)
+
+
+def _worklist_pages(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _segments(lambda segment: f"/worklists/{segment}/", "worklist", plan)
+    yield from _segments(lambda segment: f"/worklists/{segment}/export.csv", "worklist export", plan)
+    yield from _gets(reverse("workspace:worklist_detail", args=[world.worklist]), ["page"], "worklist page", plan)
+
+
 def _login(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("login")
     yield from _gets(url, ["next"], "login", plan)
@@ -417,6 +464,12 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "my-targets": ({"workspace:my_targets"}, _plain("workspace:my_targets"), "inspector"),
     "risk-profiles": ({"workspace:risk_profiles"}, _plain("workspace:risk_profiles"), "analyst"),
     "risk-profile": ({"workspace:risk_profile"}, _risk_profile, "task_force"),
+    "outcome": ({"workspace:inspection_outcome"}, _outcome, "task_force"),
+    "judgement": ({"workspace:judgement_record"}, _judgement, "inspector"),
+    "judgements": ({"workspace:judgements"}, _plain("workspace:judgements"), "task_force"),
+    "statistics": ({"workspace:statistics"}, _statistics, "inspector"),
+    "worklists": ({"workspace:worklists"}, _worklist_new, "task_force"),
+    "worklist": ({"workspace:worklist_detail", "workspace:worklist_export"}, _worklist_pages, "task_force"),
     "login": ({"login"}, _login, "anonymous"),
     "logout": ({"logout"}, _logout, "analyst"),
     "set-language": ({"set_language"}, _set_language, "anonymous"),

@@ -22,7 +22,7 @@ def _run_info(html: str) -> str:
 
 def _model_cell(html: str) -> str:
     risk = html.split('id="risk-title"')[1].split("</section>")[0]
-    return text(re.findall(r"<td[^>]*>(.*?)</td>", risk, re.S)[-1])
+    return text(re.findall(r'<td class="muted">(.*?)</td>', risk, re.S)[-1])  # the "Model" cell
 
 
 def test_the_list_says_which_quarter_its_scores_rest_on(ranked, logged_in) -> None:

@@ -146,10 +146,11 @@ def test_employer_page_queries_do_not_grow_with_notes_and_inspections(
             run=ScoringRunFactory(model_version=ranked.run.model_version), employer=neighbour, rank=1
         )  # other runs' scores
     # user (the session is cached), scope (once: kept on the user), employer, declarations,
-    # scores, open target, inspections, their findings, the findings' offence types, notes,
-    # notes nearby, and the user's and their groups' permissions (the note form and the target
-    # button show only for those who may use them)
-    with django_assert_num_queries(13):
+    # whether it is on the user's worklist (blinding), scores, the user's judgements of them,
+    # open target, inspections, their findings, the findings' offence types, notes, notes
+    # nearby, and the user's and their groups' permissions (the note form, the judgement
+    # forms and the target button show only for those who may use them)
+    with django_assert_num_queries(15):
         response = logged_in.get(page_url(employer))
     assert response.status_code == 200
     assert len(response.context["notes"]) == n

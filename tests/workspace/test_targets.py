@@ -111,6 +111,7 @@ def test_my_targets_when_there_are_none(logged_in) -> None:
 def test_my_targets_queries_do_not_grow(ranked, logged_in, django_assert_num_queries, n) -> None:
     for rank in range(1, n + 1):
         logged_in.post(target_url(ranked.employer(rank)))
-    with django_assert_num_queries(3):  # user (the session is cached), scope, targets with employers and sub-regions
+    # user (the session is cached), scope, targets with employers and sub-regions, permissions (two)
+    with django_assert_num_queries(5):
         response = logged_in.get(reverse("workspace:my_targets"))
     assert len(table_rows(response.content.decode(), "targets-table")) == n

@@ -7,14 +7,20 @@ import io
 from collections import Counter
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.urls import URLPattern, reverse
 
 from inspections.models import Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
+from inspections.roles import TASK_FORCE
 from scoring.models import Score, ScoreCount
-from tests.factories import NoteFactory
-from tests.workspace.support import limit_to_region, ranks_shown
+from tests.factories import InspectionFactory, NoteFactory
+from tests.workspace.support import OFFENCE, SECTOR, limit_to_region, ranks_shown
 from workspace import urls as workspace_urls
 from workspace.models import ListExport, Note
+from workspace.worklists import WorklistRequest, worklist_create
+
+User = get_user_model()
 
 LIST = reverse("workspace:ranked_list")
 
@@ -149,7 +155,7 @@ def test_a_limit_to_sub_regions_works_like_a_limit_to_regions(ranked, client, in
 READS_NO_EMPLOYER_DATA = {"subregion_options", "risk_profiles", "risk_profile"}
 
 
-def _requests(ranked, note) -> dict[str, tuple[str, str, dict, set[type]]]:
+def _requests(ranked, note, outcome, worklist) -> dict[str, tuple[str, str, dict, set[type]]]:
     """Per URL name: method, URL, data, and the models it must read through visible_to."""
     number = ranked.employer(3).enterprise_number
     return {
@@ -165,12 +171,34 @@ def _requests(ranked, note) -> dict[str, tuple[str, str, dict, set[type]]]:
         "risk_profiles": ("get", reverse("workspace:risk_profiles"), {}, set()),
         "risk_profile": ("get", reverse("workspace:risk_profile", args=["cleaning", "undeclared_work"]), {}, set()),
         "home": ("get", reverse("home"), {}, {Employer, ScoreCount}),
+        "inspection_outcome": (
+            "get",
+            reverse("workspace:inspection_outcome", args=[outcome.reference]),
+            {},
+            {Employer},
+        ),
+        "judgement_record": (
+            "post",
+            reverse("workspace:judgement_record", args=[number, OFFENCE]),
+            {"verdict": "agree"},
+            {Employer},
+        ),
+        "judgements": ("get", reverse("workspace:judgements"), {}, {Employer}),
+        "statistics": ("get", reverse("workspace:statistics"), {}, {Employer}),
+        "worklists": ("get", reverse("workspace:worklists"), {}, {Employer}),
+        "worklist_detail": ("get", reverse("workspace:worklist_detail", args=[worklist.pk]), {}, {Employer}),
+        "worklist_export": ("get", reverse("workspace:worklist_export", args=[worklist.pk]), {}, {Employer}),
     }
 
 
-def test_every_view_reads_through_visible_to(ranked, client, walloon_inspector, monkeypatch) -> None:
+def test_every_view_reads_through_visible_to(ranked, client, walloon_inspector, colleague, monkeypatch) -> None:
+    # Every view open to them (the task force's too), still limited to Wallonia.
+    walloon_inspector.groups.add(Group.objects.get(name=TASK_FORCE))
     note = NoteFactory(employer=ranked.employer(3), author=walloon_inspector)
-    requests = _requests(ranked, note)
+    outcome = InspectionFactory(employer=ranked.employer(3), inspector=walloon_inspector)
+    request = WorklistRequest(SECTOR, OFFENCE, 2, inspector=colleague)  # given away: not blinded for them
+    worklist = worklist_create(user=User.objects.get(pk=walloon_inspector.pk), request=request, seed=1)
+    requests = _requests(ranked, note, outcome, worklist)
     # A new workspace view must be listed here, and so be checked.
     names = {p.name for p in workspace_urls.urlpatterns if isinstance(p, URLPattern)}
     assert names | {"home"} == set(requests)

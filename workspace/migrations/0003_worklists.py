@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
                 ),
                 ("seed", models.BigIntegerField(verbose_name="seed")),
                 ("population", models.PositiveIntegerField(verbose_name="employers it was drawn from")),
+                ("population_sha256", models.CharField(max_length=64, verbose_name="SHA-256 of their ids")),
                 (
                     "created_by",
                     models.ForeignKey(
@@ -127,6 +128,7 @@ class Migration(migrations.Migration):
                         to="inspections.inspection",
                     ),
                 ),
+                ("band", models.PositiveSmallIntegerField(verbose_name="band when drawn")),
                 (
                     "worklist",
                     models.ForeignKey(
