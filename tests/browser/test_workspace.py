@@ -152,7 +152,8 @@ def test_inspector_filters_opens_notes_targets_exports(live_server_url: str, bro
     page.click(f"#ranked-table >> text={target.name}")
     page.wait_for_selector("#declaration-chart")
     assert page.inner_text("h1") == target.name
-    assert page.evaluate("typeof window.Chart") == "function"
+    # The scripts come last in the page: wait for them rather than race them.
+    page.wait_for_function("() => typeof window.Chart === 'function'")
     page.wait_for_function("() => !!window.Chart.getChart(document.getElementById('declaration-chart'))")
     assert page.locator("#declaration-chart").evaluate(CANVAS_INKED) > 500, "the chart canvas is blank"
     page.click("text=The figures as a table")

@@ -1,0 +1,77 @@
+"""The task force draws a worklist for an inspector, who records an outcome; the statistics change."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from inspections.roles import INSPECTOR, TASK_FORCE
+from tests.factories import UserFactory
+from tests.workspace.support import OFFENCE, SECTOR, publish_run
+from workspace.models import Worklist
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+PASSWORD = "correct horse battery staple"
+
+
+def _login(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav")
+
+
+def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser_page) -> None:
+    publish_run(60)
+    inspector = UserFactory(username="ines", password=PASSWORD)
+    inspector.groups.add(Group.objects.get(name=INSPECTOR))
+    lead = UserFactory(username="lead", password=PASSWORD)
+    lead.groups.add(Group.objects.get(name=TASK_FORCE))
+    page = browser_page
+
+    # The task force draws a worklist of 10 and gives it to the inspector.
+    _login(page, live_server_url, "lead")
+    page.click("nav >> text=Worklists")
+    page.select_option("#id_sector", SECTOR)
+    page.select_option("#id_offence", OFFENCE)
+    page.fill("#id_size", "10")
+    page.select_option("#id_inspector", label="ines")
+    page.click("#worklist-form button[type=submit]")
+    page.wait_for_selector("#worklist-table")
+    assert page.locator("#worklist-table tbody tr").count() == 10
+    assert page.locator("#table-lift").count() == 0
+    page.goto(live_server_url + "/statistics/")
+    assert "No worklist inspection is completed yet." in page.content()
+
+    # The inspector sees it among their targets, opens the first and records what was found.
+    _login(page, live_server_url, "ines")
+    page.click("nav >> text=My targets")
+    worklist = Worklist.objects.get()
+    first = worklist.entries.get(position=1).inspection.reference
+    assert page.locator(f"#targets-table >> text={first}").count() == 1
+    page.click(f"#targets-table >> text={first}")
+    page.wait_for_selector("#outcome-form")
+    assert page.locator(".band").count() == 0  # blinded: no band on the page
+    page.select_option("#id_status", "completed")
+    page.fill("#id_visit_date", "2026-02-03")
+    page.check(f"#id_{OFFENCE}-checked")
+    page.check(f"#id_{OFFENCE}-found")
+    page.fill(f"#id_{OFFENCE}-workers", "2")
+    page.fill(f"#id_{OFFENCE}-amount", "1500")
+    page.fill("#id_summary", "Two workers on site without a declaration.")
+    page.click("#outcome-form button[type=submit]")
+    page.wait_for_selector("#history-table")
+    assert "is recorded" in page.content()
+
+    # The statistics now count it, in the worklist table and per origin.
+    page.goto(live_server_url + "/statistics/")
+    lift = page.locator("#table-lift tbody tr").first.inner_text()
+    assert SECTOR in lift and OFFENCE in lift
+    cells = page.locator("#table-lift tbody tr").first.locator("td").all_inner_texts()
+    assert sum(int(cells[i]) for i in (2, 4)) == 1 and sum(int(cells[i]) for i in (3, 5)) == 1
+    origins = page.locator("#table-origin tbody tr").all_inner_texts()
+    assert len(origins) == 1 and "\t1\t1\t" in origins[0]
+    assert page.locator("canvas[data-chart='chart-origin']").count() == 1
