@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         self._ensure_data(employers=employers, seed=seed, inspection_rate=inspection_rate)
         self._ensure_scores()
+        self._ensure_worklists()
         self.stdout.write(f"Data, models and scores ready in {time.perf_counter() - started:.0f} s.")
         self._print_accounts(bind)
         if no_serve:
@@ -65,7 +67,9 @@ class Command(BaseCommand):
         from inspections.services.generation import demo_data_generate
 
         self.stdout.write(f"Generating {employers:,} demo employers (seed {seed})...")
-        summary = demo_data_generate(employers=employers, seed=seed, inspection_rate=inspection_rate, progress=True)
+        summary = demo_data_generate(
+            employers=employers, seed=seed, inspection_rate=inspection_rate, progress=True, truth=_truth_path()
+        )
         self.stdout.write(self.style.SUCCESS(str(summary)))
 
     def _ensure_scores(self) -> None:
@@ -84,6 +88,16 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(retrain_table(models_retrain_all(as_of=as_of, origin="demo"))))
         self.stdout.write("Scoring every employer with the active models...")
         self.stdout.write("\n".join(runs_table(scores_refresh_all(as_of=as_of))))
+
+    def _ensure_worklists(self) -> None:
+        """Worklists with outcomes, so the statistics page has something to show (workspace.demo)."""
+        from inspections.services.generation import DEFAULT_END_QUARTER
+        from workspace.demo import demo_worklists_ensure
+
+        demo_accounts_ensure()  # the task force draws them for the inspector
+        recorded = demo_worklists_ensure(truth_path=_truth_path(), as_of=_months_later(DEFAULT_END_QUARTER, 3))
+        if recorded:
+            self.stdout.write(f"Drew four worklists for the demo inspector and recorded {recorded} outcomes.")
 
     def _print_accounts(self, bind: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nMiningWatch demo on http://{bind}/  (Ctrl-C stops it)"))
@@ -134,3 +148,8 @@ class Command(BaseCommand):
 def _months_later(day: date, months: int) -> date:
     month = day.month - 1 + months
     return day.replace(year=day.year + month // 12, month=month % 12 + 1)
+
+
+def _truth_path() -> Path:
+    """The generator's ground truth for the demo data (the demo's simulated outcomes read it)."""
+    return Path(settings.VAR_DIR) / "demo-truth.csv"

@@ -1,0 +1,51 @@
+"""The demo's worklists and simulated outcomes, so a new user sees the statistics filled in."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+
+from inspections.models import Finding, Inspection
+from inspections.roles import INSPECTOR, TASK_FORCE
+from tests.factories import UserFactory
+from tests.workspace.support import publish_run
+from workspace import statistics
+from workspace.demo import RECORDED, SIZE, demo_worklists_ensure
+from workspace.models import Worklist
+
+pytestmark = pytest.mark.django_db
+
+OFFENCES = ["bogus_self_employment", "part_time_abuse", "temporary_layoff_fraud", "undeclared_work"]
+
+
+def test_the_demo_draws_worklists_and_records_outcomes_from_the_truth(tmp_path) -> None:
+    runs = {offence: publish_run(60, sector="construction", offence=offence) for offence in OFFENCES}
+    lead = UserFactory(username="taskforce")
+    lead.groups.add(Group.objects.get(name=TASK_FORCE))
+    UserFactory(username="inspector").groups.add(Group.objects.get(name=INSPECTOR))
+    truth = tmp_path / "truth.csv"
+    with truth.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["enterprise_number", "sector", *OFFENCES])
+        for offence, published in runs.items():
+            for score in published.scores:  # the top third commits the offence of its run
+                row = [int(o == offence and score.rank <= 20) for o in OFFENCES]
+                writer.writerow([score.employer.enterprise_number, "construction", *row])
+
+    recorded = demo_worklists_ensure(truth_path=truth, as_of=dt.date(2026, 10, 1), seed=1)
+
+    assert recorded == 4 * RECORDED and Worklist.objects.count() == 4
+    assert Inspection.objects.filter(status="completed", worklist_entry__isnull=False).count() == recorded
+    assert set(Worklist.objects.values_list("size", flat=True)) == {SIZE}
+    lifts = statistics.worklist_lifts(user=lead)
+    assert sorted(lift.offence for lift in lifts) == OFFENCES
+    # The model's picks (the top ranks, where the truth put the fraud) are found far more often.
+    picks = sum(lift.picks.found for lift in lifts) / sum(lift.picks.inspections for lift in lifts)
+    controls = sum(lift.controls.found for lift in lifts) / sum(lift.controls.inspections for lift in lifts)
+    assert picks > 0.4 > 0.15 > controls
+    assert Finding.objects.filter(inspection__worklist_entry__isnull=False).count() == recorded
+    # Run again: nothing more.
+    assert demo_worklists_ensure(truth_path=truth, as_of=dt.date(2026, 10, 1), seed=1) == 0
