@@ -105,6 +105,8 @@ def _change_lines(change: InspectionChange, names: dict[str, str]) -> list[tuple
         lines.append(
             (str(_("Status")), str(statuses.get(before["status"], "")), str(statuses.get(after["status"], "")))
         )
+    if before.get("planned_date") != after.get("planned_date"):
+        lines.append((str(_("Planned date")), before.get("planned_date") or "—", after.get("planned_date") or "—"))
     if before["visit_date"] != after["visit_date"]:
         lines.append((str(_("Visit date")), before["visit_date"] or "—", after["visit_date"] or "—"))
     if before["summary"] != after["summary"]:

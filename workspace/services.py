@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inspections.models import Employer, Inspection, InspectionOrigin, InspectionStatus
+from inspections.services.outcomes import outcome_change_keep, outcome_snapshot
 from scoring.features.registry import reason_parts
 from workspace.models import (
     JUDGEMENT_COMMENT_MAX_CHARS,
@@ -134,3 +136,40 @@ def score_judgement_record(
         },
     )
     return judgement
+
+
+REMOVAL_REASON_MAX_CHARS = 500
+
+
+def target_plan(*, inspection: Inspection, user: AbstractBaseUser, planned_date: date) -> Inspection:
+    """Set the day an open target is planned for (today or later); the change is kept."""
+    if planned_date < timezone.localdate():
+        raise ValidationError(_("Plan it for today or a later day."))
+    return _target_change(inspection=inspection, user=user, planned_date=planned_date)
+
+
+def target_remove(*, inspection: Inspection, user: AbstractBaseUser, reason: str) -> Inspection:
+    """Take an open target off the plan (cancelled), with the reason as its summary; kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the target is removed."))
+    if len(reason) > REMOVAL_REASON_MAX_CHARS or "\x00" in reason:
+        raise ValidationError(
+            _("A reason holds at most %(max)d characters, and no NUL character.") % {"max": REMOVAL_REASON_MAX_CHARS}
+        )
+    return _target_change(inspection=inspection, user=user, status=InspectionStatus.CANCELLED, summary=reason)
+
+
+def _target_change(*, inspection: Inspection, user: AbstractBaseUser, **changes: Any) -> Inspection:
+    if not inspection.outcome_editable_by(user):
+        raise PermissionDenied(_("Only the inspector it is planned for, or the task force, changes this target."))
+    with transaction.atomic():
+        locked = Inspection.objects.select_for_update().get(pk=inspection.pk)
+        if locked.status not in (InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS):
+            raise ValidationError(_("Only a planned or started inspection can be rescheduled or removed."))
+        before = outcome_snapshot(locked)
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(changes))
+        outcome_change_keep(inspection=locked, user=user, before=before)
+    return locked

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from inspections.converters import EnterpriseNumberConverter
-from workspace import views
+from workspace import views, views_worklists
 
 register_converter(EnterpriseNumberConverter, "enterprise_number")
 
@@ -21,11 +21,13 @@ urlpatterns = [
         views.judgement_record,
         name="judgement_record",
     ),
+    path("targets/<path:reference>/sheet/", views.visit_sheet, name="visit_sheet"),
+    path("targets/<path:reference>/<slug:action>/", views.target_change, name="target_change"),
     path("judgements/", views.judgements, name="judgements"),
-    path("statistics/", views.detection_statistics, name="statistics"),
-    path("worklists/", views.worklist_new, name="worklists"),
-    path("worklists/<int:pk>/", views.worklist_detail, name="worklist_detail"),
-    path("worklists/<int:pk>/export.csv", views.worklist_export, name="worklist_export"),
+    path("statistics/", views_worklists.detection_statistics, name="statistics"),
+    path("worklists/", views_worklists.worklist_new, name="worklists"),
+    path("worklists/<int:pk>/", views_worklists.worklist_detail, name="worklist_detail"),
+    path("worklists/<int:pk>/export.csv", views_worklists.worklist_export, name="worklist_export"),
     path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("targets/", views.my_targets, name="my_targets"),
     path("inspections/<path:reference>/outcome/", views.inspection_outcome, name="inspection_outcome"),

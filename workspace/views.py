@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.dateparse import parse_date
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -25,10 +26,10 @@ from inspections.models import Employer, Inspection, OffenceType, Sector, SubReg
 from inspections.selectors import outcome_history
 from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score, ScoreCount, ScoringRun
-from workspace import caching, selectors, services, statistics, worklists
-from workspace.exports import EXPORT_MAX_ROWS, cell_safe, export_response, statistics_csv
+from workspace import caching, selectors, services, worklists
+from workspace.exports import EXPORT_MAX_ROWS, export_response
 from workspace.filters import RankedListFilter
-from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm, WorklistForm
+from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
 from workspace.models import Note, RiskProfile, Verdict
 
 
@@ -430,69 +431,53 @@ def judgements(request: HttpRequest) -> HttpResponse:
     return render(request, "workspace/judgements.html", {"models": models, "reasons": reasons})
 
 
-@require_http_methods(["GET", "POST"])
-@permission_required("inspections.add_inspection", raise_exception=True)  # a worklist plans inspections
-def worklist_new(request: HttpRequest) -> HttpResponse:
-    form = WorklistForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            worklist = worklists.worklist_create(user=request.user, request=form.worklist_request())
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
+@require_POST
+def target_change(request: HttpRequest, reference: str, action: str) -> HttpResponse:
+    """Reschedule (`plan`, planned_date) or remove (`remove`, reason) a target of My targets."""
+    if action not in ("plan", "remove"):
+        raise Http404
+    inspection = _visible_inspection(request, reference)
+    try:
+        if action == "plan":
+            planned = _day(request.POST.get("planned_date", ""))
+            services.target_plan(inspection=inspection, user=request.user, planned_date=planned)
+            message = _("%(reference)s is planned for %(date)s.") % {"reference": reference, "date": planned}
         else:
-            messages.success(request, _("Worklist %(number)s is planned.") % {"number": worklist.pk})
-            return redirect("workspace:worklist_detail", pk=worklist.pk)
-    status = 400 if form.errors else 200
-    context = {"form": form, "worklists": worklists.worklists_of(user=request.user)[:50]}
-    return render(request, "workspace/worklists.html", context, status=status)
+            services.target_remove(inspection=inspection, user=request.user, reason=request.POST.get("reason", ""))
+            message = _("%(reference)s is removed from the plan.") % {"reference": reference}
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, message)
+    return redirect("workspace:my_targets")
+
+
+def _day(text: str) -> date:
+    """A YYYY-MM-DD day, or ValidationError in words."""
+    try:
+        day = parse_date(text.strip())
+    except ValueError:  # well-formed but no such day, e.g. 2026-02-30
+        day = None
+    if day is None:
+        raise ValidationError(_("Enter the day as YYYY-MM-DD."))
+    return day
 
 
 @require_GET
-def worklist_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    worklist = get_object_or_404(worklists.worklists_of(user=request.user), pk=pk)
-    entries = worklists.worklist_entries(worklist=worklist, user=request.user)
-    return render(request, "workspace/worklist_detail.html", {"worklist": worklist, "entries": entries})
-
-
-@require_GET
-def worklist_export(request: HttpRequest, pk: int) -> HttpResponse:
-    """The worklist as CSV: employer and planned inspection, no score, band, rank or origin."""
-    worklist = get_object_or_404(worklists.worklists_of(user=request.user), pk=pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="worklist-{worklist.pk}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [_("Position"), _("Reference"), _("Enterprise number"), _("Employer"), _("Address"), _("Sub-region")]
-    )
-    for entry in worklists.worklist_entries(worklist=worklist, user=request.user):
-        employer = entry.employer
-        address = f"{employer.postal_code.code} {employer.postal_code.municipality}"
-        row = [entry.position, entry.inspection.reference, employer.enterprise_number, employer.name, address]
-        writer.writerow([cell_safe(value) for value in [*row, employer.subregion.name]])
-    return response
-
-
-@require_GET
-def detection_statistics(request: HttpRequest) -> HttpResponse:
-    """Detection rates per origin, band, sector, offence type, region and month, the lift of
-    the worklists and the contributions recovered per origin; `?export=<table>` as CSV."""
-    tables = {by: statistics.detection_rates(user=request.user, by=by) for by in statistics.GROUPINGS}
-    lifts = statistics.worklist_lifts(user=request.user)
-    recovered = statistics.recovered_per_origin(user=request.user)
-    export = request.GET.get("export")
-    if export is not None:
-        return statistics_csv(export, tables, lifts, recovered)
-    sections = [
-        (
-            by,
-            rows,
-            {"labels": [row.label for row in rows], "percent": [round(100 * (row.rate or 0), 1) for row in rows]},
-        )
-        for by, rows in tables.items()
-    ]
-    context = {"sections": sections, "lifts": lifts, "recovered": recovered}
-    return render(request, "workspace/statistics.html", context)
+def visit_sheet(request: HttpRequest, reference: str) -> HttpResponse:
+    """A printable sheet for the visit: identity, declarations, earlier findings, notes; no score."""
+    inspection = _visible_inspection(request, reference)
+    employer = inspection.employer
+    context = {
+        "inspection": inspection,
+        "employer": employer,
+        "declarations": list(employer.declarations.order_by("-quarter")[:12]),
+        "earlier": selectors.employer_inspections(employer=employer)
+        .exclude(pk=inspection.pk)
+        .filter(status="completed"),
+        "notes": selectors.employer_notes(employer=employer),
+    }
+    return render(request, "workspace/visit_sheet.html", context)
 
 
 @require_GET

@@ -50,9 +50,10 @@ class FindingOutcome:
 
 
 def outcome_snapshot(inspection: Inspection) -> dict[str, Any]:
-    """The recorded outcome as plain JSON: status, visit date, summary, findings by offence."""
+    """The recorded outcome as plain JSON: status, planned and visit dates, summary, findings by offence."""
     return {
         "status": inspection.status,
+        "planned_date": inspection.planned_date.isoformat() if inspection.planned_date else None,
         "visit_date": inspection.visit_date.isoformat() if inspection.visit_date else None,
         "summary": inspection.summary,
         "findings": {
@@ -95,7 +96,7 @@ def inspection_outcome_record(
 def outcome_change_keep(*, inspection: Inspection, user: AbstractBaseUser, before: dict[str, Any] | None) -> None:
     """Keep a change of the outcome (`before`: its snapshot, None for a new inspection), if any;
     the admin calls this too, so that no way of changing an outcome leaves it out."""
-    before = before or {"status": None, "visit_date": None, "summary": "", "findings": {}}
+    before = before or {"status": None, "planned_date": None, "visit_date": None, "summary": "", "findings": {}}
     after = outcome_snapshot(inspection)
     if after != before:
         InspectionChange.objects.create(

@@ -400,6 +400,20 @@ def _worklist_pages(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _gets(reverse("workspace:worklist_detail", args=[world.worklist]), ["page"], "worklist page", plan)
 
 
+def _target_change(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    for action, field_name in (("plan", "planned_date"), ("remove", "reason")):
+        url = reverse("workspace:target_change", args=[world.inspection, action])
+        yield from _posts(url, [field_name], f"target {action}", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/targets/{world.inspection}/{segment}/", "target action", plan, "post")
+
+
+def _visit_sheet(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:visit_sheet", args=[world.inspection]), ["page"], "visit sheet", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/targets/{segment}/sheet/", "visit sheet", plan)
+
+
 def _login(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("login")
     yield from _gets(url, ["next"], "login", plan)
@@ -470,6 +484,8 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "statistics": ({"workspace:statistics"}, _statistics, "inspector"),
     "worklists": ({"workspace:worklists"}, _worklist_new, "task_force"),
     "worklist": ({"workspace:worklist_detail", "workspace:worklist_export"}, _worklist_pages, "task_force"),
+    "target-change": ({"workspace:target_change"}, _target_change, "task_force"),
+    "visit-sheet": ({"workspace:visit_sheet"}, _visit_sheet, "inspector"),
     "login": ({"login"}, _login, "anonymous"),
     "logout": ({"logout"}, _logout, "analyst"),
     "set-language": ({"set_language"}, _set_language, "anonymous"),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from inspections.models import Inspection
-from tests.factories import InspectionFactory
-from tests.workspace.support import table_rows
+from inspections.models import Inspection, InspectionChange
+from tests.factories import DeclarationFactory, InspectionFactory, NoteFactory
+from tests.workspace.support import inspect, table_rows
+from workspace import services
 
 
 def target_url(employer) -> str:
@@ -115,3 +117,75 @@ def test_my_targets_queries_do_not_grow(ranked, logged_in, django_assert_num_que
     with django_assert_num_queries(5):
         response = logged_in.get(reverse("workspace:my_targets"))
     assert len(table_rows(response.content.decode(), "targets-table")) == n
+
+
+# --- My targets as a plan: a planned date, removal with a reason, a visit sheet ----------------
+
+
+def _plan_url(target, action: str) -> str:
+    return reverse("workspace:target_change", args=[target.reference, action])
+
+
+def test_a_target_is_rescheduled_and_removed_with_a_reason_and_both_are_kept(ranked, logged_in, inspector) -> None:
+    target, _ = services.target_add(employer=ranked.employer(2), user=inspector)
+    later = timezone.localdate() + dt.timedelta(days=9)
+
+    response = logged_in.post(_plan_url(target, "plan"), {"planned_date": later.isoformat()}, follow=True)
+    assert f"{target.reference} is planned for {later.isoformat()}." in response.content.decode()
+    response = logged_in.post(_plan_url(target, "remove"), {"reason": "Closed for the season."}, follow=True)
+
+    target.refresh_from_db()
+    assert (target.planned_date, target.status, target.summary) == (later, "cancelled", "Closed for the season.")
+    assert f"{target.reference} is removed from the plan." in response.content.decode()
+    changes = list(InspectionChange.objects.filter(inspection=target).order_by("pk"))
+    assert [change.changed_by for change in changes] == [inspector, inspector]
+    assert changes[0].after["planned_date"] == later.isoformat() and changes[1].after["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "message"),
+    [
+        ("plan", {"planned_date": "2020-01-01"}, "Plan it for today or a later day."),
+        ("plan", {"planned_date": "2026-02-30"}, "Enter the day as YYYY-MM-DD."),
+        ("plan", {"planned_date": "soon"}, "Enter the day as YYYY-MM-DD."),
+        ("plan", {}, "Enter the day as YYYY-MM-DD."),
+        ("remove", {"reason": "  "}, "Say why the target is removed."),
+        ("remove", {"reason": "x" * 501}, "A reason holds at most 500 characters"),
+    ],
+)
+def test_bad_plan_changes_get_a_message_and_change_nothing(ranked, logged_in, inspector, action, data, message):
+    target, _ = services.target_add(employer=ranked.employer(2), user=inspector)
+
+    response = logged_in.post(_plan_url(target, action), data, follow=True)
+
+    assert message in response.content.decode()
+    assert Inspection.objects.get(pk=target.pk).status == "planned" and not InspectionChange.objects.exists()
+
+
+def test_a_colleagues_target_cannot_be_changed_nor_an_unknown_action(ranked, client, inspector, colleague) -> None:
+    target, _ = services.target_add(employer=ranked.employer(2), user=inspector)
+    client.force_login(colleague)
+
+    response = client.post(_plan_url(target, "remove"), {"reason": "mine now"})
+
+    assert response.status_code == 403
+    assert client.post(_plan_url(target, "delete"), {"reason": "x"}).status_code == 404
+    assert Inspection.objects.get(pk=target.pk).status == "planned"
+
+
+def test_the_visit_sheet_holds_identity_declarations_findings_and_notes_but_no_score(ranked, logged_in, inspector):
+    employer = ranked.employer(2)
+    target, _ = services.target_add(employer=employer, user=inspector)
+    DeclarationFactory(employer=employer, quarter=dt.date(2026, 4, 1), headcount=17)
+    inspect(employer, dt.date(2025, 5, 5), found=True)
+    NoteFactory(employer=employer, author=inspector, text="Back entrance on the canal side.")
+    assert (
+        f'href="{reverse("workspace:visit_sheet", args=[target.reference])}"'
+        in logged_in.get(reverse("workspace:my_targets")).content.decode()
+    )
+
+    html = logged_in.get(reverse("workspace:visit_sheet", args=[target.reference])).content.decode()
+
+    assert employer.name in html and "2026-Q2" in html and ">17<" in html
+    assert "Back entrance on the canal side." in html and "found" in html
+    assert 'class="band' not in html and ">Rank<" not in html and "Percentile" not in html

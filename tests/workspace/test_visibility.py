@@ -185,6 +185,13 @@ def _requests(ranked, note, outcome, worklist) -> dict[str, tuple[str, str, dict
         ),
         "judgements": ("get", reverse("workspace:judgements"), {}, {Employer}),
         "statistics": ("get", reverse("workspace:statistics"), {}, {Employer}),
+        "target_change": (
+            "post",
+            reverse("workspace:target_change", args=[outcome.reference, "remove"]),
+            {"reason": "closed"},
+            {Employer},
+        ),
+        "visit_sheet": ("get", reverse("workspace:visit_sheet", args=[outcome.reference]), {}, {Employer}),
         "worklists": ("get", reverse("workspace:worklists"), {}, {Employer}),
         "worklist_detail": ("get", reverse("workspace:worklist_detail", args=[worklist.pk]), {}, {Employer}),
         "worklist_export": ("get", reverse("workspace:worklist_export", args=[worklist.pk]), {}, {Employer}),
