@@ -135,9 +135,22 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-def statistics_csv(export: str, tables: dict, lifts: list, recovered: list) -> HttpResponse:
+def statistics_csv(export: str, tables: dict, lifts: list, recovered: list, shares: list) -> HttpResponse:
     """One table of the statistics page as CSV (`export`: its name); 400 for another name."""
-    if export == "lift":
+    if export == "shares":
+        header = [
+            _("Region"),
+            _("Month"),
+            _("Own-initiative inspections"),
+            _("From the lists"),
+            _("Share"),
+            _("Target"),
+        ]
+        rows = [
+            [row.region, row.month, row.own_initiative, row.from_lists, _number(row.share), row.target]
+            for row in shares
+        ]
+    elif export == "lift":
         header = [
             _("Sector"),
             _("Offence type"),

@@ -164,7 +164,8 @@ class ScoreJudgement(models.Model):
 
 
 class WorklistSettings(models.Model):
-    """The share of random controls blended into every worklist (one row, set in the admin)."""
+    """The share of random controls blended into every worklist, and the share of own-initiative
+    inspections that should come from the lists (one row, set in the admin)."""
 
     random_share = models.DecimalField(
         _("share of random controls"),
@@ -173,6 +174,14 @@ class WorklistSettings(models.Model):
         default=Decimal("0.30"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_("From 0 to 1: 0.30 puts 3 random employers in a worklist of 10."),
+    )
+    list_share_target = models.DecimalField(
+        _("target share of own-initiative inspections from the lists"),
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.30"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("From 0 to 1: the statistics compare each region and month with it."),
     )
 
     class Meta:
@@ -230,6 +239,7 @@ class WorklistEntry(models.Model):
     # The employer's band in the run the worklist was drawn from: for the detection rate per
     # band (the random controls spread over every band). Never shown with the entry.
     band = models.PositiveSmallIntegerField(_("band when drawn"))
+    rank = models.PositiveIntegerField(_("rank when drawn"))
 
     class Meta:
         ordering = ["worklist", "position"]

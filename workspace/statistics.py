@@ -25,7 +25,7 @@ from scipy.stats import beta
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.models import Band
 from scoring.services.evaluation import lift_of
-from workspace.models import WorklistEntry
+from workspace.models import WorklistEntry, WorklistSettings
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -148,6 +148,80 @@ def worklist_lifts(*, user: AbstractBaseUser) -> list[Lift]:
             rates.get(InspectionOrigin.RANDOM_CONTROL, empty),
         )
         for (sector, offence), rates in pairs.items()
+    ]
+
+
+TOP_K = 10
+
+
+def precision_at_k(*, user: AbstractBaseUser, k: int = TOP_K) -> list[Rate]:
+    """Per sector and offence type of the worklists: among the completed model picks, the k
+    whose employers ranked highest when drawn, and how many found the worklist's offence
+    (one query; the ranking itself in Python, over those picks only)."""
+    hit = Finding.objects.filter(
+        inspection=OuterRef("inspection_id"), offence_type=OuterRef("worklist__offence_type_id"), found=True
+    )
+    rows = (
+        WorklistEntry.objects.filter(
+            inspection__in=completed_inspections(user=user).values("pk"),
+            inspection__origin=InspectionOrigin.RANKED_LIST,
+        )
+        .annotate(hit=Exists(hit))
+        .order_by("worklist__sector_id", "worklist__offence_type_id", "rank", "pk")
+        .values_list("worklist__sector_id", "worklist__offence_type_id", "hit")
+    )
+    top: dict[tuple[str, str], list[bool]] = {}
+    for sector, offence, found in rows:
+        picks = top.setdefault((sector, offence), [])
+        if len(picks) < k:
+            picks.append(found)
+    return [Rate(f"{sector} / {offence}", len(picks), sum(picks)) for (sector, offence), picks in top.items()]
+
+
+@dataclass(frozen=True)
+class ListShare:
+    """Own-initiative inspections of one region and month, and those from the lists."""
+
+    region: str
+    month: str
+    own_initiative: int
+    from_lists: int
+    target: Decimal
+
+    @property
+    def share(self) -> float | None:
+        return self.from_lists / self.own_initiative if self.own_initiative else None
+
+    @property
+    def met(self) -> bool:
+        return self.share is not None and self.share >= float(self.target)
+
+
+def list_shares(*, user: AbstractBaseUser) -> list[ListShare]:
+    """Per region and month of the visit: own-initiative inspections (the inspectorate's own
+    choice: from the ranked lists, on a worklist, or otherwise) and the share that came from
+    the lists or worklists, against WorklistSettings.list_share_target (one query)."""
+    on_worklist = WorklistEntry.objects.filter(inspection=OuterRef("pk"))
+    chosen = Q(origin__in=[InspectionOrigin.RANKED_LIST, InspectionOrigin.OWN_INITIATIVE]) | Exists(on_worklist)
+    from_lists = Q(origin=InspectionOrigin.RANKED_LIST) | Exists(on_worklist)
+    rows = (
+        completed_inspections(user=user)
+        .filter(chosen)
+        .annotate(month=TruncMonth("visit_date"))
+        .values("employer__subregion__region_id", "month")
+        .annotate(own_initiative=Count("pk"), from_lists=Count("pk", filter=from_lists))
+        .order_by("employer__subregion__region_id", "month")
+    )
+    target = WorklistSettings.current().list_share_target
+    return [
+        ListShare(
+            r["employer__subregion__region_id"],
+            r["month"].strftime("%Y-%m"),
+            r["own_initiative"],
+            r["from_lists"],
+            target,
+        )
+        for r in rows
     ]
 
 

@@ -63,14 +63,17 @@ def worklist_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def detection_statistics(request: HttpRequest) -> HttpResponse:
-    """Detection rates per origin, band, sector, offence type, region and month, the lift of
-    the worklists and the contributions recovered per origin; `?export=<table>` as CSV."""
+    """Detection rates per origin, band, sector, offence type, region and month, precision at
+    the top k and the lift of the worklists, contributions recovered per origin, and the
+    share of own-initiative inspections from the lists; `?export=<table>` as CSV."""
     tables = {by: statistics.detection_rates(user=request.user, by=by) for by in statistics.GROUPINGS}
+    tables["precision"] = statistics.precision_at_k(user=request.user)
     lifts = statistics.worklist_lifts(user=request.user)
     recovered = statistics.recovered_per_origin(user=request.user)
+    shares = statistics.list_shares(user=request.user)
     export = request.GET.get("export")
     if export is not None:
-        return statistics_csv(export, tables, lifts, recovered)
+        return statistics_csv(export, tables, lifts, recovered, shares)
     sections = [
         (
             by,
@@ -79,5 +82,11 @@ def detection_statistics(request: HttpRequest) -> HttpResponse:
         )
         for by, rows in tables.items()
     ]
-    context = {"sections": sections, "lifts": lifts, "recovered": recovered}
+    context = {
+        "sections": sections,
+        "lifts": lifts,
+        "recovered": recovered,
+        "shares": shares,
+        "top_k": statistics.TOP_K,
+    }
     return render(request, "workspace/statistics.html", context)

@@ -105,8 +105,9 @@ def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: i
         # One worklist at a time: two drawn at once could plan the same employers twice.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WORKLIST_LOCK])
-        bands = dict(worklist_population(user=user, request=request, run=run).values_list("employer_id", "band"))
-        ranked_ids = list(bands)  # in rank order: the population is ordered by rank
+        population = worklist_population(user=user, request=request, run=run).values_list("employer_id", "band", "rank")
+        drawn_as = {employer: (band, rank) for employer, band, rank in population}
+        ranked_ids = list(drawn_as)  # in rank order: the population is ordered by rank
         if len(ranked_ids) < request.size:
             raise ValidationError(
                 _("Only %(count)d employers fit this choice and were not inspected recently: ask for fewer.")
@@ -126,7 +127,7 @@ def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: i
             population=len(ranked_ids),
             population_sha256=population_sha256(ranked_ids),
         )
-        _entries_plan(worklist, drawn, bands, request.inspector or user)
+        _entries_plan(worklist, drawn, drawn_as, request.inspector or user)
     return worklist
 
 
@@ -153,7 +154,7 @@ def _request_check(request: WorklistRequest, user: AbstractBaseUser) -> None:
 
 
 def _entries_plan(
-    worklist: Worklist, drawn: list[tuple[int, bool]], bands: dict[int, int], user: AbstractBaseUser
+    worklist: Worklist, drawn: list[tuple[int, bool]], drawn_as: dict[int, tuple[int, int]], user: AbstractBaseUser
 ) -> None:
     """One planned inspection per entry, in bulk. References follow the shuffled positions
     (WL-<worklist>-<position>), so they cannot tell a model pick from a random control."""
@@ -175,7 +176,8 @@ def _entries_plan(
             position=position,
             employer_id=inspection.employer_id,
             inspection=inspection,
-            band=bands[inspection.employer_id],
+            band=drawn_as[inspection.employer_id][0],
+            rank=drawn_as[inspection.employer_id][1],
         )
         for position, inspection in enumerate(inspections, start=1)
     )

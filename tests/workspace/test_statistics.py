@@ -133,8 +133,36 @@ def test_the_page_shows_every_table_with_its_export(inspected, logged_in, django
         # No worklist here: no band to count, and the page says so instead of an empty table.
         assert (f'href="?export={by}"' in html) == (by != "band")
     assert 'data-chart="chart-origin"' in html and 'id="chart-origin"' in html
+    assert 'id="title-precision"' in html and 'id="table-shares"' in html and 'href="?export=shares"' in html
     export = logged_in.get(reverse("workspace:statistics") + "?export=sector")
     rows = list(csv.reader(io.StringIO(export.content.decode())))
     assert rows[0][:3] == ["Group", "Inspections", "Offence found"]
     assert sum(int(row[1]) for row in rows[1:]) == 60
     assert logged_in.get(reverse("workspace:statistics") + "?export=nothing").status_code == 400
+
+
+def test_precision_at_the_top_k_and_the_share_from_the_lists(ranked, task_force) -> None:
+    worklist = worklist_create(user=task_force, request=WorklistRequest(SECTOR, OFFENCE, 20), seed=4)
+    entries = list(worklist.entries.select_related("inspection"))
+    for n, entry in enumerate(entries):
+        Inspection.objects.filter(pk=entry.inspection_id).update(status="completed", visit_date=dt.date(2026, 3, 3))
+        FindingFactory(inspection=entry.inspection, offence_type_id=OFFENCE, found=n % 3 == 0)
+    InspectionFactory(employer=ranked.employer(50), origin="own_initiative", visit_date=dt.date(2026, 3, 9))
+    InspectionFactory(employer=ranked.employer(51), origin="complaint", visit_date=dt.date(2026, 3, 9))
+
+    (precision,) = statistics.precision_at_k(user=task_force, k=5)
+
+    picks = sorted((e for e in entries if e.inspection.origin == "ranked_list"), key=lambda e: e.rank)[:5]
+    found = [Finding.objects.get(inspection=e.inspection).found for e in picks]
+    assert (precision.label, precision.inspections, precision.found) == (f"{SECTOR} / {OFFENCE}", 5, sum(found))
+    assert [e.rank for e in picks] == sorted(e.rank for e in picks) and picks[0].rank == 1
+    # Own initiative per region and month: the worklist's 20 (picks and controls) and one chosen otherwise;
+    # the complaint is not the inspectorate's own choice.
+    shares = {(row.region, row.month): row for row in statistics.list_shares(user=task_force)}
+    employers = {e.employer_id for e in entries} | {ranked.employer(50).pk}
+    per_region = defaultdict(lambda: [0, 0])
+    for employer in Employer.objects.filter(pk__in=employers).select_related("subregion"):
+        per_region[employer.subregion.region_id][0] += 1
+        per_region[employer.subregion.region_id][1] += int(employer.pk != ranked.employer(50).pk)
+    assert {region: [row.own_initiative, row.from_lists] for (region, _), row in shares.items()} == per_region
+    assert all(row.target == Decimal("0.30") for row in shares.values())

@@ -100,6 +100,20 @@ class Migration(migrations.Migration):
                         verbose_name="share of random controls",
                     ),
                 ),
+                (
+                    "list_share_target",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.30"),
+                        help_text="From 0 to 1: the statistics compare each region and month with it.",
+                        max_digits=3,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0")),
+                            django.core.validators.MaxValueValidator(Decimal("1")),
+                        ],
+                        verbose_name="target share of own-initiative inspections from the lists",
+                    ),
+                ),
             ],
             options={
                 "verbose_name": "worklist settings",
@@ -129,6 +143,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("band", models.PositiveSmallIntegerField(verbose_name="band when drawn")),
+                ("rank", models.PositiveIntegerField(verbose_name="rank when drawn")),
                 (
                     "worklist",
                     models.ForeignKey(
