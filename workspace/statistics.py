@@ -22,7 +22,16 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from scipy.stats import beta
 
-from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
+from inspections.models import (
+    Employer,
+    Finding,
+    Inspection,
+    InspectionOrigin,
+    InspectionStatus,
+    OffenceType,
+    Region,
+    Sector,
+)
 from scoring.models import Band
 from scoring.services.evaluation import lift_of
 from workspace.models import WorklistEntry, WorklistSettings
@@ -60,7 +69,7 @@ class Rate:
 
 @dataclass(frozen=True)
 class Lift:
-    """Model picks against random controls of the worklists of one sector and offence type."""
+    """Model picks against random controls of the worklists of one sector and offence type (by name)."""
 
     sector: str
     offence: str
@@ -140,10 +149,11 @@ def worklist_lifts(*, user: AbstractBaseUser) -> list[Lift]:
             row["inspection__origin"], row["inspections"], row["found"]
         )
     empty = Rate("", 0, 0)
+    sectors, offences = _names("sector"), _names("offence")
     return [
         Lift(
-            sector,
-            offence,
+            sectors[sector],
+            offences[offence],
             rates.get(InspectionOrigin.RANKED_LIST, empty),
             rates.get(InspectionOrigin.RANDOM_CONTROL, empty),
         )
@@ -175,7 +185,11 @@ def precision_at_k(*, user: AbstractBaseUser, k: int = TOP_K) -> list[Rate]:
         picks = top.setdefault((sector, offence), [])
         if len(picks) < k:
             picks.append(found)
-    return [Rate(f"{sector} / {offence}", len(picks), sum(picks)) for (sector, offence), picks in top.items()]
+    sectors, offences = _names("sector"), _names("offence")
+    return [
+        Rate(f"{sectors[sector]} / {offences[offence]}", len(picks), sum(picks))
+        for (sector, offence), picks in top.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -213,9 +227,10 @@ def list_shares(*, user: AbstractBaseUser) -> list[ListShare]:
         .order_by("employer__subregion__region_id", "month")
     )
     target = WorklistSettings.current().list_share_target
+    regions = _names("region")
     return [
         ListShare(
-            r["employer__subregion__region_id"],
+            regions.get(r["employer__subregion__region_id"], ""),
             r["month"].strftime("%Y-%m"),
             r["own_initiative"],
             r["from_lists"],
@@ -232,7 +247,8 @@ def _rates_per_offence(user: AbstractBaseUser) -> list[Rate]:
         .annotate(inspections=Count("pk"), found=Count("pk", filter=Q(found=True)))
         .order_by("offence_type_id")
     )
-    return [Rate(row["offence_type_id"], row["inspections"], row["found"]) for row in rows]
+    labels = _labels("offence")
+    return [Rate(labels(row["offence_type_id"]), row["inspections"], row["found"]) for row in rows]
 
 
 def _rates_per_band(user: AbstractBaseUser) -> list[Rate]:
@@ -248,10 +264,16 @@ def _rates_per_band(user: AbstractBaseUser) -> list[Rate]:
 
 
 def _labels(by: str):
-    """How a group's key is shown: origins in words, months as YYYY-MM, codes as they are."""
-    if by == "origin":
-        names = dict(InspectionOrigin.choices)
-        return lambda key: str(names.get(key, key))
+    """How a group's key is shown: months as YYYY-MM, the rest by name in the reader's language."""
     if by == "month":
         return lambda key: key.strftime("%Y-%m")
-    return str
+    names = _names(by)
+    return lambda key: names.get(key, str(key))
+
+
+def _names(by: str) -> dict[str, str]:
+    """Code -> name of the origins, sectors, offence types or regions (one small query)."""
+    if by == "origin":
+        return {code: str(name) for code, name in InspectionOrigin.choices}
+    model = {"sector": Sector, "offence": OffenceType, "region": Region}[by]
+    return {row.pk: str(row.name) for row in model.objects.all()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
+from inspections.models import OffenceType, Sector
 from inspections.roles import INSPECTOR, TASK_FORCE
 from tests.factories import UserFactory
 from tests.workspace.support import OFFENCE, SECTOR, publish_run
@@ -69,7 +70,7 @@ def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser
     # The statistics now count it, in the worklist table and per origin.
     page.goto(live_server_url + "/statistics/")
     lift = page.locator("#table-lift tbody tr").first.inner_text()
-    assert SECTOR in lift and OFFENCE in lift
+    assert Sector.objects.get(pk=SECTOR).name in lift and OffenceType.objects.get(pk=OFFENCE).name in lift
     cells = page.locator("#table-lift tbody tr").first.locator("td").all_inner_texts()
     assert sum(int(cells[i]) for i in (2, 4)) == 1 and sum(int(cells[i]) for i in (3, 5)) == 1
     origins = page.locator("#table-origin tbody tr").all_inner_texts()

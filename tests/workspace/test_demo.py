@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Group
 
-from inspections.models import Finding, Inspection
+from inspections.models import Finding, Inspection, OffenceType
 from inspections.roles import INSPECTOR, TASK_FORCE
 from tests.factories import UserFactory
 from tests.workspace.support import publish_run
@@ -41,7 +41,7 @@ def test_the_demo_draws_worklists_and_records_outcomes_from_the_truth(tmp_path) 
     assert Inspection.objects.filter(status="completed", worklist_entry__isnull=False).count() == recorded
     assert set(Worklist.objects.values_list("size", flat=True)) == {SIZE}
     lifts = statistics.worklist_lifts(user=lead)
-    assert sorted(lift.offence for lift in lifts) == OFFENCES
+    assert sorted(lift.offence for lift in lifts) == sorted(OffenceType.objects.get(pk=o).name for o in OFFENCES)
     # The model's picks (the top ranks, where the truth put the fraud) are found far more often.
     picks = sum(lift.picks.found for lift in lifts) / sum(lift.picks.inspections for lift in lifts)
     controls = sum(lift.controls.found for lift in lifts) / sum(lift.controls.inspections for lift in lifts)

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from inspections.models import Employer, Finding, Inspection, PostalCode
+from inspections.models import Employer, Finding, Inspection, OffenceType, PostalCode, Region, Sector
 from tests.factories import EmployerFactory, FindingFactory, InspectionFactory
 from tests.workspace.support import OFFENCE, SECTOR
 from workspace import statistics
@@ -62,8 +62,8 @@ def test_detection_rates_match_an_independent_count(inspected, task_force) -> No
     origins = dict(Inspection._meta.get_field("origin").choices)
     keys = {
         "origin": lambda i: str(origins[i.origin]),
-        "sector": lambda i: Employer.objects.get(pk=i.employer_id).sector_id,
-        "region": lambda i: Employer.objects.get(pk=i.employer_id).subregion.region_id,
+        "sector": lambda i: Employer.objects.get(pk=i.employer_id).sector.name,
+        "region": lambda i: Employer.objects.get(pk=i.employer_id).subregion.region.name,
         "month": lambda i: i.visit_date.strftime("%Y-%m"),
     }
     for by, key in keys.items():
@@ -73,7 +73,7 @@ def test_detection_rates_match_an_independent_count(inspected, task_force) -> No
         per_offence[finding.offence_type_id][0] += 1
         per_offence[finding.offence_type_id][1] += int(finding.found)
     assert shown(statistics.detection_rates(user=task_force, by="offence")) == {
-        code: tuple(pair) for code, pair in per_offence.items()
+        OffenceType.objects.get(pk=code).name: tuple(pair) for code, pair in per_offence.items()
     }
 
 
@@ -97,7 +97,8 @@ def test_inspectors_count_only_their_regions(inspected, walloon_inspector) -> No
 
     rates = statistics.detection_rates(user=walloon_inspector, by="region")
 
-    assert shown(rates) == {"BE3": expected_rates(walloon, lambda i: "BE3")["BE3"]}
+    wallonia = Region.objects.get(code="BE3").name
+    assert shown(rates) == {wallonia: expected_rates(walloon, lambda i: wallonia)[wallonia]}
 
 
 def test_the_lift_of_worklists_compares_picks_with_random_controls(ranked, task_force) -> None:
@@ -113,7 +114,7 @@ def test_the_lift_of_worklists_compares_picks_with_random_controls(ranked, task_
 
     (lift,) = statistics.worklist_lifts(user=task_force)
 
-    assert (lift.sector, lift.offence) == (SECTOR, OFFENCE)
+    assert (lift.sector, lift.offence) == (Sector.objects.get(pk=SECTOR).name, OffenceType.objects.get(pk=OFFENCE).name)
     assert (lift.picks.inspections, lift.picks.found) == (len(picks), hits(picks)) == (14, hits(picks))
     assert (lift.controls.inspections, lift.controls.found) == (len(controls), hits(controls))
     value, (low, high) = lift.value_and_interval
@@ -123,7 +124,9 @@ def test_the_lift_of_worklists_compares_picks_with_random_controls(ranked, task_
 
 
 def test_the_page_shows_every_table_with_its_export(inspected, logged_in, django_assert_max_num_queries) -> None:
-    with django_assert_max_num_queries(20):  # one query per table, whatever the number of inspections
+    # One query per table, and a few for the names of sectors, offence types and regions:
+    # however many inspections there are.
+    with django_assert_max_num_queries(30):
         response = logged_in.get(reverse("workspace:statistics"))
 
     html = response.content.decode()
@@ -154,7 +157,8 @@ def test_precision_at_the_top_k_and_the_share_from_the_lists(ranked, task_force)
 
     picks = sorted((e for e in entries if e.inspection.origin == "ranked_list"), key=lambda e: e.rank)[:5]
     found = [Finding.objects.get(inspection=e.inspection).found for e in picks]
-    assert (precision.label, precision.inspections, precision.found) == (f"{SECTOR} / {OFFENCE}", 5, sum(found))
+    label = f"{Sector.objects.get(pk=SECTOR).name} / {OffenceType.objects.get(pk=OFFENCE).name}"
+    assert (precision.label, precision.inspections, precision.found) == (label, 5, sum(found))
     assert [e.rank for e in picks] == sorted(e.rank for e in picks) and picks[0].rank == 1
     # Own initiative per region and month: the worklist's 20 (picks and controls) and one chosen otherwise;
     # the complaint is not the inspectorate's own choice.
@@ -164,5 +168,8 @@ def test_precision_at_the_top_k_and_the_share_from_the_lists(ranked, task_force)
     for employer in Employer.objects.filter(pk__in=employers).select_related("subregion"):
         per_region[employer.subregion.region_id][0] += 1
         per_region[employer.subregion.region_id][1] += int(employer.pk != ranked.employer(50).pk)
-    assert {region: [row.own_initiative, row.from_lists] for (region, _), row in shares.items()} == per_region
+    names = {region.code: region.name for region in Region.objects.all()}
+    assert {region: [row.own_initiative, row.from_lists] for (region, _), row in shares.items()} == {
+        names[code]: counts for code, counts in per_region.items()
+    }
     assert all(row.target == Decimal("0.30") for row in shares.values())
