@@ -378,6 +378,9 @@ class InspectionStatus(models.TextChoices):
 
 
 class Inspection(models.Model):
+    # Planned or under way: still on someone's plan, not yet an outcome.
+    OPEN_STATUSES = (InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS)
+
     reference = models.CharField(_("case reference"), max_length=30, unique=True)
     employer = models.ForeignKey(Employer, on_delete=models.PROTECT, related_name="inspections")
     origin = models.CharField(_("origin"), max_length=20, choices=InspectionOrigin.choices)

@@ -252,8 +252,7 @@ def strongest_features(*, sector: str, offence: str, limit: int = 6) -> Stronges
 
 def open_target(*, user: User, employer: Employer) -> Inspection | None:
     """The user's planned or running inspection of this employer from the lists, if any."""
-    open_statuses = [InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS]
-    return targets_of(user=user).filter(employer=employer, status__in=open_statuses).first()
+    return targets_of(user=user).filter(employer=employer, status__in=Inspection.OPEN_STATUSES).first()
 
 
 def declaration_chart(*, declarations: list) -> dict[str, list]:

@@ -63,11 +63,12 @@ def target_add(*, employer: Employer, user: AbstractBaseUser) -> tuple[Inspectio
     Returns (inspection, created): an employer already among the user's open targets is
     not planned twice.
     """
-    open_statuses = [InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS]
     with transaction.atomic():
         Employer.objects.select_for_update().filter(pk=employer.pk).exists()  # one add at a time per employer
         # Any open inspection of the user's, from a list or a worklist (of either origin).
-        existing = Inspection.objects.filter(employer=employer, inspector=user, status__in=open_statuses).first()
+        existing = Inspection.objects.filter(
+            employer=employer, inspector=user, status__in=Inspection.OPEN_STATUSES
+        ).first()
         if existing is not None:
             return existing, False
         today = timezone.localdate()
@@ -165,7 +166,7 @@ def _target_change(*, inspection: Inspection, user: AbstractBaseUser, **changes:
         raise PermissionDenied(_("Only the inspector it is planned for, or the task force, changes this target."))
     with transaction.atomic():
         locked = Inspection.objects.select_for_update().get(pk=inspection.pk)
-        if locked.status not in (InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS):
+        if locked.status not in Inspection.OPEN_STATUSES:
             raise ValidationError(_("Only a planned or started inspection can be rescheduled or removed."))
         before = outcome_snapshot(locked)
         for name, value in changes.items():

@@ -132,12 +132,9 @@ def recovered_per_origin(*, user: AbstractBaseUser) -> list[Rate]:
 def worklist_lifts(*, user: AbstractBaseUser) -> list[Lift]:
     """Per sector and offence type of the worklists: hit rate of the model's picks and of the
     random controls (a hit: the worklist's offence found), one query."""
-    hit = Finding.objects.filter(
-        inspection=OuterRef("inspection_id"), offence_type=OuterRef("worklist__offence_type_id"), found=True
-    )
     rows = (
         WorklistEntry.objects.filter(inspection__in=completed_inspections(user=user).values("pk"))
-        .annotate(hit=Exists(hit))
+        .annotate(hit=_worklist_offence_found())
         .values("worklist__sector_id", "worklist__offence_type_id", "inspection__origin")
         .annotate(inspections=Count("pk"), found=Count("pk", filter=Q(hit=True)))
         .order_by("worklist__sector_id", "worklist__offence_type_id")
@@ -168,15 +165,12 @@ def precision_at_k(*, user: AbstractBaseUser, k: int = TOP_K) -> list[Rate]:
     """Per sector and offence type of the worklists: among the completed model picks, the k
     whose employers ranked highest when drawn, and how many found the worklist's offence
     (one query; the ranking itself in Python, over those picks only)."""
-    hit = Finding.objects.filter(
-        inspection=OuterRef("inspection_id"), offence_type=OuterRef("worklist__offence_type_id"), found=True
-    )
     rows = (
         WorklistEntry.objects.filter(
             inspection__in=completed_inspections(user=user).values("pk"),
             inspection__origin=InspectionOrigin.RANKED_LIST,
         )
-        .annotate(hit=Exists(hit))
+        .annotate(hit=_worklist_offence_found())
         .order_by("worklist__sector_id", "worklist__offence_type_id", "rank", "pk")
         .values_list("worklist__sector_id", "worklist__offence_type_id", "hit")
     )
@@ -238,6 +232,14 @@ def list_shares(*, user: AbstractBaseUser) -> list[ListShare]:
         )
         for r in rows
     ]
+
+
+def _worklist_offence_found() -> Exists:
+    """For a worklist entry: whether its inspection found the worklist's offence."""
+    found = Finding.objects.filter(
+        inspection=OuterRef("inspection_id"), offence_type=OuterRef("worklist__offence_type_id"), found=True
+    )
+    return Exists(found)
 
 
 def _rates_per_offence(user: AbstractBaseUser) -> list[Rate]:

@@ -243,9 +243,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "nearby_notes": selectors.recent_notes_nearby(employer=employer, user=request.user),
         "note_form": NoteForm(),
         "verdicts": Verdict.choices,
-        "open_target": selectors.targets_of(user=request.user)
-        .filter(employer=employer, status__in=["planned", "in_progress"])
-        .first(),
+        "open_target": selectors.open_target(user=request.user, employer=employer),
     }
     return render(request, "workspace/employer_detail.html", context)
 

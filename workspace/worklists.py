@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 MAX_SIZE = 200
 RECENT_DAYS = 365  # an employer visited within the last year is not put on a worklist
-OPEN_STATUSES = (InspectionStatus.PLANNED, InspectionStatus.IN_PROGRESS)
 WORKLIST_LOCK = 7_243_001  # pg_advisory_xact_lock key of worklist_create
 
 
@@ -66,7 +65,7 @@ def worklist_population(*, user: AbstractBaseUser, request: WorklistRequest, run
     neither visited within RECENT_DAYS nor with an open inspection, by rank."""
     recent = timezone.localdate() - timedelta(days=RECENT_DAYS)
     inspected = Inspection.objects.filter(employer=OuterRef("employer_id")).filter(
-        Q(status=InspectionStatus.COMPLETED, visit_date__gte=recent) | Q(status__in=OPEN_STATUSES)
+        Q(status=InspectionStatus.COMPLETED, visit_date__gte=recent) | Q(status__in=Inspection.OPEN_STATUSES)
     )
     employers = Employer.objects.visible_to(user)
     if request.subregion is not None:
