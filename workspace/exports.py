@@ -27,6 +27,7 @@ from scoring.features.registry import reason_text
 from scoring.models import Band, Score, ScoringRun, SizeClass
 from workspace import selectors, services
 from workspace.filters import RankedListFilter
+from workspace.worklists import ListBlinding
 
 EXPORT_MAX_ROWS = 10_000
 # The starts OWASP's CSV injection guidance lists, exactly. Not on it, so not here: spaces
@@ -66,14 +67,14 @@ def _header() -> list[str]:
     ]
 
 
-def _rows(scores: QuerySet[Score]) -> Iterator[list[Any]]:
+def _rows(scores: QuerySet[Score], blinding: ListBlinding) -> Iterator[list[Any]]:
     chosen = list(scores.select_related("employer", "subregion").order_by("rank")[:EXPORT_MAX_ROWS])
     last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen])
     for score in chosen:
         reasons = score.reasons()
         seen = last.get(score.employer_id)
         row = [
-            score.rank,
+            blinding.shown(score.rank),
             str(Band(score.band).label),
             round(score.percentile, 1),
             round(score.score, 4),
@@ -90,7 +91,13 @@ def _rows(scores: QuerySet[Score]) -> Iterator[list[Any]]:
 
 
 def export_response(
-    *, request: HttpRequest, run: ScoringRun, scores: QuerySet[Score], filters: QueryDict, format: str
+    *,
+    request: HttpRequest,
+    run: ScoringRun,
+    scores: QuerySet[Score],
+    blinding: ListBlinding,
+    filters: QueryDict,
+    format: str,
 ) -> HttpResponse:
     count = scores.count()
     if count > EXPORT_MAX_ROWS:
@@ -100,7 +107,7 @@ def export_response(
             % {"count": f"{count:,}", "max": f"{EXPORT_MAX_ROWS:,}"},
         )
         return redirect(f"{reverse('workspace:ranked_list')}?{filters.urlencode()}")
-    rows = list(_rows(scores))
+    rows = list(_rows(scores, blinding))
     # The filters only: any other parameter of the query string means nothing here, and one
     # holding a NUL byte could not be stored (PostgreSQL refuses \u0000 in JSON).
     recorded = {name: filters.getlist(name) for name in RankedListFilter.base_filters if name in filters}

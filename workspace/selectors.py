@@ -16,6 +16,7 @@ from scoring.features.registry import FEATURES
 from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
 from scoring.services.lookups import ListedEmployers, lookup_read
 from workspace.models import Note, ScoreJudgement
+from workspace.worklists import ListBlinding, blinded_employers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -40,40 +41,56 @@ class LastInspection:
 
 @dataclass
 class RankedPage:
-    """One page of a ranked list: rows in rank order and the keys of the pages around it."""
+    """One page of a ranked list: rows in rank order and the keys of the pages around it.
+
+    Ranks are as the user sees them (ListBlinding): the run's own, unless the user has
+    open worklist inspections."""
 
     rows: list[Score]
     has_previous: bool
     has_next: bool
     last_inspections: dict[int, LastInspection] = field(default_factory=dict)
+    blinding: ListBlinding = field(default_factory=ListBlinding)
+
+    def rank_shown(self, score: Score) -> int:
+        return self.blinding.shown(score.rank)
 
     @property
     def first_rank(self) -> int | None:
-        return self.rows[0].rank if self.rows else None
+        return self.rank_shown(self.rows[0]) if self.rows else None
 
     @property
     def last_rank(self) -> int | None:
-        return self.rows[-1].rank if self.rows else None
+        return self.rank_shown(self.rows[-1]) if self.rows else None
 
 
-def ranked_page(*, scores: QuerySet[Score], after: int | None, before: int | None, last: bool) -> RankedPage:
+def ranked_page(
+    *,
+    scores: QuerySet[Score],
+    after: int | None,
+    before: int | None,
+    last: bool,
+    blinding: ListBlinding | None = None,
+) -> RankedPage:
     """A page by keyset on the rank: as fast on the last page as on the first.
 
-    `after`: the page after this rank; `before`: the page before it; `last`: the last page.
+    `after`: the page after this (shown) rank; `before`: the page before it; `last`: the
+    last page.
     """
+    blinding = blinding or ListBlinding()
     scores = scores.select_related("employer", "subregion")
     if last or before is not None:
-        window = scores.filter(rank__lt=before) if before is not None else scores
+        window = scores.filter(rank__lt=blinding.stored(before)) if before is not None else scores
         rows = list(window.order_by("-rank")[: PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE][::-1]
-        page = RankedPage(rows, has_previous=more, has_next=not last and bool(rows))
+        page = RankedPage(rows, has_previous=more, has_next=not last and bool(rows), blinding=blinding)
         if page.rows and not last:
             page.has_next = scores.filter(rank__gt=page.rows[-1].rank).exists()
     else:
-        window = scores.filter(rank__gt=after) if after is not None else scores
+        window = scores.filter(rank__gt=blinding.stored(after)) if after is not None else scores
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
-        page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
+        page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE, blinding=blinding)
     page.last_inspections = last_inspections(employer_ids=[row.employer_id for row in page.rows])
     return page
 
@@ -189,11 +206,13 @@ def targets_of(*, user: User) -> QuerySet[Inspection]:
 
 
 def band_counts_for_user(*, user: User) -> list[tuple[ScoringRun, dict[int, int]]]:
-    """Per published run, the employers per band in the user's regions (home page): one query."""
+    """Per published run, the employers per band in the user's regions (home page), less
+    those of the user's open worklist inspections, as in their lists: three queries."""
     runs = list(ScoringRun.objects.published().select_related("sector", "offence_type"))
+    run_ids = [run.pk for run in runs]
     rows = (
         ScoreCount.objects.visible_to(user)
-        .filter(run__in=[run.pk for run in runs])
+        .filter(run__in=run_ids)
         .values("run_id", "band")
         .annotate(n=Sum("employers"))
         .order_by()
@@ -201,6 +220,15 @@ def band_counts_for_user(*, user: User) -> list[tuple[ScoringRun, dict[int, int]
     table: dict[int, dict[int, int]] = {run.pk: dict.fromkeys(Band.values, 0) for run in runs}
     for row in rows:
         table[row["run_id"]][row["band"]] = row["n"]
+    hidden = (
+        Score.objects.visible_to(user)
+        .filter(run__in=run_ids, employer_id__in=blinded_employers(user=user))
+        .values("run_id", "band")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    for row in hidden:
+        table[row["run_id"]][row["band"]] -= row["n"]
     return [(run, table[run.pk]) for run in runs]
 
 

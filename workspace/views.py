@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -72,10 +72,13 @@ class _RankedQuery:
     filterset: RankedListFilter
     run: ScoringRun | None = None
     scores: QuerySet[Score] | None = None
+    blinding: worklists.ListBlinding = field(default_factory=worklists.ListBlinding)
+    blinded_scores: QuerySet[Score] | None = None  # those the filters match and the blinding hides
 
 
-def _ranked_query(request: HttpRequest) -> _RankedQuery:
-    """The filters of the query string; with valid filters, the published run and its filtered scores."""
+def _ranked_query(request: HttpRequest, *, blinded: tuple[int, ...]) -> _RankedQuery:
+    """The filters of the query string; with valid filters, the published run and its
+    filtered scores, without those of `blinded` (the user's open worklist employers)."""
     filterset = _ranked_filter(request)
     query = _RankedQuery(filterset.data, filterset)
     if not query.filterset.is_valid():
@@ -84,12 +87,17 @@ def _ranked_query(request: HttpRequest) -> _RankedQuery:
     query.run = selectors.published_run(sector=cleaned["sector"].pk, offence=cleaned["offence"].pk)
     if query.run is not None:
         query.filterset.run = query.run
-        query.scores = query.filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=query.run))
+        scores = query.filterset.filter_queryset(Score.objects.visible_to(request.user).filter(run=query.run))
+        if blinded:
+            query.blinding = worklists.list_blinding(employer_ids=blinded, run=query.run)
+            query.blinded_scores = scores.filter(employer_id__in=blinded)
+            scores = scores.exclude(employer_id__in=blinded)
+        query.scores = scores
     return query
 
 
-def _ranked_context(request: HttpRequest) -> dict[str, Any]:
-    query = _ranked_query(request)
+def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[str, Any]:
+    query = _ranked_query(request, blinded=blinded)
     filterset, run, scores = query.filterset, query.run, query.scores
     context: dict[str, Any] = {"bands": Band, "export_limit": EXPORT_MAX_ROWS}
     if not filterset.is_valid():
@@ -100,7 +108,9 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
         return context
     after, before, last, problems = _page_keys(request)
     context["problems"] = problems
-    context["page"] = selectors.ranked_page(scores=scores, after=after, before=before, last=last)
+    context["page"] = selectors.ranked_page(
+        scores=scores, after=after, before=before, last=last, blinding=query.blinding
+    )
     context["counts"] = _band_counts(request, query)
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
@@ -110,26 +120,31 @@ def _ranked_context(request: HttpRequest) -> dict[str, Any]:
 def _band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
     """Employers per band for the list's filters: summed from ScoreCount; for a name search
     looked up in the run's lookup; for a number search (or a run without a lookup) counted
-    from the filtered scores."""
+    from the filtered scores. The first two count the blinded employers too: they are
+    taken off again, or a count would say what band a hidden employer is in."""
     filterset, run = query.filterset, query.run
     assert run is not None
+    counts: dict[int, int] | None = None
     if filterset.matching_ids is not None:
         counts = selectors.band_counts_looked_up(
             run=run, employer_ids=filterset.matching_ids, keep=filterset.listed_match
         )
-        if counts is not None:
-            return counts
-    if filterset.searching:
+    if counts is None and filterset.searching:
         return selectors.band_counts(counts=None, scores=query.scores)
-    # As of the run for everyone (see ScoreCount): counting a limited user's scores with
-    # their employers' current places would count a whole region's scores on every page.
-    counts = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
-    return selectors.band_counts(counts=counts, scores=None)
+    if counts is None:
+        # As of the run for everyone (see ScoreCount): counting a limited user's scores with
+        # their employers' current places would count a whole region's scores on every page.
+        summed = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
+        counts = selectors.band_counts(counts=summed, scores=None)
+    if query.blinded_scores is not None:
+        hidden = selectors.band_counts(counts=None, scores=query.blinded_scores)
+        counts = {band: count - hidden[band] for band, count in counts.items()}
+    return counts
 
 
-def _ranked_results(request: HttpRequest) -> tuple[int, str]:
+def _ranked_results(request: HttpRequest, *, blinded: tuple[int, ...]) -> tuple[int, str]:
     """The list's results (band counts, rows, pager) rendered, with the page's status."""
-    context = _ranked_context(request)
+    context = _ranked_context(request, blinded=blinded)
     status = 400 if context.get("problems") and "page" not in context else 200
     return status, render_to_string("workspace/_ranked_results.html", context, request=request)
 
@@ -162,7 +177,10 @@ def _query_without_page(request: HttpRequest) -> str:
 
 @require_GET
 def ranked_list(request: HttpRequest) -> HttpResponse:
-    status, results = caching.results_cached(request=request, render=lambda: _ranked_results(request))
+    blinded = worklists.blinded_employer_ids(user=request.user)
+    status, results = caching.results_cached(
+        request=request, blinded=blinded, render=lambda: _ranked_results(request, blinded=blinded)
+    )
     if request.htmx and not request.htmx.boosted:
         # htmx swaps no 4xx response: its partial comes with 200, or the messages would never show.
         return HttpResponse(results)
@@ -196,14 +214,16 @@ def subregion_options(request: HttpRequest) -> HttpResponse:
 def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
     if format not in ("csv", "xlsx"):
         raise Http404
-    query = _ranked_query(request)
+    query = _ranked_query(request, blinded=worklists.blinded_employer_ids(user=request.user))
     if not query.filterset.is_valid():
         messages.error(request, _("The filters are not valid; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
     if query.run is None or query.scores is None:
         messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
-    return export_response(request=request, run=query.run, scores=query.scores, filters=query.data, format=format)
+    return export_response(
+        request=request, run=query.run, scores=query.scores, blinding=query.blinding, filters=query.data, format=format
+    )
 
 
 def _chart_labels() -> dict[str, str]:

@@ -16,6 +16,7 @@ the same employers in the same order again with numpy's generator and that seed.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,7 @@ from scoring.models import Score, ScoringRun
 from workspace.models import Worklist, WorklistEntry, WorklistSettings
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 MAX_SIZE = 200
 RECENT_DAYS = 365  # an employer visited within the last year is not put on a worklist
@@ -205,12 +206,62 @@ def worklist_entries(*, worklist: Worklist, user: AbstractBaseUser) -> QuerySet[
     )
 
 
-def blinded_for(*, user: AbstractBaseUser, employer: Employer) -> bool:
-    """Whether the employer is on one of the user's worklist inspections not yet completed
-    (a cancelled one too: cancelling must not be a way to see the scores): its pages then
-    show no score, band, rank or reason."""
-    return (
-        Inspection.objects.filter(employer=employer, inspector=user, worklist_entry__isnull=False)
-        .exclude(status=InspectionStatus.COMPLETED)
-        .exists()
+def _open_worklist_inspections(user: AbstractBaseUser) -> QuerySet[Inspection]:
+    """The user's worklist inspections not yet completed (a cancelled one too: cancelling
+    must not be a way to see the scores)."""
+    return Inspection.objects.filter(inspector=user, worklist_entry__isnull=False).exclude(
+        status=InspectionStatus.COMPLETED
     )
+
+
+def blinded_for(*, user: AbstractBaseUser, employer: Employer) -> bool:
+    """Whether the employer is on one of the user's open worklist inspections: its pages
+    then show no score, band, rank or reason."""
+    return _open_worklist_inspections(user).filter(employer=employer).exists()
+
+
+def blinded_employers(*, user: AbstractBaseUser) -> QuerySet[Inspection]:
+    """The ids (`employer_id`) of the employers of the user's open worklist inspections, as
+    a subquery: left out of their ranked lists, exports and band counts (see ListBlinding)."""
+    return _open_worklist_inspections(user).values("employer_id")
+
+
+def blinded_employer_ids(*, user: AbstractBaseUser | AnonymousUser) -> tuple[int, ...]:
+    """The same ids, sorted and read."""
+    if not user.is_authenticated:
+        return ()
+    return tuple(sorted({row["employer_id"] for row in blinded_employers(user=user)}))
+
+
+@dataclass(frozen=True)
+class ListBlinding:
+    """How a ranked list hides the employers of the user's open worklist inspections.
+
+    Their rows are left out, and the ranks shown close up over them: a list whose ranks
+    ran 11, 13 would tell the inspector that one of their worklist employers stands at 12,
+    a model pick. Shown ranks are also the page keys in the address, for the same reason.
+    """
+
+    employer_ids: tuple[int, ...] = ()
+    ranks: tuple[int, ...] = ()  # theirs in the list's run, sorted
+
+    def shown(self, rank: int) -> int:
+        """The rank the user sees for a listed employer's rank in the run."""
+        return rank - bisect.bisect_left(self.ranks, rank)
+
+    def stored(self, shown: int) -> int:
+        """The rank in the run of the listed employer the user sees at `shown`."""
+        rank = shown
+        for hidden in self.ranks:
+            if hidden > rank:
+                break
+            rank += 1
+        return rank
+
+
+def list_blinding(*, employer_ids: tuple[int, ...], run: ScoringRun) -> ListBlinding:
+    """The blinding of one run's list: one query, for a user with open worklist inspections only."""
+    if not employer_ids:
+        return ListBlinding()
+    ranks = Score.objects.filter(run=run, employer_id__in=employer_ids).values_list("rank", flat=True)
+    return ListBlinding(employer_ids, tuple(sorted(ranks)))

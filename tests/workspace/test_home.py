@@ -57,7 +57,7 @@ def test_home_queries_do_not_grow(ranked, logged_in, colleague, django_assert_nu
         NoteFactory(employer=ranked.employer(rank), author=colleague)
         logged_in.post(reverse("workspace:target_add", args=[ranked.employer(rank).enterprise_number]))
     # user (the session is cached), scope (once: kept on the user), employer counts,
-    # regions, sectors, runs, band counts, targets, notes
-    with django_assert_num_queries(11):  # with the user's permissions (two): the navigation is by role
+    # regions, sectors, runs, band counts, those of the user's open worklist employers, targets, notes
+    with django_assert_num_queries(12):  # with the user's permissions (two): the navigation is by role
         response = logged_in.get(HOME)
     assert response.status_code == 200

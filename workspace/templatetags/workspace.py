@@ -70,7 +70,7 @@ def ranked_rows(page: RankedPage) -> SafeString:
         _ROW,
         (
             (
-                intcomma(score.rank),
+                intcomma(page.rank_shown(score)),
                 chips[score.band],
                 floatformat(score.percentile, 1),
                 employer_url.replace(_NUMBER, score.employer.enterprise_number),
