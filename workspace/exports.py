@@ -76,7 +76,7 @@ def _rows(scores: QuerySet[Score], blinding: ListBlinding) -> Iterator[list[Any]
         row = [
             blinding.shown(score.rank),
             str(Band(score.band).label),
-            round(score.percentile, 1),
+            round(blinding.percentile(score.rank, score.percentile), 1),
             round(score.score, 4),
             score.employer.enterprise_number,
             score.employer.name,

@@ -244,10 +244,19 @@ class ListBlinding:
 
     employer_ids: tuple[int, ...] = ()
     ranks: tuple[int, ...] = ()  # theirs in the list's run, sorted
+    scored: int = 0  # employers the run scored
 
     def shown(self, rank: int) -> int:
         """The rank the user sees for a listed employer's rank in the run."""
         return rank - bisect.bisect_left(self.ranks, rank)
+
+    def percentile(self, rank: int, percentile: float) -> float:
+        """The percentile the user sees: the share scored lower among the employers left
+        (scoring.services.ranking.scores_rank), so that it closes up with the ranks."""
+        if not self.ranks:
+            return percentile
+        left = self.scored - len(self.ranks)
+        return 100.0 * (left - self.shown(rank)) / left
 
     def stored(self, shown: int) -> int:
         """The rank in the run of the listed employer the user sees at `shown`."""
@@ -264,4 +273,4 @@ def list_blinding(*, employer_ids: tuple[int, ...], run: ScoringRun) -> ListBlin
     if not employer_ids:
         return ListBlinding()
     ranks = Score.objects.filter(run=run, employer_id__in=employer_ids).values_list("rank", flat=True)
-    return ListBlinding(employer_ids, tuple(sorted(ranks)))
+    return ListBlinding(employer_ids, tuple(sorted(ranks)), run.employers_scored)

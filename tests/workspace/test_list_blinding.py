@@ -129,6 +129,8 @@ def test_the_export_leaves_them_out_and_closes_up_the_ranks(worklisted, logged_i
     rows = list(csv.reader(io.StringIO(logged_in.get(EXPORT).content.decode())))
 
     assert [int(row[0]) for row in rows[1:]] == list(range(1, 111))
+    # The share scored lower among the 110 left: 109 of 110 for the first, then down by 1/110.
+    assert [float(row[2]) for row in rows[1:4]] == [round(100 * (110 - shown) / 110, 1) for shown in (1, 2, 3)]
     numbers = {row[4] for row in rows[1:]}
     assert not numbers & {score.employer.enterprise_number for score in _hidden(worklist)}
 

@@ -72,7 +72,7 @@ def ranked_rows(page: RankedPage) -> SafeString:
             (
                 intcomma(page.rank_shown(score)),
                 chips[score.band],
-                floatformat(score.percentile, 1),
+                floatformat(page.blinding.percentile(score.rank, score.percentile), 1),
                 employer_url.replace(_NUMBER, score.employer.enterprise_number),
                 score.employer.name,
                 enterprise_number(score.employer.enterprise_number),
