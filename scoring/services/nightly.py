@@ -20,7 +20,7 @@ from inspections.models import OffenceType, Sector
 from scoring.models import ModelVersion, RunStatus, ScoringRun
 
 from .runs import scores_tidy, scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
-from .training import SectorFeatures, TrainingRefused, model_retrain, sector_features_build
+from .training import FeatureRows, TrainingRefused, model_retrain
 
 logger = logging.getLogger("scoring.nightly")
 
@@ -61,13 +61,11 @@ def model_retrain_pair(
     offence: str,
     as_of: date,
     origin: str = NIGHTLY_ORIGIN,
-    sector_features: SectorFeatures | None = None,
+    rows: FeatureRows | None = None,
 ) -> RetrainOutcome:
     """Retrain one pair; too few inspections is an outcome to report, not an error."""
     try:
-        version = model_retrain(
-            sector=sector, offence=offence, as_of=as_of, origin=origin, sector_features=sector_features
-        )
+        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin=origin, rows=rows)
     except TrainingRefused as exc:
         logger.warning("no model for %s / %s: %s", sector, offence, exc)
         return RetrainOutcome(sector=sector, offence=offence, refused=str(exc))
@@ -83,14 +81,12 @@ def models_retrain_all(
     origin: str = NIGHTLY_ORIGIN,
 ) -> list[RetrainOutcome]:
     """Retrain every selected pair, one after the other; each activates or stays a flagged candidate.
-    The offence types of a sector share its feature rows, read once."""
+    Each sector's feature rows are read once, shared by its offence types and pooling pairs."""
     as_of = as_of or timezone.localdate()
     outcomes = []
-    shared: SectorFeatures | None = None
+    rows = FeatureRows(as_of)
     for sector, offence in pairs_select(sectors=sectors, offences=offences):
-        if shared is None or shared.sector != sector:
-            shared = sector_features_build(sector=sector, as_of=as_of)
-        outcome = model_retrain_pair(sector=sector, offence=offence, as_of=as_of, origin=origin, sector_features=shared)
+        outcome = model_retrain_pair(sector=sector, offence=offence, as_of=as_of, origin=origin, rows=rows)
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome)

@@ -7,6 +7,10 @@ year after it, never on a random split. The model that goes live is then the sam
 configuration refit on every labelled inspection up to the as-of date, so that it learns
 from the latest year too; the version records both.
 
+A pair with few labelled inspections of its own (POOLING_BELOW) also tries the same
+configuration trained on the offence's inspections in every sector; its own validation
+year picks the one that ranks it better, and the version records which.
+
 A new version is activated only when the lower bounds of its intervals show it beats
 chance (on the validation inspections, and on the random controls among them when there
 are enough) and it is not credibly worse than the active one on validation inspections
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -27,6 +31,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from inspections.models import OffenceType, Sector
@@ -59,6 +64,11 @@ MIN_CONTROLS = (100, 20, 20)
 # fits of a pair the bulk of its training time at a million employers.
 RANDOM_CONTROL_REPEATS = 3
 RANDOM_STATE = 0
+# Below this many labelled inspections of its own, a pair also tries learning from the
+# offence's inspections in every sector (see docs/scoring.md): small sectors' own models
+# often failed their gates on a noisy validation year. Above it a sector's own are
+# plenty, and fitting both would double the training time at a million employers.
+POOLING_BELOW = 10_000
 
 _LABELS_SQL = """
     SELECT i.employer_id, i.visit_date AS as_of, bool_or(f.found) AS found,
@@ -103,6 +113,20 @@ def sector_features_build(*, sector: str, as_of: date) -> SectorFeatures:
     return SectorFeatures(sector=sector, as_of=as_of, inspected=inspected)
 
 
+@dataclass
+class FeatureRows:
+    """The sectors' feature rows as of one date, each read when first asked for: shared by
+    the retrains of one run (the offence types of a sector, and pairs that pool)."""
+
+    as_of: date
+    sectors: dict[str, SectorFeatures] = field(default_factory=dict)
+
+    def of(self, sector: str) -> SectorFeatures:
+        if sector not in self.sectors:
+            self.sectors[sector] = sector_features_build(sector=sector, as_of=self.as_of)
+        return self.sectors[sector]
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Columns of `frame`: employer_id, as_of, the features (FEATURE_NAMES), found (bool),
@@ -126,7 +150,12 @@ class TrainingSet:
         return self.frame[self.frame["as_of"] >= pd.Timestamp(self.cutoff)]
 
     def sha256(self) -> str:
-        return hashlib.sha256(pd.util.hash_pandas_object(self.frame, index=False).to_numpy().tobytes()).hexdigest()
+        return frame_sha256(self.frame)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A SHA-256 of a frame's rows, to say which data a version was trained on."""
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def training_set_build(
@@ -185,26 +214,29 @@ def model_retrain(
     as_of: date | None = None,
     origin: str = "nightly retrain",
     user: AbstractBaseUser | None = None,
-    sector_features: SectorFeatures | None = None,
+    rows: FeatureRows | None = None,
 ) -> ModelVersion:
     """Validate the configuration on the latest year, refit it on every labelled inspection,
     store the version; activate it when it passes the gates and is not worse than the active one.
 
-    `sector_features`: the sector's feature rows as of the same date, when the caller
-    retrains several offence types of the sector one after the other."""
+    `rows`: the sectors' feature rows as of the same date, when the caller retrains
+    several pairs one after the other."""
     as_of = as_of or timezone.localdate()
+    rows = rows if rows is not None and rows.as_of == as_of else FeatureRows(as_of)
     features = features_check(FEATURE_NAMES)
-    data = training_set_build(sector=sector, offence=offence, as_of=as_of, features=sector_features)
+    data = training_set_build(sector=sector, offence=offence, as_of=as_of, features=rows.of(sector))
     train, valid = data.training, data.validation
     _enough(train, MIN_TRAINING, "training", data.cutoff)
     _enough(valid, MIN_VALIDATION, "validation", data.cutoff)
-    validated = Artifact(model=model_fit(train, features), features=features)
+    fitted = _configuration_choose(data=data, features=features, rows=rows, offence=offence)
+    validated = Artifact(model=fitted.validated, features=features)
     metrics = validation_metrics(artifact=validated, data=data, cutoffs=DEFAULT_BAND_CUTOFFS)
-    live = model_fit(data.frame, features)
+    live = model_fit(fitted.every, features)
+    metrics["pooling"] = fitted.pooling
     metrics["refit"] = {
         "training_to": as_of.isoformat(),
-        "rows": len(data.frame),
-        "positives": int(data.frame["found"].sum()),
+        "rows": len(fitted.every),
+        "positives": int(fitted.every["found"].sum()),
     }
     # What raises the live model's scores, for the risk-profile pages (no model load there).
     metrics["feature_importance"] = importance_of(live, valid[features].to_numpy(), features)
@@ -218,9 +250,9 @@ def model_retrain(
         training_from=train["as_of"].min().date(),
         training_to=data.cutoff,
         validation_to=as_of,
-        training_rows=len(train),
+        training_rows=fitted.training_rows,
         validation_rows=len(valid),
-        training_data_sha256=data.sha256(),
+        training_data_sha256=frame_sha256(fitted.every),
         sklearn_version=sklearn.__version__,
         metrics=metrics,
         band_cutoffs=dict(DEFAULT_BAND_CUTOFFS),
@@ -228,6 +260,54 @@ def model_retrain(
         created_by=user,
     )
     return version_decide(version=version, data=data, validated=validated)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The configuration validated, the rows its live refit learns from (columns as
+    TrainingSet), and what pooling tried (None: the pair's own rows were enough)."""
+
+    validated: Pipeline
+    every: pd.DataFrame
+    training_rows: int
+    pooling: dict | None = None
+
+
+def _configuration_choose(*, data: TrainingSet, features: list[str], rows: FeatureRows, offence: str) -> Fitted:
+    """The pair's own rows, or, for a pair with few, those of every sector if its own
+    validation year ranks better with them (ROC AUC on the same validation inspections)."""
+    own = Fitted(model_fit(data.training, features), data.frame, len(data.training))
+    if len(data.frame) >= POOLING_BELOW:
+        return own
+    borrowed = _borrowed_rows(sector=data.sector_features.sector, offence=offence, rows=rows)
+    if borrowed.empty:
+        return own
+    before = borrowed[borrowed["as_of"] < pd.Timestamp(data.cutoff)]
+    pooled_train = pd.concat([data.training, before], ignore_index=True)
+    pooled = model_fit(pooled_train, features)
+    valid = data.validation
+    own_auc, pooled_auc = (
+        float(roc_auc_score(valid["found"], _scores(m, valid, features))) for m in (own.validated, pooled)
+    )
+    chosen = pooled_auc > own_auc
+    pooling = {"borrowed_rows": len(borrowed), "own_roc_auc": own_auc, "pooled_roc_auc": pooled_auc, "chosen": chosen}
+    if not chosen:
+        return replace(own, pooling=pooling)
+    every = pd.concat([data.frame, borrowed], ignore_index=True)
+    return Fitted(pooled, every, len(pooled_train), pooling)
+
+
+def _borrowed_rows(*, sector: str, offence: str, rows: FeatureRows) -> pd.DataFrame:
+    """The offence's labelled rows in every other sector (columns as TrainingSet)."""
+    frames = []
+    for other in Sector.objects.exclude(pk=sector).order_by("pk").values_list("pk", flat=True):
+        try:
+            frames.append(
+                training_set_build(sector=other, offence=offence, as_of=rows.as_of, features=rows.of(other)).frame
+            )
+        except TrainingRefused:  # never inspected there for this offence
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _enough(frame: pd.DataFrame, minimum: tuple[int, int], part: str, cutoff: date) -> None:

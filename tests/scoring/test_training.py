@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from inspections.models import Employer
+from inspections.models import Employer, Sector
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
 from scoring.services import training
@@ -79,6 +79,12 @@ def _without_comparison(metrics: dict) -> dict:
     return {name: value for name, value in metrics.items() if name != "versus_active"}
 
 
+def _borrowed_before_cutoff() -> int:
+    rows = training.FeatureRows(AS_OF)
+    frame = training._borrowed_rows(sector=SECTOR, offence=OFFENCE, rows=rows)
+    return int((frame["as_of"] < pd.Timestamp(CUTOFF)).sum())
+
+
 def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) -> None:
     version = ModelVersion.objects.get(pk=trained.pk)  # as stored, through JSON
 
@@ -88,8 +94,16 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
     assert version.features == list(FEATURE_NAMES)
     assert version.training_from == data.training["as_of"].min().date() < CUTOFF
     assert version.training_to == CUTOFF and version.validation_to == AS_OF
-    assert (version.training_rows, version.validation_rows) == (len(data.training), len(data.validation))
-    assert version.training_data_sha256 == data.sha256() and re.fullmatch(r"[0-9a-f]{64}", data.sha256())
+    # A small pair: it also tried the offence's inspections in the other sectors, and its
+    # validation year chose (see test_pooling.py).
+    pooling = version.metrics["pooling"]
+    borrowed = pooling["borrowed_rows"] if pooling["chosen"] else 0
+    borrowed_before = _borrowed_before_cutoff() if pooling["chosen"] else 0
+    assert (version.training_rows, version.validation_rows) == (
+        len(data.training) + borrowed_before,
+        len(data.validation),
+    )
+    assert re.fullmatch(r"[0-9a-f]{64}", version.training_data_sha256)
     assert version.sklearn_version == sklearn.__version__
     assert version.origin == "test fixture"
     assert version.band_cutoffs == DEFAULT_BAND_CUTOFFS
@@ -120,11 +134,8 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
     assert set(metrics["feature_importance"]) == set(FEATURE_NAMES)
     assert all(value >= 0 for value in metrics["feature_importance"].values())
     assert sum(metrics["feature_importance"].values()) > 0
-    assert metrics["refit"] == {
-        "training_to": AS_OF.isoformat(),
-        "rows": len(data.frame),
-        "positives": int(data.frame["found"].sum()),
-    }
+    assert metrics["refit"]["training_to"] == AS_OF.isoformat()
+    assert metrics["refit"]["rows"] == len(data.frame) + borrowed
     bands = metrics["band_hit_rates"]
     assert set(bands) == {"red", "orange", "green", "blue"}
     assert sum(band["rows"] for band in bands.values()) == version.validation_rows
@@ -492,22 +503,23 @@ def test_retraining_every_offence_reads_each_sector_once(trained, monkeypatch) -
     from scoring.services import nightly
 
     built = []
-    real = nightly.sector_features_build
+    real = training.sector_features_build
 
     def build(*, sector, as_of):
         built.append(sector)
         return real(sector=sector, as_of=as_of)
 
-    monkeypatch.setattr(nightly, "sector_features_build", build)
     monkeypatch.setattr(training, "sector_features_build", build)
 
-    outcomes = nightly.models_retrain_all(as_of=AS_OF, sectors=[SECTOR], offences=[OFFENCE, "undeclared_work"])
+    outcomes = nightly.models_retrain_all(as_of=AS_OF, offences=[OFFENCE, "undeclared_work"])
 
     assert [(outcome.sector, outcome.offence) for outcome in outcomes] == [
-        (SECTOR, OFFENCE),
-        (SECTOR, "undeclared_work"),
+        (sector, offence)
+        for sector in sorted(Sector.objects.values_list("pk", flat=True))
+        for offence in sorted([OFFENCE, "undeclared_work"])
     ]
-    assert built == [SECTOR]
+    # Pairs with few inspections pool the other sectors' rows: each sector is still read once.
+    assert sorted(built) == sorted(Sector.objects.values_list("pk", flat=True))
 
 
 def test_a_feature_unknown_for_every_row_is_never_split_on(data) -> None:
