@@ -201,15 +201,19 @@ def test_validated_on_the_later_year_then_refit_on_everything(trained, data, mon
 
     again = model_retrain(sector=SECTOR, offence=OFFENCE, as_of=AS_OF)
 
-    # First on the visits before the cut-off (validated on the year after), then the same
-    # configuration on every labelled visit: that one goes live.
-    validated, live = fitted
-    pd.testing.assert_frame_equal(validated, data.training)
-    pd.testing.assert_frame_equal(live, data.frame)
+    # First on the visits before the cut-off (validated on the year after; a small pair also
+    # with the other sectors' visits before it), then the chosen configuration on every
+    # labelled visit: that one goes live.
+    own, pooled, live = fitted
+    pd.testing.assert_frame_equal(own, data.training)
+    assert len(pooled) > len(own)
+    assert again.training_rows == (len(pooled) if again.metrics["pooling"]["chosen"] else len(own))
+    pd.testing.assert_frame_equal(live.iloc[: len(data.frame)], data.frame)
+    assert len(live) == again.metrics["refit"]["rows"]
     stored = artifact_load(bytes(again.artifact)).model
     np.testing.assert_allclose(
         stored.predict_proba(data.frame[list(FEATURE_NAMES)].to_numpy()),
-        real(data.frame, list(FEATURE_NAMES)).predict_proba(data.frame[list(FEATURE_NAMES)].to_numpy()),
+        real(live, list(FEATURE_NAMES)).predict_proba(data.frame[list(FEATURE_NAMES)].to_numpy()),
     )
     # Fixed random states and a canonical skops file: the same data give the same bytes and metrics.
     assert again.pk != trained.pk
