@@ -276,9 +276,6 @@ class Employer(models.Model):
         self.subregion_id = self.postal_code.subregion_id
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
-    def is_active_on(self, day: dt.date) -> bool:
-        return self.start_date <= day and (self.end_date is None or self.end_date > day)
-
 
 class EmployerWord(models.Model):
     """One word of an employer's name, lower-cased, for the lists' search by word prefixes.

@@ -1,11 +1,14 @@
-"""Celery tasks: thin, named, take ids, safe to run twice (the service claims the row)."""
+"""Celery tasks: thin, named, take ids, safe to run twice (the service claims the row).
+
+The hard time limit is many times a 1,000,000-row import (docs/benchmarks.md): an import
+killed by it rolls back whole (one transaction), though its record still says running."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 
-@shared_task(name="inspections.data_import_run", acks_late=True)
+@shared_task(name="inspections.data_import_run", acks_late=True, time_limit=2 * 60 * 60)
 def data_import_run(data_import_id: int) -> None:
     from inspections.services.imports import data_import_execute
 

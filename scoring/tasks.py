@@ -1,12 +1,17 @@
 """Celery tasks of the scoring engine: thin, named, take ids and ISO dates, safe to run twice.
 
-The nightly chain: scoring.nightly (= scoring.retrain_all) sends a chord with one
-scoring.model_retrain per (sector, offence) - retrain, validate, activate or keep as a
-flagged candidate - whose callback scoring.rescore_all queues one run per active model
-and sends them as a group of scoring.run_execute, so the runs spread over all workers.
+The nightly chain: scoring.nightly sends a chord with one scoring.pair_retrain per
+(sector, offence) - retrain, validate, activate or keep as a flagged candidate - whose
+callback scoring.rescore_all queues one run per active model and sends them as a group of
+scoring.run_execute, so the runs spread over all workers.
 
 Every task takes an optional `queue`: the tasks it sends go to that queue (tests run
 the whole chain on a worker of their own); None leaves routing to the settings.
+
+Every task has a hard time limit: a task stuck on a lock or a runaway fit is killed and
+marked failed rather than holding a worker for ever. The limits are several times the
+longest measured at a million employers (docs/benchmarks.md); a run killed mid-way stays
+unpublished and is marked failed by the next rescore (scoring_runs_abandoned_fail).
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ def _options(queue: str | None) -> dict[str, str]:
     return {"queue": queue} if queue else {}
 
 
-@shared_task(name="scoring.model_retrain", acks_late=True)
-def model_retrain(sector: str, offence: str, as_of_iso: str | None = None) -> dict[str, Any]:
+MINUTES = 60
+
+
+@shared_task(name="scoring.pair_retrain", acks_late=True, time_limit=60 * MINUTES)
+def pair_retrain(sector: str, offence: str, as_of_iso: str | None = None) -> dict[str, Any]:
     """Retrain one pair. Never raises: a failed header task would cancel the chord's rescore,
     and the models that are active now must still score tonight."""
     from scoring.services.nightly import model_retrain_pair
@@ -47,7 +55,7 @@ def model_retrain(sector: str, offence: str, as_of_iso: str | None = None) -> di
     return {**result, "version_id": outcome.version.pk, "status": outcome.version.status}
 
 
-@shared_task(name="scoring.run_execute", acks_late=True)
+@shared_task(name="scoring.run_execute", acks_late=True, time_limit=60 * MINUTES)
 def run_execute(run_id: int) -> dict[str, Any]:
     """Execute one queued run. Delivered again after its worker died (acks_late), the service
     takes the run over once the dead worker's advisory lock is gone; a run already finished,
@@ -59,7 +67,7 @@ def run_execute(run_id: int) -> dict[str, Any]:
     return {"run_id": run.pk, "status": run.status, "employers_scored": run.employers_scored, "message": run.message}
 
 
-@shared_task(name="scoring.rescore_all", acks_late=True)
+@shared_task(name="scoring.rescore_all", acks_late=True, time_limit=10 * MINUTES)
 def rescore_all(as_of_iso: str | None = None, queue: str | None = None) -> list[int]:
     """Fail abandoned runs, queue one run per active model, execute them as a group."""
     from scoring.services.nightly import scoring_runs_create_all
@@ -76,7 +84,7 @@ def rescore_all(as_of_iso: str | None = None, queue: str | None = None) -> list[
     return run_ids
 
 
-@shared_task(name="scoring.rescore_tidy", acks_late=True)
+@shared_task(name="scoring.rescore_tidy", acks_late=True, time_limit=30 * MINUTES)
 def rescore_tidy() -> int:
     """After the runs of a rescore: drop older runs' scores, refresh the statistics."""
     from scoring.services.runs import scores_tidy
@@ -84,22 +92,17 @@ def rescore_tidy() -> int:
     return scores_tidy()
 
 
-@shared_task(name="scoring.retrain_all", acks_late=True)
-def retrain_all(as_of_iso: str | None = None, queue: str | None = None) -> str | None:
-    """A chord: retrain every (sector, offence), then rescore_all. Returns the chord's id."""
+@shared_task(name="scoring.nightly", acks_late=True, time_limit=10 * MINUTES)
+def nightly(as_of_iso: str | None = None, queue: str | None = None) -> str | None:
+    """A chord: retrain every (sector, offence), then rescore_all. Returns the chord's id.
+    What the beat schedule "Nightly retrain and rescore" sends (see migration scoring 0002)."""
     from scoring.services.nightly import pairs_select
 
     # One date for the whole chain, even when it runs past midnight.
     as_of_iso = _as_of(as_of_iso).isoformat()
     options = _options(queue)
-    header = [model_retrain.si(sector, offence, as_of_iso).set(**options) for sector, offence in pairs_select()]
+    header = [pair_retrain.si(sector, offence, as_of_iso).set(**options) for sector, offence in pairs_select()]
     callback = rescore_all.si(as_of_iso=as_of_iso, queue=queue).set(**options)
     if not header:
         return callback.apply_async().id
     return chord(header)(callback).id
-
-
-@shared_task(name="scoring.nightly", acks_late=True)
-def nightly(as_of_iso: str | None = None, queue: str | None = None) -> str | None:
-    """What the beat schedule "Nightly retrain and rescore" sends (see migration scoring 0002)."""
-    return retrain_all(as_of_iso=as_of_iso, queue=queue)

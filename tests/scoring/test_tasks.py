@@ -1,6 +1,6 @@
 """The nightly chain through the real broker (Redis) and a real worker process.
 
-scoring.nightly -> chord(scoring.model_retrain per pair) -> scoring.rescore_all ->
+scoring.nightly -> chord(scoring.pair_retrain per pair) -> scoring.rescore_all ->
 group(scoring.run_execute per active model), every message on the test worker's queue.
 """
 
@@ -15,7 +15,7 @@ from inspections.models import Employer, Inspection
 from inspections.services.generation import demo_data_generate
 from scoring.models import Band, ModelStatus, ModelVersion, RunStatus, Score, ScoringRun
 from scoring.services.nightly import pairs_select
-from scoring.tasks import model_retrain, nightly
+from scoring.tasks import nightly, pair_retrain
 from tests.processes import celery_worker_process
 from tests.scoring.conftest import AS_OF, GENERATED_EMPLOYERS, GENERATED_SEED, INSPECTION_RATE
 
@@ -68,10 +68,23 @@ def test_nightly_chain_retrains_activates_and_rescores_on_a_real_worker() -> Non
 
 
 @pytest.mark.django_db
-def test_model_retrain_task_reports_refusal_instead_of_raising() -> None:
+def test_pair_retrain_task_reports_refusal_instead_of_raising() -> None:
     """A raising header task would cancel the chord's rescore: a refusal is a result."""
-    result = model_retrain.apply(args=["cleaning", "undeclared_work", AS_OF.isoformat()]).get()
+    result = pair_retrain.apply(args=["cleaning", "undeclared_work", AS_OF.isoformat()]).get()
     assert result["version_id"] is None
     assert "error" not in result
     assert result["refused"] == "No completed inspection in cleaning checked undeclared_work before 2026-10-01."
     assert not ModelVersion.objects.exists()
+
+
+def test_every_task_has_a_time_limit() -> None:
+    from celery import current_app
+
+    import inspections.tasks
+    import scoring.tasks  # noqa: F401  (registered when imported)
+
+    assert inspections.tasks.data_import_run.name in current_app.tasks
+    ours = [task for name, task in current_app.tasks.items() if name.startswith(("scoring.", "inspections."))]
+
+    assert {task.name for task in ours} >= {"scoring.nightly", "scoring.pair_retrain", "inspections.data_import_run"}
+    assert all(task.time_limit for task in ours), [task.name for task in ours if not task.time_limit]

@@ -54,12 +54,9 @@ def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return numbers, valid, keys
 
 
-def enterprise_numbers_valid(numbers: np.ndarray) -> np.ndarray:
-    """stdnum.be.vat.validate on compact numbers: 10 digits, not all zero, first 0 or 1, mod 97."""
-    return _enterprise_rule(numbers)[0]
-
-
 def _enterprise_rule(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """stdnum.be.vat.validate on compact numbers (10 digits, not all zero, first 0 or 1,
+    mod 97), vectorised: which are valid, and each valid one as an integer key."""
     valid = lengths(numbers) == 10
     keys = np.zeros(len(numbers), dtype=np.int64)
     if not valid.any():
