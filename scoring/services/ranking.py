@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 
-from inspections.services.imports.copying import constant, copy_text
+from miningwatch.bulk import constant, copy_text
 from scoring.features.registry import reason_key
 from scoring.models import Band, SizeClass, VisitRecency
 

@@ -29,8 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 from threadpoolctl import threadpool_limits
 
-from inspections.services.imports.copying import CopyStream, constant, copy_in, copy_sql, copy_text
 from miningwatch import stamps
+from miningwatch.bulk import CopyStream, constant, copy_in, copy_sql, copy_text
 from scoring.features.computation import SECTOR_TARGETS, features_read
 from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 

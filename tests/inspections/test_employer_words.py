@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 
 from inspections.models import Employer, EmployerWord, PostalCode
-from inspections.services.imports import copying, employer_import
+from inspections.services.imports import employer_import
 from inspections.services.imports.employers import COLUMNS as EMPLOYER_COLUMNS
+from miningwatch import bulk
 from tests.factories import EmployerFactory
 from tests.inspections.import_support import csv_write, employer_row
 
@@ -79,7 +80,7 @@ def test_a_search_without_words_or_with_operators_finds_nothing_and_fails_not(te
 
 
 def test_a_bulk_import_fills_the_words_and_rebuilds_their_index(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(copying, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)
     rows = [employer_row(n, name=f"Aannemer{n} Peeters") for n in range(3)]
     assert employer_import(path=csv_write(tmp_path / "employers.csv", rows, EMPLOYER_COLUMNS)).ok
     assert len(_found("peeters")) == 3

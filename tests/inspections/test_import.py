@@ -17,7 +17,6 @@ from stdnum.be import vat
 
 from inspections.models import DataImport, Declaration, Employer, Finding, Inspection
 from inspections.services.imports import (
-    copying,
     data_import_create,
     data_import_execute,
     declaration_import,
@@ -25,6 +24,7 @@ from inspections.services.imports import (
     inspection_import,
 )
 from inspections.services.imports.checks import enterprise_numbers_check
+from miningwatch import bulk
 from tests.factories import EmployerFactory, InspectionFactory, UserFactory
 
 from .import_support import (
@@ -159,7 +159,7 @@ def test_bulk_mode_restores_every_index_and_constraint(tmp_path, monkeypatch):
             return cursor.fetchall()
 
     before = definitions()
-    monkeypatch.setattr(copying, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)
     result = employer_import(path=_employers_file(tmp_path, count=5))
     assert (result.ok, result.rows_created) == (True, 5)
     assert definitions() == before
@@ -387,7 +387,7 @@ def test_header_names_ignore_case_and_spaces(tmp_path):
 
 def test_declarations_in_bulk_mode(tmp_path, monkeypatch):
     employer_import(path=_employers_file(tmp_path, count=5))  # its foreign-key checks are still pending
-    monkeypatch.setattr(copying, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)
     rows = [declaration_row(n, quarter=f"2023-Q{q}") for n in range(5) for q in range(1, 5)]
     result = declaration_import(path=csv_write(tmp_path / "many.csv", rows, DECLARATION_COLUMNS, delimiter=";"))
     assert (result.ok, result.rows_created) == (True, 20)

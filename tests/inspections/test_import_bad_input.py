@@ -326,10 +326,11 @@ def test_every_row_is_checked_and_the_first_100_are_listed(tmp_path):
 
 
 def test_a_bad_last_row_undoes_the_whole_file(tmp_path, monkeypatch):
-    from inspections.services.imports import copying, reading
+    from inspections.services.imports import reading
+    from miningwatch import bulk
 
     monkeypatch.setattr(reading, "CHUNK_ROWS", 5)  # earlier chunks are already sent to COPY
-    monkeypatch.setattr(copying, "BULK_MIN_ROWS", 1)  # and the indexes dropped
+    monkeypatch.setattr(bulk, "BULK_MIN_ROWS", 1)  # and the indexes dropped
     rows = [employer_row(n) for n in range(40)] + [employer_row(99, start_date="2024-02-30")]
     result = refused(employer_import, csv_write(tmp_path / "late.csv", rows, EMPLOYER_COLUMNS))
     assert problems(result) == [(42, "start_date", "'2024-02-30' is not a real date (no day 30 in month 2 of 2024).")]

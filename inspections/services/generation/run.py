@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from tqdm import tqdm
 
 from inspections.models import Employer
 from miningwatch import stamps
+from miningwatch.bulk import indexes_suspended
 
 from .declarations import _declarations_copy, _declarations_draw
 from .inspections import _inspections_write
@@ -35,7 +36,7 @@ from .profiles import (
 from .reference import _Reference, _reference_load, _Window, _window_make
 from .summary import GenerationError, GenerationSummary
 from .truth import _truth_write
-from .writing import _LOADED_MODELS, _ids_reserve, _indexes_suspended, _tables_analyze, _tables_prepare
+from .writing import _LOADED_MODELS, _ids_reserve, _tables_analyze, _tables_prepare
 
 
 def demo_data_generate(
@@ -68,7 +69,7 @@ def demo_data_generate(
     window = _window_make(end_quarter, quarters, inspection_years)
     with transaction.atomic():
         _tables_prepare(replace=replace)
-        with _indexes_suspended(_LOADED_MODELS):
+        with connection.cursor() as cursor, indexes_suspended(cursor, *(m._meta.db_table for m in _LOADED_MODELS)):
             population = _employers_and_declarations_write(
                 employers, seed, reference, window, mechanisms, progress=progress
             )

@@ -1,10 +1,9 @@
-"""Writing to PostgreSQL: emptying the tables, suspending their indexes, reserving ids, COPY."""
+"""Writing to PostgreSQL: emptying the tables, reserving ids, COPY (the indexes are
+suspended for the load by miningwatch.bulk.indexes_suspended)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,51 +36,6 @@ def _tables_prepare(*, replace: bool) -> None:
 
 def _tables(models: tuple[type, ...]) -> list[str]:
     return [connection.ops.quote_name(model._meta.db_table) for model in models]
-
-
-@contextmanager
-def _indexes_suspended(models: tuple[type, ...]) -> Iterator[None]:
-    """Drop secondary indexes, unique and foreign-key constraints for the load; rebuild them after.
-
-    Maintaining fifteen indexes and five foreign keys row by row makes COPY 10-20 times
-    slower than building them once at the end. The definitions are read back from the
-    catalog, so the schema ends up exactly as the migrations made it. Must run inside a
-    transaction: if anything fails, the drops are rolled back with the data.
-    """
-    drops, creates = _index_statements(models)
-    with connection.cursor() as cursor:
-        for statement in drops:
-            cursor.execute(statement)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds sort in memory
-        for statement in creates:
-            cursor.execute(statement)
-
-
-def _index_statements(models: tuple[type, ...]) -> tuple[list[str], list[str]]:
-    """DROP statements (foreign keys first) and the CREATE statements that undo them (indexes first)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u') ORDER BY contype, conname",
-            [_tables(models)],
-        )
-        constraints = cursor.fetchall()  # foreign keys ('f') sort before unique constraints ('u')
-        cursor.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
-            "WHERE indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) "
-            "ORDER BY 1",
-            [_tables(models)],
-        )
-        indexes = cursor.fetchall()
-    quote = connection.ops.quote_name
-    drops = [f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}" for table, name, _ in constraints]
-    drops += [f"DROP INDEX {name}" for name, _ in indexes]
-    creates = [definition for _, definition in indexes]
-    creates += [f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {d}" for table, name, d in reversed(constraints)]
-    return drops, creates
 
 
 def _tables_analyze() -> None:

@@ -16,10 +16,10 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from inspections.models import Declaration, Employer
+from miningwatch.bulk import bulk_mode_wanted, copy_in, copy_out, indexes_suspended, rows_update, table_lock
 
 from . import checks
 from .common import FileRefused, ImportResult, Problems, RowChecks
-from .copying import bulk_mode_wanted, copy_in, copy_out, indexes_suspended, rows_update, table_lock
 from .reading import Chunk, csv_chunks, csv_layout_read
 
 if TYPE_CHECKING:

@@ -20,10 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, PostalCode
-
-from . import checks
-from .common import FileRefused, ImportResult, Problems, RowChecks, Stopwatch
-from .copying import (
+from miningwatch.bulk import (
     CopyStream,
     bulk_mode_wanted,
     constant,
@@ -36,6 +33,9 @@ from .copying import (
     table_lock,
     text_escaped,
 )
+
+from . import checks
+from .common import FileRefused, ImportResult, Problems, RowChecks, Stopwatch
 from .reading import Chunk, CsvLayout, csv_chunks, csv_layout_read
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def _import(path: Path, watch: Stopwatch) -> ImportResult:
 def employer_indexes_suspended(cursor: CursorWrapper, watch: Stopwatch | None = None) -> Iterator[None]:
     """A bulk load's: the employer table's indexes and those of its name words (also what
     bench/bench_import.py suspends for its floor)."""
-    with indexes_suspended(cursor, _TABLE, watch), indexes_suspended(cursor, _WORDS, watch):
+    with indexes_suspended(cursor, _TABLE, _WORDS, watch=watch):
         yield
 
 

@@ -18,10 +18,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inspections.models import Finding, Inspection, InspectionOrigin, InspectionStatus, OffenceType
+from miningwatch.bulk import copy_in, nullable, rows_update_returning, table_lock, text_escaped
 
 from . import checks
 from .common import FileRefused, ImportResult, Problems, RowChecks
-from .copying import copy_in, nullable, rows_update_returning, table_lock, text_escaped
 from .declarations import Employers
 from .reading import Chunk, csv_chunks, csv_layout_read
 

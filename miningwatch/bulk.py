@@ -1,5 +1,6 @@
-"""Writing with PostgreSQL COPY: new rows straight into the table, changed rows via a
-temporary table and one UPDATE. Never a query per row.
+"""PostgreSQL bulk helpers for imports, the generator and scoring runs: COPY in and out,
+new rows straight into a table, changed rows via a temporary table and one UPDATE, table
+locks, and indexes suspended for a load. Never a query per row.
 """
 
 from __future__ import annotations
@@ -9,16 +10,23 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 from django.db import connection
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from django.db.backends.utils import CursorWrapper
 
-    from .common import Stopwatch
+
+class Phases(Protocol):
+    """What times the phases of a load (an import's Stopwatch)."""
+
+    def phase(self, name: str) -> AbstractContextManager[object]: ...
+
 
 # Below this many incoming rows, indexes are kept and updated row by row.
 BULK_MIN_ROWS = 50_000
@@ -240,64 +248,64 @@ def bulk_mode_wanted(cursor: CursorWrapper, table: str, incoming: int) -> bool:
 
 
 @contextmanager
-def indexes_suspended(cursor: CursorWrapper, table: str, watch: Stopwatch | None = None) -> Iterator[None]:
-    """Drop the secondary indexes, unique and foreign-key constraints of `table`, then
+def indexes_suspended(cursor: CursorWrapper, *tables: str, watch: Phases | None = None) -> Iterator[None]:
+    """Drop the secondary indexes, unique and foreign-key constraints of `tables`, then
     create them again exactly as they were (definitions read from the catalogue).
 
     This is PostgreSQL's own advice for bulk loads ("Populating a Database"). It runs
-    inside the import's transaction: if anything fails, the drops are rolled back too.
-    The primary key stays (other tables' foreign keys depend on it).
+    inside the caller's transaction: if anything fails, the drops are rolled back too.
+    Primary keys stay, and so does a unique constraint that a foreign key of a table
+    not listed depends on.
     """
-    cursor.execute(
-        """
-        SELECT c.conname, pg_get_constraintdef(c.oid), c.contype
-        FROM pg_constraint c
-        WHERE c.conrelid = %s::regclass AND c.contype IN ('u', 'f')
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = c.conindid
-                          AND c.contype = 'u')
-        ORDER BY c.contype DESC, c.conname
-        """,
-        [table],
-    )
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """
-        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-        ORDER BY 1
-        """,
-        [table],
-    )
+    cursor.execute(_CONSTRAINTS_SQL, [list(tables), list(tables)])
+    constraints = cursor.fetchall()  # foreign keys ('f') sort before unique constraints ('u')
+    cursor.execute(_INDEXES_SQL, [list(tables)])
     indexes = cursor.fetchall()
     # ALTER TABLE refuses to run while deferred foreign-key checks of this transaction
-    # are pending (rows written before the import, e.g. by an enclosing atomic block):
-    # run them now. Django creates every foreign key DEFERRABLE INITIALLY DEFERRED,
-    # which the last statement below restores.
+    # are pending (rows written before, e.g. by an enclosing atomic block): run them now.
+    # Django creates every foreign key DEFERRABLE INITIALLY DEFERRED, which the last
+    # statement below restores.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    for name, _, _ in constraints:
-        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
-    for name, _ in indexes:
+    for table, name, _definition, _kind in constraints:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
+    for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
     yield
     with watch.phase("indexes rebuilt") if watch else nullcontext():
-        _indexes_restore(cursor, table, constraints, indexes)
+        _indexes_restore(cursor, constraints, indexes)
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+_CONSTRAINTS_SQL = """
+    SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
+    FROM pg_constraint c
+    WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('u', 'f')
+      AND NOT (c.contype = 'u' AND EXISTS (
+          SELECT 1 FROM pg_constraint r
+          WHERE r.contype = 'f' AND r.conindid = c.conindid AND NOT r.conrelid = ANY(%s::regclass[])))
+    ORDER BY c.contype, 1, c.conname
+"""
+_INDEXES_SQL = """
+    SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+    FROM pg_index i
+    WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
+    ORDER BY 1
+"""
+
+
 def _indexes_restore(
-    cursor: CursorWrapper, table: str, constraints: list[tuple[str, str, str]], indexes: list[tuple[str, str]]
+    cursor: CursorWrapper, constraints: list[tuple[str, str, str, str]], indexes: list[tuple[str, str]]
 ) -> None:
     # Sorting a million keys in the default 64 MB spills to disk; this transaction only.
     cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-    # Unique constraints first: the foreign keys of other tables do not use them, but
-    # building them early reports a duplicate before the slower work.
-    for name, definition, kind in constraints:
+    # Unique constraints first: building them early reports a duplicate before the
+    # slower work, and the foreign keys that use them need them back.
+    for table, name, definition, kind in constraints:
         if kind == "u":
-            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
-    for _, definition in indexes:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
+    for _name, definition in indexes:
         cursor.execute(definition)
-    for name, definition, kind in constraints:
+    for table, name, definition, kind in constraints:
         if kind == "f":
-            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
