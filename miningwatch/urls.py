@@ -4,11 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from inspections import views as inspection_views
+from miningwatch.views import health
+from workspace.views import home
 
 urlpatterns = [
-    path("", inspection_views.home, name="home"),
-    path("health/", inspection_views.health, name="health"),
+    path("", home, name="home"),
+    path("health/", health, name="health"),
     path("", include("workspace.urls")),
     path(
         "accounts/login/",

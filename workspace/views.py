@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inspections.models import Employer, Inspection, OffenceType, Sector, SubRegion
-from inspections.selectors import outcome_history
+from inspections.selectors import employer_counts_by_sector_region, outcome_history
 from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score, ScoreCount, ScoringRun
 from workspace import caching, selectors, services, worklists
@@ -173,6 +173,18 @@ def _query_without_page(request: HttpRequest) -> str:
     for name in _PAGE_KEYS:
         query.pop(name, None)
     return query.urlencode()
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    context = {
+        "counts": employer_counts_by_sector_region(user=request.user),
+        "band_counts": selectors.band_counts_for_user(user=request.user),
+        "targets": selectors.targets_of(user=request.user)[:5],
+        "recent_notes": selectors.recent_notes_for(user=request.user),
+        "bands": Band.values,
+    }
+    return render(request, "workspace/home.html", context)
 
 
 @require_GET
