@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -139,11 +140,30 @@ def embedded_running(var_dir: Path) -> list[str]:
     return running
 
 
+def _var_dir() -> Path:
+    """settings.VAR_DIR's rule (this module never imports the settings)."""
+    return Path(os.environ.get("MININGWATCH_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+
+def urls_ensure() -> dict[str, str]:
+    """For DATABASE_URL and REDIS_URL left unset, start (or find) the embedded server and set
+    the URL in this process's environment, which the settings read and every child process
+    inherits. What it set, by name. The entry points call it (manage.py, bin/test), never
+    the settings: importing them starts nothing."""
+    found = {}
+    if not os.environ.get("DATABASE_URL"):
+        found["DATABASE_URL"] = embedded_postgres_url(_var_dir())
+    if not os.environ.get("REDIS_URL"):
+        found["REDIS_URL"] = embedded_redis_url(_var_dir())
+    os.environ.update(found)
+    return found
+
+
 def _main(argv: list[str]) -> None:
     """`python -m miningwatch.embedded running` prints the running servers; `... stop NAME...`
-    stops those (bin/test stops what the tests started)."""
-    # settings.VAR_DIR's rule, not settings itself: importing settings starts the servers.
-    var_dir = Path(os.environ.get("MININGWATCH_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+    stops those (bin/test stops what the tests started); `... env` starts the servers for
+    the URLs left unset and prints them as shell exports (bin/test runs pytest with them)."""
+    var_dir = _var_dir()
     command, names = (argv[0] if argv else "running"), argv[1:]
     if command == "running":
         print(" ".join(embedded_running(var_dir)))
@@ -152,8 +172,12 @@ def _main(argv: list[str]) -> None:
             embedded_redis_stop(var_dir)
         if "postgres" in names:
             embedded_postgres_stop(var_dir)
+    elif command == "env":
+        for name, url in urls_ensure().items():
+            print(f"export {name}={shlex.quote(url)}")
     else:
-        raise SystemExit(f"usage: python -m miningwatch.embedded [running | stop postgres redis]; not {command!r}")
+        usage = "python -m miningwatch.embedded [running | env | stop postgres redis]"
+        raise SystemExit(f"usage: {usage}; not {command!r}")
 
 
 if __name__ == "__main__":

