@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from miningwatch.bulk import indexes_suspended
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 TABLES = ("inspections_inspection", "inspections_finding")
 

@@ -16,14 +16,14 @@ from inspections.services.generation import demo_data_generate
 from scoring.models import Band, ModelStatus, ModelVersion, RunStatus, Score, ScoringRun
 from scoring.services.nightly import pairs_select
 from scoring.tasks import nightly, pair_retrain
-from tests.processes import celery_worker_process
+from tests.processes import WorkerProcess, celery_worker_process
 from tests.scoring.conftest import AS_OF, GENERATED_EMPLOYERS, GENERATED_SEED, INSPECTION_RATE
 
 # Its inspections are deleted: its four retrains are refused, which must not stop the chord.
 EMPTY_SECTOR = "hospitality"
 
 
-def _wait_for_runs(timeout: float) -> list[ScoringRun]:
+def _wait_for_runs(timeout: float, worker: WorkerProcess) -> list[ScoringRun]:
     """rescore_all creates all its runs in one transaction: wait until they have all finished."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -31,7 +31,11 @@ def _wait_for_runs(timeout: float) -> list[ScoringRun]:
         if runs and all(run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.REFUSED) for run in runs):
             return runs
         time.sleep(0.5)
-    raise AssertionError(f"the nightly chain did not finish within {timeout}s: {list(ScoringRun.objects.all())}")
+    versions = list(ModelVersion.objects.values_list("sector_id", "offence_type_id", "status"))
+    raise AssertionError(
+        f"the nightly chain did not finish within {timeout}s: runs {list(ScoringRun.objects.all())}, "
+        f"versions {versions}; the worker said:\n{worker.output()[-6000:]}"
+    )
 
 
 @pytest.mark.integration
@@ -43,7 +47,7 @@ def test_nightly_chain_retrains_activates_and_rescores_on_a_real_worker() -> Non
     Inspection.objects.filter(employer__sector=EMPTY_SECTOR).delete()
     with celery_worker_process() as worker:
         nightly.apply_async(kwargs={"as_of_iso": AS_OF.isoformat(), "queue": worker.queue}, queue=worker.queue)
-        runs = _wait_for_runs(timeout=240)
+        runs = _wait_for_runs(timeout=240, worker=worker)
         output = worker.output()
 
     trained = {(version.sector_id, version.offence_type_id) for version in ModelVersion.objects.all()}
