@@ -150,6 +150,10 @@ def urls_ensure() -> dict[str, str]:
     the URL in this process's environment, which the settings read and every child process
     inherits. What it set, by name. The entry points call it (manage.py, bin/test), never
     the settings: importing them starts nothing."""
+    import environ
+
+    # The URLs an operator put in .env count as set (the settings read it the same way).
+    environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env")
     found = {}
     if not os.environ.get("DATABASE_URL"):
         found["DATABASE_URL"] = embedded_postgres_url(_var_dir())
