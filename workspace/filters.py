@@ -19,7 +19,6 @@ from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import In
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -30,14 +29,6 @@ from scoring.services.lookups import ListedEmployers, legal_form_code
 from workspace.widgets import QuickCheckboxes, QuickSelect
 
 SEARCH_MAX_CHARS = 100
-# Beyond this many employers ("Jacobs" in construction) a name search's ids are not sent
-# with the page's query, and beyond the second ("bv") they are not hashed: see _search_by_name.
-SEARCH_LISTED_MAX = 2_000
-SEARCH_HASHED_MAX = 150_000
-# PostgreSQL hashes a subquery only if its estimate of the rows fits in work_mem (262,144
-# ids at the default 4 MB, hash_mem_multiplier 2); the LIMIT caps the estimate. Above
-# SEARCH_HASHED_MAX, so it never cuts off a match.
-_HASHED_LIMIT = 200_000
 _RANK_MAX = 2_147_483_647
 _DIGITS = re.compile(r"[\s./-]")
 
@@ -101,17 +92,6 @@ class AnyOf(Lookup):
         # As the text of an array ('{1,2,3}'): psycopg2 adapts a list value by value (20 ms
         # for 8,000 ids), a string in one step.
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, values)) + "}"]
-
-
-class InHashed(In):
-    """`(column IN (subquery)) IS TRUE`: PostgreSQL then hashes the subquery's rows once and
-    checks each score it walks in rank order against them (a "hashed SubPlan"). A plain IN
-    became a semi-join that read every score of the run (100 ms for "Bouw"); and a list of
-    50,000 ids cost 30 ms to plan, value by value."""
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        sql, params = super().as_sql(compiler, connection)
-        return f"({sql}) IS TRUE", params
 
 
 class RankedListFilter(django_filters.FilterSet):
@@ -257,18 +237,10 @@ class RankedListFilter(django_filters.FilterSet):
         )
         sector = self.form.cleaned_data["sector"].pk
         matching = words.employer_ids(value, sector=sector, subregions=self._search_place())
+        # The ids are read anyway (the band counts look them up): sent back as one array,
+        # which PostgreSQL hashes, they cost less than the subquery again (docs/workspace.md).
         self.matching_ids = _ids_read(matching)
-        # A few matching ids go to PostgreSQL as a list, which it checks by hashing; the
-        # (employer, run) index finds their scores. More ("Jacobs": 8,653 employers, "Bouw":
-        # 48,860) are dense enough in rank order for a walk of the ranks that checks each
-        # score against the hashed matches: a page of "Bouw" walks 594 scores. A search
-        # matching a third of the sector ("bv") is joined with the scores (0.1-0.3 s): its
-        # hash would not fit, and unhashed the subquery would run once per score walked.
-        if len(self.matching_ids) <= SEARCH_LISTED_MAX:
-            return queryset.filter(AnyOf(F("employer_id"), self.matching_ids.tolist()))
-        if len(self.matching_ids) <= SEARCH_HASHED_MAX:
-            return queryset.filter(InHashed(F("employer_id"), matching[:_HASHED_LIMIT]))
-        return queryset.filter(employer_id__in=matching)
+        return queryset.filter(AnyOf(F("employer_id"), self.matching_ids.tolist()))
 
     def _search_place(self) -> list[str] | None:
         """The sub-regions a name search looks in: the chosen place's, or None for all.

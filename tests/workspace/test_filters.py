@@ -140,20 +140,12 @@ def test_a_sub_region_outside_the_chosen_region_gives_way_to_the_region(ranked, 
     assert rows and {row.subregion.region_id for row in rows} == {"BE3"}
 
 
-@pytest.mark.parametrize(
-    ("listed_max", "hashed_max", "shape"),
-    [(10_000, 10_000, "list"), (0, 10_000, "hashed"), (0, 0, "joined")],
-)
-def test_a_name_search_sends_its_ids_by_how_many_there_are(ranked, monkeypatch, listed_max, hashed_max, shape) -> None:
-    monkeypatch.setattr("workspace.filters.SEARCH_LISTED_MAX", listed_max)
-    monkeypatch.setattr("workspace.filters.SEARCH_HASHED_MAX", hashed_max)
+def test_a_name_search_sends_its_ids_as_one_array(ranked) -> None:
     scores = _filtered({"q": "employer"}, Score).filter(run=ranked.run)
-    sql = str(scores.query)
-    found = "joined" if "inspections_employerword" in sql else "list"
-    if ") IS TRUE" in sql:  # a subquery PostgreSQL hashes once ("IS TRUE": not a semi-join)
-        found = "hashed"
-        assert "LIMIT 200000" in sql  # caps the planner's estimate, so that the hash fits
-    assert found == shape
+    sql, params = scores.query.sql_with_params()
+
+    assert "= ANY(" in sql and "::bigint[]" in sql and "inspections_employerword" not in sql
+    assert any(isinstance(value, str) and value.startswith("{") for value in params)  # one text parameter
     assert scores.count() == len(ranked.scores)  # every employer is "Employer …"
 
 

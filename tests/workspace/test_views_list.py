@@ -180,10 +180,8 @@ def test_search_by_name_matches_the_starts_of_its_words(logged_in, term, ranks) 
     assert response.context["matching"] == len(ranks)
 
 
-@pytest.mark.parametrize("listed_max", [20_000, 2])  # matching ids sent as a list / as a subquery
 @pytest.mark.parametrize("lookup", [True, False])  # band counts from the run's lookup / from the scores
-def test_a_name_search_lists_and_counts_every_match(logged_in, monkeypatch, listed_max, lookup) -> None:
-    monkeypatch.setattr("workspace.filters.SEARCH_LISTED_MAX", listed_max)
+def test_a_name_search_lists_and_counts_every_match(logged_in, lookup) -> None:
     publish_run(30, names=NAMES, lookup=lookup)
 
     response = logged_in.get(LIST, {"q": "jans"})
