@@ -25,8 +25,8 @@ session of the same superuser written to the session store (no login form); the
 EXPLAIN part still runs in process. --print-session prints such a session key (for wrk).
 
 The rendered results of a list are kept in the shared cache (workspace/caching.py): the
-timed requests after the warm-up are served from it. With --cold everything the cache keeps
-by the query (rendered results and filter forms) is deleted before every timed request, so
+timed requests after the warm-up are served from it. With --cold the rendered results of
+the query are deleted before every timed request, so
 that every timed request renders its page from the database (the user's session stays
 cached, as it does while somebody browses). A process keeps each published run's
 lookup (2 MB, read once: workspace.selectors.band_counts_looked_up) whatever the filters;
@@ -170,12 +170,11 @@ def session_for(user) -> str:
 
 
 def pages_forget() -> None:
-    """Empty the cache of everything a list page keeps by its query: rendered results and
-    filter forms. Sessions stay, as they do for a user who is browsing the lists."""
+    """Empty the cache of what a list page keeps by its query: its rendered results.
+    Sessions stay, as they do for a user who is browsing the lists."""
     client = cache._cache.get_client()
-    for pattern in ("mw:*ranked-results:*", "mw:*template.cache.list_filters*"):
-        for key in client.scan_iter(match=pattern, count=1000):
-            client.delete(key)
+    for key in client.scan_iter(match="mw:*ranked-results:*", count=1000):
+        client.delete(key)
 
 
 def timed_get(client: Client | HttpClient, url: str) -> tuple[float, int, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.dateparse import parse_date
-from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -149,12 +147,6 @@ def _ranked_results(request: HttpRequest, *, blinded: tuple[int, ...]) -> tuple[
     return status, render_to_string("workspace/_ranked_results.html", context, request=request)
 
 
-def _filter_key(data: QueryDict) -> str:
-    """The filters as a cache key for the rendered form (see ranked_list.html)."""
-    pairs = sorted((name, value) for name in data for value in data.getlist(name) if name not in _PAGE_KEYS)
-    return hashlib.sha256(repr(pairs).encode()).hexdigest()
-
-
 def _filter_problems(filterset: RankedListFilter) -> list[str]:
     """The form's errors, each after the label of its filter: "Band: Select a valid choice…"."""
     fields = filterset.form.fields
@@ -197,9 +189,7 @@ def ranked_list(request: HttpRequest) -> HttpResponse:
         # htmx swaps no 4xx response: its partial comes with 200, or the messages would never show.
         return HttpResponse(results)
     context = {
-        # Built only when the rendered form is not in the cache (see ranked_list.html).
-        "filter": SimpleLazyObject(lambda: _ranked_filter(request)),
-        "filter_key": _filter_key(request.GET),
+        "filter": _ranked_filter(request),
         "results": mark_safe(results),  # rendered and escaped by _ranked_results
     }
     return render(request, "workspace/ranked_list.html", context, status=status)
