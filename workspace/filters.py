@@ -1,4 +1,4 @@
-"""The ranked list's filters: one FilterSet for the page, the exports, the counts and the API.
+"""The ranked list's filters: one FilterSet for the page, the exports and the counts.
 
 Sector and offence type pick the published scoring run; every other filter narrows its
 scores. The filters only use columns that Score and ScoreCount share (sub-region, band,

@@ -1,4 +1,4 @@
-"""Hand an import to the Celery workers (upload page, API and CI use this)."""
+"""Hand an import to the Celery workers (CI's round trip and the task tests use this)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
     python manage.py import_csv employers employers.csv
 
 The file format is described in docs/data-format.md. The command records a DataImport
-and runs it like the upload page and the Celery worker do; it exits with status 1 when
+and runs it as the Celery worker does; it exits with status 1 when
 the file is refused, after listing the problems (line, column, reason).
 """
 

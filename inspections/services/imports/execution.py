@@ -1,5 +1,5 @@
-"""The DataImport record behind every import: the command, the upload page and the
-Celery task all create one and run it through data_import_execute."""
+"""The DataImport record behind every import: `manage.py import_csv` and the Celery task
+both create one and run it through data_import_execute."""
 
 from __future__ import annotations
 
