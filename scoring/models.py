@@ -238,8 +238,8 @@ class Score(models.Model):
     # runs._publish), and a partitioned table's keys must hold the partition key.
     pk = models.CompositePrimaryKey("run", "rank")
     # No database foreign keys on this table: a run writes hundreds of thousands of rows at
-    # once, and PostgreSQL checked each of them against the run and the employer at commit
-    # (4 s of a 22 s rescore, measured). The run row is written before its scores by the
+    # once, and PostgreSQL would check each of them against the run and the employer at
+    # commit, a large part of a rescore. The run row is written before its scores by the
     # same service, and employers are never deleted while scored (Django's on_delete still
     # cascades); the (run, rank) index serves every query by run.
     run = models.ForeignKey(

@@ -79,8 +79,8 @@ class SearchFilter(django_filters.CharFilter):
 class AnyOf(Lookup):
     """`column = ANY(%s)` with a Python list as one array parameter.
 
-    `__in` sends one placeholder per value (20 ms to build and parse for 8,000 ids); and a
-    subquery over the array makes PostgreSQL probe the scores id by id. A constant array is
+    `__in` sends one placeholder per value, slow to build and parse for thousands of ids;
+    and a subquery over the array makes PostgreSQL probe the scores id by id. A constant array is
     hashed, so a page read in rank order checks each score against it at no cost.
     """
 
@@ -89,8 +89,8 @@ class AnyOf(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = self.rhs.value if isinstance(self.rhs, Value) else self.rhs  # filter() wraps it in Value
-        # As the text of an array ('{1,2,3}'): psycopg2 adapts a list value by value (20 ms
-        # for 8,000 ids), a string in one step.
+        # As the text of an array ('{1,2,3}'): psycopg2 adapts a list value by value, a
+        # string in one step.
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, values)) + "}"]
 
 
@@ -201,7 +201,7 @@ class RankedListFilter(django_filters.FilterSet):
         # A run's bands are consecutive ranks (scoring.services.ranking.scores_rank): bound
         # the rank too, by the run's ScoreCount rows (written with its scores), so that
         # PostgreSQL reads only those ranks off the (run, rank) index. Without the bound the
-        # last page of the red band walked back through the other 95 % of the run (0.5 s).
+        # last page of the red band walks back through the other 95 % of the run.
         counts = ScoreCount.objects.filter(run_id=run_id).values("run_id").order_by()
 
         def employers(**bands_lookup: int) -> Subquery:

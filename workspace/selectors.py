@@ -28,8 +28,7 @@ PAGE_SIZE = 50
 
 def published_run(*, sector: str, offence: str) -> ScoringRun | None:
     """The run whose scores the lists show for (sector, offence), if any."""
-    # Not the model version: its artifact (megabytes) cost 6 ms per list page; the pages
-    # show its id only.
+    # Not the model version: its artifact is megabytes, and the pages show its id only.
     return ScoringRun.objects.published().filter(sector_id=sector, offence_type_id=offence).first()
 
 
@@ -125,10 +124,8 @@ def band_counts_looked_up(
     *, run: ScoringRun, employer_ids: np.ndarray, keep: Callable[[ListedEmployers], np.ndarray]
 ) -> dict[int, int] | None:
     """Employers per band among `employer_ids` (a name search's) that `keep` keeps, from the
-    run's lookup (RunLookup); None for a run published before lookups existed.
-
-    "Bouw" matches 48,860 employers in construction: from the scores that count took
-    125 ms, from the lookup a few."""
+    run's lookup (RunLookup); None for a run published before lookups existed. A broad
+    search ("Bouw") counted from the scores would probe one score per match."""
     lookup = _run_lookup(run.pk, run.finished_at)
     if lookup is None:
         return None
@@ -140,8 +137,8 @@ def band_counts_looked_up(
 
 @functools.lru_cache(maxsize=24)
 def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | None:
-    """A run's packed lookup, kept in the process (2 MB for a million employers, 8 ms to read):
-    written with the run, it never changes. The publication time is in the key all the
+    """A run's packed lookup, kept in the process (two bytes per employer id): written with
+    the run, it never changes. The publication time is in the key all the
     same: run ids come again in a new (test) database."""
     row = RunLookup.objects.filter(run_id=run_id).values_list("first_employer", "packed").first()
     return None if row is None else (row[0], bytes(row[1]))

@@ -1,9 +1,8 @@
 """Widgets of the ranked list's filter form, written in Python.
 
-Django renders every <option> and checkbox through a template of its own: the filter form
-(about 80 of them) took 8-10 ms of a 30 ms list page whenever its rendered copy was not in
-the cache (a new query). These write the same elements with format_html, which escapes
-every value and label.
+Django renders every <option> and checkbox through a template of its own, a large part of
+a list page for the filter form's eighty or so (docs/benchmarks.md). These write the same
+elements with format_html, which escapes every value and label.
 """
 
 from __future__ import annotations

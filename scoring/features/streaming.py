@@ -1,7 +1,7 @@
 """Reading a COPY's output while PostgreSQL is still writing it.
 
-PostgreSQL computes the features of a sector on one core for most of a rescore (7 of 14 s
-for 460,000 employers); Python waited for the last row before scoring the first. Here a
+PostgreSQL computes the features of a sector on one core for most of a rescore; Python
+used to wait for the last row before scoring the first. Here a
 thread runs the COPY, on a connection of its own, into a temporary file at C speed, and
 the caller reads that file as far as it has been written: the second core scores the
 first chunks while PostgreSQL computes the next.

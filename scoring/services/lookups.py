@@ -1,8 +1,8 @@
 """A run's list columns per employer (RunLookup), packed into one array for numpy.
 
-A name search can match 50,000 employers ("Bouw" in construction). Counting them per band
-from the scores meant 50,000 index probes (125 ms); looking them up in the run's array of
-two bytes per employer id takes a few milliseconds. The array holds, for employer id
+A name search can match tens of thousands of employers ("Bouw" in construction). Counting
+them per band from the scores means one index probe each; looking them up in the run's
+array of two bytes per employer id is a few array reads (docs/workspace.md). The array holds, for employer id
 `first_employer + i` at position i, its band (0: not scored by the run), size class,
 visit recency and legal form, as of the run: the same copies as the run's scores.
 """

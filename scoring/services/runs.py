@@ -160,7 +160,7 @@ def _score(run: ScoringRun, progress: Progress, *, expected: int) -> ScoredSecto
     artifact: Artifact | None = None
     params = {"sector": run.sector_id, "as_of": run.as_of}
     # One thread for the model: PostgreSQL keeps a core busy computing the next chunks, and
-    # two OpenMP threads on the other one spun against it (predict_proba took 3.6 s, not 1.9).
+    # two OpenMP threads on the other one would spin against it.
     # The model file is checked on the run's own first employers before it is loaded here,
     # by a sandbox that starts while PostgreSQL computes them.
     with threadpool_limits(limits=1), Sandbox() as sandbox:
