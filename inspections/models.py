@@ -428,10 +428,22 @@ class Inspection(models.Model):
 
     def outcome_editable_by(self, user: AbstractBaseUser | AnonymousUser) -> bool:
         """The task force records any outcome (of employers it may see); an inspector the
-        outcome of an inspection planned for them."""
+        outcome of an inspection planned for them, until it is final for them."""
         if not user.is_authenticated or not user.has_perm("inspections.change_finding"):
             return False
-        return user.has_perm("inspections.record_any_outcome") or self.inspector_id == user.pk
+        if user.has_perm("inspections.record_any_outcome"):
+            return True
+        return self.inspector_id == user.pk and not self.outcome_final_for(user)
+
+    def outcome_final_for(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """A completed worklist inspection is final for everyone but the task force: its
+        scores show once its worklist is done, and reopening it, or changing its findings
+        after seeing them, would undo the blinding. The task force corrects it if need be."""
+        return (
+            self.status == InspectionStatus.COMPLETED
+            and hasattr(self, "worklist_entry")
+            and not user.has_perm("inspections.record_any_outcome")
+        )
 
 
 class ReportKind(models.TextChoices):

@@ -84,11 +84,18 @@ class Lift:
 
 
 def completed_inspections(*, user: AbstractBaseUser) -> QuerySet[Inspection]:
-    """Completed inspections of the employers the user may see, with `found_any`."""
+    """Completed inspections of the employers the user may see, with `found_any`.
+
+    Without the task force's right to see origins, the user's own worklist inspections are
+    left out: comparing the figures before and after completing one would tell its origin
+    (model pick or random control), which only the task force may know."""
     found = Finding.objects.filter(inspection=OuterRef("pk"), found=True)
-    return Inspection.objects.filter(
+    inspections = Inspection.objects.filter(
         status=InspectionStatus.COMPLETED, employer__in=Employer.objects.visible_to(user).values("pk")
-    ).annotate(found_any=Exists(found))
+    )
+    if not user.has_perm("inspections.record_any_outcome"):
+        inspections = inspections.exclude(inspector_id=user.pk, worklist_entry__isnull=False)
+    return inspections.annotate(found_any=Exists(found))
 
 
 def detection_rates(*, user: AbstractBaseUser, by: str) -> list[Rate]:

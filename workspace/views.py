@@ -251,8 +251,13 @@ def _visible_employer(request: HttpRequest, enterprise_number: str) -> Employer:
 def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpResponse:
     employer = _visible_employer(request, enterprise_number)
     declarations = list(employer.declarations.order_by("quarter"))
-    blinded = worklists.blinded_for(user=request.user, employer=employer)
-    scores = [] if blinded else selectors.employer_scores(employer=employer)
+    hidden = worklists.blinded_employer_ids(user=request.user)
+    blinded = employer.pk in hidden
+    scores = (
+        []
+        if blinded
+        else worklists.scores_as_shown(scores=selectors.employer_scores(employer=employer), blinded=hidden)
+    )
     context = {
         "employer": employer,
         "blinded": blinded,
@@ -268,6 +273,12 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "open_target": selectors.open_target(user=request.user, employer=employer),
     }
     return render(request, "workspace/employer_detail.html", context)
+
+
+def _outcome_refusal(inspection: Inspection, user: Any) -> str:
+    if inspection.outcome_final_for(user):
+        return _("This worklist inspection is completed: its outcome is final. Ask the task force to correct it.")
+    return _("Only the task force or the inspector it is planned for records this outcome.")
 
 
 def _origins_blinded(inspections: QuerySet[Inspection], user: Any) -> list[Inspection]:
@@ -355,7 +366,7 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not editable:
-            messages.error(request, _("Only the task force or the inspector it is planned for records this outcome."))
+            messages.error(request, _outcome_refusal(inspection, request.user))
             status = 403
         elif form.is_valid() and _outcome_recorded(request, inspection, form):
             return redirect("workspace:inspection_outcome", reference=inspection.reference)
@@ -365,6 +376,7 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
         "inspection": inspection,
         "form": form,
         "editable": editable,
+        "final": inspection.outcome_final_for(request.user),
         "history": outcome_history(inspection=inspection),
         "verdicts": Verdict.choices,
         # Hidden while it is one of the user's open worklist inspections (blinding).

@@ -100,6 +100,7 @@ def worklist_create(*, user: AbstractBaseUser, request: WorklistRequest, seed: i
         raise ValidationError(_("There are no published scores for this sector and offence type yet."))
     share = WorklistSettings.current().random_share
     picks, randoms = worklist_mix(request.size, share)
+    _mix_check(picks, randoms, share)
     seed = int(np.random.SeedSequence().entropy % 2**62) if seed is None else seed
     with transaction.atomic():
         # One worklist at a time: two drawn at once could plan the same employers twice.
@@ -151,6 +152,17 @@ def _request_check(request: WorklistRequest, user: AbstractBaseUser) -> None:
         and request.subregion.region_id != request.region.pk
     ):
         raise ValidationError(_("That sub-region is not in that region."))
+
+
+def _mix_check(picks: int, randoms: int, share: Decimal) -> None:
+    """A worklist must hold both kinds when the share asks for both: one with no random
+    control would tell its inspector that every employer on it is a model pick."""
+    if (share > 0 and randoms == 0) or (share < 1 and picks == 0):
+        least = next((size for size in range(1, MAX_SIZE + 1) if all(worklist_mix(size, share))), MAX_SIZE)
+        raise ValidationError(
+            _("With %(share)s %% random controls, a worklist must hold at least %(least)d employers.")
+            % {"share": f"{(share * 100).normalize():f}", "least": least}
+        )
 
 
 def _entries_plan(
@@ -207,10 +219,16 @@ def worklist_entries(*, worklist: Worklist, user: AbstractBaseUser) -> QuerySet[
 
 
 def _open_worklist_inspections(user: AbstractBaseUser) -> QuerySet[Inspection]:
-    """The user's worklist inspections not yet completed (a cancelled one too: cancelling
-    must not be a way to see the scores)."""
-    return Inspection.objects.filter(inspector=user, worklist_entry__isnull=False).exclude(
-        status=InspectionStatus.COMPLETED
+    """The user's worklist inspections whose employers stay hidden from them: each one not
+    completed (a cancelled one too: cancelling must not be a way to see the scores), and
+    every one of a worklist that still has an inspection to do. Seeing the model picks
+    among the first ones done would tell that the rest are random controls: the share of
+    random controls is known."""
+    to_do = Inspection.objects.filter(
+        worklist_entry__worklist=OuterRef("worklist_entry__worklist"), status__in=Inspection.OPEN_STATUSES
+    )
+    return Inspection.objects.filter(inspector=user, worklist_entry__isnull=False).filter(
+        ~Q(status=InspectionStatus.COMPLETED) | Exists(to_do)
     )
 
 
@@ -266,6 +284,23 @@ class ListBlinding:
                 break
             rank += 1
         return rank
+
+
+def scores_as_shown(*, scores: list[Score], blinded: tuple[int, ...]) -> list[Score]:
+    """Each score with `rank_shown` and `percentile_shown`, as the user's ranked lists show
+    them (ListBlinding): an employer page with the run's own rank would tell, by the
+    difference, how many of the user's hidden worklist employers rank above it. One query,
+    for a user with open worklist inspections only."""
+    ranks: dict[int, list[int]] = {score.run_id: [] for score in scores}
+    if blinded and scores:
+        hidden = Score.objects.filter(run__in=list(ranks), employer_id__in=blinded).values_list("run_id", "rank")
+        for run_id, rank in hidden:
+            ranks[run_id].append(rank)
+    for score in scores:
+        blinding = ListBlinding(blinded, tuple(sorted(ranks[score.run_id])), score.run.employers_scored)
+        score.rank_shown = blinding.shown(score.rank)
+        score.percentile_shown = blinding.percentile(score.rank, score.percentile)
+    return scores
 
 
 def list_blinding(*, employer_ids: tuple[int, ...], run: ScoringRun) -> ListBlinding:

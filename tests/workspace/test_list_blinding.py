@@ -170,3 +170,22 @@ def test_blinding_costs_two_queries_and_none_per_row(
     # The ranks of the hidden employers in the run, and how many of them the filters match per band.
     with django_assert_num_queries(13):
         logged_in.get(LIST, {**query, "legal_form": "NV"})
+
+
+def test_other_employers_pages_show_ranks_as_the_list_does(worklisted, logged_in, colleague) -> None:
+    """The run's own rank on an employer page, beside the list's, would tell how many of the
+    inspector's hidden employers rank above it."""
+    published, worklist = worklisted
+    hidden_ranks = sorted(score.rank for score in _hidden(worklist))
+    listed = next(
+        score for score in published.scores if score.rank not in hidden_ranks and score.rank > hidden_ranks[0]
+    )
+    shown = listed.rank - sum(rank < listed.rank for rank in hidden_ranks)
+    url = reverse("workspace:employer_detail", args=[listed.employer.enterprise_number])
+    other = Client()
+    other.force_login(colleague)
+
+    mine = table_rows(logged_in.get(url).content.decode().split("<main", 1)[1], "employer-scores")[0]
+    theirs = table_rows(other.get(url).content.decode().split("<main", 1)[1], "employer-scores")[0]
+
+    assert int(mine[3].replace(",", "")) == shown < listed.rank == int(theirs[3].replace(",", ""))

@@ -129,6 +129,8 @@ def test_a_region_limits_the_population(ranked, task_force) -> None:
     ("data", "message"),
     [
         ({"size": "0"}, "Ensure this value is greater than or equal to 1."),
+        # One employer at 30 %: no random control, so it would be a model pick for sure.
+        ({"size": "1"}, "With 30 % random controls, a worklist must hold at least 2 employers."),
         ({"size": "201"}, "Ensure this value is less than or equal to 200."),
         ({"size": "ten"}, "Enter a whole number."),
         ({"size": "119"}, "Only 118 employers fit this choice"),
@@ -188,3 +190,61 @@ def test_others_cannot_open_an_inspectors_worklist(ranked, inspector, colleague,
 
     assert client.get(reverse("workspace:worklist_detail", args=[worklist.pk])).status_code == 404
     assert client.get(reverse("workspace:worklist_export", args=[worklist.pk])).status_code == 404
+
+
+def test_a_completed_worklist_inspection_is_final_for_its_inspector(ranked, logged_in, inspector, task_force) -> None:
+    """Completing shows the scores: reopening it, or changing its findings, would let an
+    inspector look and then go on as if blinded. Only the task force corrects it."""
+    from inspections.services.outcomes import inspection_outcome_record
+    from tests.workspace.test_outcomes import form_data, outcome_url
+
+    entry = ask(inspector).entries.select_related("inspection", "employer").first()
+    inspection = entry.inspection
+    assert (
+        logged_in.post(outcome_url(inspection), form_data(visit_date=timezone.localdate().isoformat())).status_code
+        == 302
+    )
+
+    reopened = logged_in.post(outcome_url(inspection), form_data(status="planned", visit_date=None))
+
+    assert reopened.status_code == 403
+    assert "its outcome is final. Ask the task force to correct it." in reopened.content.decode()
+    inspection.refresh_from_db()
+    assert inspection.status == "completed"
+    assert 'id="outcome-final"' in logged_in.get(outcome_url(inspection)).content.decode()
+    # The task force may correct it.
+    inspection_outcome_record(
+        inspection=inspection, user=task_force, status="planned", visit_date=None, summary="", findings=[]
+    )
+    inspection.refresh_from_db()
+    assert inspection.status == "planned"
+
+
+def test_an_inspectors_statistics_leave_out_their_own_worklist_inspections(ranked, inspector, task_force) -> None:
+    """Else the figures before and after completing one would tell its origin."""
+    from workspace.statistics import detection_rates
+
+    entry = ask(inspector).entries.select_related("inspection").first()
+    before = detection_rates(user=inspector, by="origin")
+    Inspection.objects.filter(pk=entry.inspection.pk).update(status="completed", visit_date=timezone.localdate())
+
+    assert detection_rates(user=inspector, by="origin") == before
+    assert detection_rates(user=task_force, by="origin") != before
+
+
+def test_the_scores_show_once_the_whole_worklist_is_done(ranked, logged_in, inspector) -> None:
+    """One by one, the model picks among the first visits done would tell that the rest
+    are random controls."""
+    worklist = ask(inspector)
+    entries = list(worklist.entries.select_related("inspection", "employer").order_by("position"))
+
+    def blinded(entry) -> bool:
+        page = logged_in.get(reverse("workspace:employer_detail", args=[entry.employer.enterprise_number]))
+        return 'id="blinded"' in page.content.decode()
+
+    done = [entry.inspection.pk for entry in entries[:-1]]
+    Inspection.objects.filter(pk__in=done).update(status="completed", visit_date=timezone.localdate())
+    assert all(blinded(entry) for entry in entries)  # one visit still to do: every employer hidden
+
+    Inspection.objects.filter(pk=entries[-1].inspection.pk).update(status="cancelled")
+    assert [blinded(entry) for entry in entries] == [False] * 9 + [True]  # a cancelled one stays hidden
