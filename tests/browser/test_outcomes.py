@@ -1,4 +1,5 @@
-"""The task force draws a worklist for an inspector, who records an outcome; the statistics change."""
+"""The task force draws a worklist for an inspector, who records an outcome; the task force's
+statistics change, the inspector's own do not."""
 
 from __future__ import annotations
 
@@ -67,7 +68,12 @@ def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser
     page.wait_for_selector("#history-table")
     assert "is recorded" in page.content()
 
-    # The statistics now count it, in the worklist table and per origin.
+    # Not in the inspector's own statistics: before and after, they would tell its origin.
+    page.goto(live_server_url + "/statistics/")
+    assert "No worklist inspection is completed yet." in page.content()
+
+    # The task force's statistics now count it, in the worklist table and per origin.
+    _login(page, live_server_url, "lead")
     page.goto(live_server_url + "/statistics/")
     lift = page.locator("#table-lift tbody tr").first.inner_text()
     assert Sector.objects.get(pk=SECTOR).name in lift and OffenceType.objects.get(pk=OFFENCE).name in lift
