@@ -136,7 +136,9 @@ def _band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
         counts = selectors.band_counts(counts=summed, scores=None)
     if query.blinded_scores is not None:
         hidden = selectors.band_counts(counts=None, scores=query.blinded_scores)
-        counts = {band: count - hidden[band] for band, count in counts.items()}
+        # Never below zero: an employer that moved since the run may be counted by its
+        # current place in a name search's lookup but hidden by the run's.
+        counts = {band: max(count - hidden[band], 0) for band, count in counts.items()}
     return counts
 
 
