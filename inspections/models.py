@@ -435,13 +435,18 @@ class Inspection(models.Model):
             return True
         return self.inspector_id == user.pk and not self.outcome_final_for(user)
 
+    @property
+    def on_worklist(self) -> bool:
+        """Planned by a blinded worklist (workspace.WorklistEntry): its origin is hidden."""
+        return hasattr(self, "worklist_entry")
+
     def outcome_final_for(self, user: AbstractBaseUser | AnonymousUser) -> bool:
         """A completed worklist inspection is final for everyone but the task force: its
         scores show once its worklist is done, and reopening it, or changing its findings
         after seeing them, would undo the blinding. The task force corrects it if need be."""
         return (
             self.status == InspectionStatus.COMPLETED
-            and hasattr(self, "worklist_entry")
+            and self.on_worklist
             and not user.has_perm("inspections.record_any_outcome")
         )
 

@@ -31,18 +31,24 @@ if TYPE_CHECKING:
     from scoring.models import Score
 
 
-def _text_clean(text: str, *, max_chars: int = NOTE_MAX_CHARS) -> str:
+def _text_checked(text: str, *, max_chars: int, too_long: str) -> str:
+    """The text stripped; ValidationError when it is longer than `max_chars` (`too_long`
+    says so, with %(max)d and %(count)d) or holds a NUL, which PostgreSQL cannot store."""
     text = (text or "").strip()
-    if not text:
-        raise ValidationError(_("Write something first."))
     if len(text) > max_chars:
-        raise ValidationError(
-            _("A note holds at most %(max)d characters; this one has %(count)d.")
-            % {"max": max_chars, "count": len(text)}
-        )
+        raise ValidationError(too_long % {"max": max_chars, "count": len(text)})
     if "\x00" in text:
         raise ValidationError(_("The text holds a character that cannot be stored."))
     return text
+
+
+def _text_clean(text: str) -> str:
+    """A note's text: not empty, at most NOTE_MAX_CHARS, storable."""
+    if not (text or "").strip():
+        raise ValidationError(_("Write something first."))
+    return _text_checked(
+        text, max_chars=NOTE_MAX_CHARS, too_long=_("A note holds at most %(max)d characters; this one has %(count)d.")
+    )
 
 
 def note_create(*, employer: Employer, author: AbstractBaseUser, text: str) -> Note:
@@ -113,14 +119,11 @@ def score_judgement_record(
     they gave on the same score version and inspection; ValidationError in words."""
     if verdict not in Verdict.values:
         raise ValidationError(_("Choose agree, disagree or cannot tell."))
-    comment = (comment or "").strip()
-    if len(comment) > JUDGEMENT_COMMENT_MAX_CHARS:
-        raise ValidationError(
-            _("A comment holds at most %(max)d characters; this one has %(count)d.")
-            % {"max": JUDGEMENT_COMMENT_MAX_CHARS, "count": len(comment)}
-        )
-    if "\x00" in comment:
-        raise ValidationError(_("The text holds a character that cannot be stored."))
+    comment = _text_checked(
+        comment,
+        max_chars=JUDGEMENT_COMMENT_MAX_CHARS,
+        too_long=_("A comment holds at most %(max)d characters; this one has %(count)d."),
+    )
     if inspection is not None and inspection.employer_id != score.employer_id:
         raise ValidationError(_("That inspection is of another employer."))
     judgement, _created = ScoreJudgement.objects.update_or_create(

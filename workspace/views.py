@@ -289,8 +289,7 @@ def _origins_blinded(inspections: QuerySet[Inspection], user: Any) -> list[Inspe
     rows = list(inspections)
     task_force = user.has_perm("inspections.record_any_outcome")
     for inspection in rows:
-        on_worklist = hasattr(inspection, "worklist_entry")
-        inspection.origin_shown = not on_worklist or (task_force and inspection.status == "completed")
+        inspection.origin_shown = not inspection.on_worklist or (task_force and inspection.status == "completed")
     return rows
 
 

@@ -291,13 +291,9 @@ def scores_as_shown(*, scores: list[Score], blinded: tuple[int, ...]) -> list[Sc
     them (ListBlinding): an employer page with the run's own rank would tell, by the
     difference, how many of the user's hidden worklist employers rank above it. One query,
     for a user with open worklist inspections only."""
-    ranks: dict[int, list[int]] = {score.run_id: [] for score in scores}
-    if blinded and scores:
-        hidden = Score.objects.filter(run__in=list(ranks), employer_id__in=blinded).values_list("run_id", "rank")
-        for run_id, rank in hidden:
-            ranks[run_id].append(rank)
+    ranks = _hidden_ranks(run_ids=[score.run_id for score in scores], blinded=blinded)
     for score in scores:
-        blinding = ListBlinding(blinded, tuple(sorted(ranks[score.run_id])), score.run.employers_scored)
+        blinding = ListBlinding(blinded, ranks[score.run_id], score.run.employers_scored)
         score.rank_shown = blinding.shown(score.rank)
         score.percentile_shown = blinding.percentile(score.rank, score.percentile)
     return scores
@@ -307,5 +303,15 @@ def list_blinding(*, employer_ids: tuple[int, ...], run: ScoringRun) -> ListBlin
     """The blinding of one run's list: one query, for a user with open worklist inspections only."""
     if not employer_ids:
         return ListBlinding()
-    ranks = Score.objects.filter(run=run, employer_id__in=employer_ids).values_list("rank", flat=True)
-    return ListBlinding(employer_ids, tuple(sorted(ranks)), run.employers_scored)
+    ranks = _hidden_ranks(run_ids=[run.pk], blinded=employer_ids)[run.pk]
+    return ListBlinding(employer_ids, ranks, run.employers_scored)
+
+
+def _hidden_ranks(*, run_ids: list[int], blinded: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
+    """Per run, the ranks of the blinded employers, sorted (one query; none without either)."""
+    ranks: dict[int, list[int]] = {run_id: [] for run_id in run_ids}
+    if blinded and run_ids:
+        hidden = Score.objects.filter(run__in=run_ids, employer_id__in=blinded).values_list("run_id", "rank")
+        for run_id, rank in hidden:
+            ranks[run_id].append(rank)
+    return {run_id: tuple(sorted(found)) for run_id, found in ranks.items()}
