@@ -19,14 +19,13 @@ from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.forms.renderers import Jinja2
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion, name_words
 from inspections.selectors import reference_choices
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
-from scoring.services.lookups import ListedEmployers, legal_form_code
-from workspace.widgets import QuickCheckboxes, QuickSelect
 
 SEARCH_MAX_CHARS = 100
 _RANK_MAX = 2_147_483_647
@@ -94,60 +93,61 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, values)) + "}"]
 
 
+class RankedListForm(forms.Form):
+    # Django's own widget templates, in its Jinja2 versions: the form's eighty or so
+    # options and checkboxes render on every list page (docs/workspace.md). One instance,
+    # so that the compiled templates are kept.
+    default_renderer = Jinja2()
+
+
 class RankedListFilter(django_filters.FilterSet):
     sector = django_filters.ModelChoiceFilter(
-        queryset=Sector.objects.all(), label=_("Sector"), method="_no_filter", empty_label=None, widget=QuickSelect
+        queryset=Sector.objects.all(), label=_("Sector"), method="_no_filter", empty_label=None
     )
+
     offence = django_filters.ModelChoiceFilter(
         queryset=OffenceType.objects.all(),
         label=_("Offence type"),
         method="_no_filter",
         empty_label=None,
-        widget=QuickSelect,
     )
     region = django_filters.ModelChoiceFilter(
         queryset=Region.objects.all(),
         label=_("Region"),
         method="_region",
         empty_label=_("All regions"),
-        widget=QuickSelect,
     )
     subregion = django_filters.ModelChoiceFilter(
         queryset=SubRegion.objects.select_related("region"),
         label=_("Sub-region"),
         empty_label=_("All sub-regions"),
-        widget=QuickSelect,
     )
     # distinct=False: no join can repeat a row, and SELECT DISTINCT would keep PostgreSQL
     # from reading a page straight off the (run, rank) index.
     band = django_filters.MultipleChoiceFilter(
-        choices=Band.choices, label=_("Band"), widget=QuickCheckboxes, distinct=False, method="_band"
+        choices=Band.choices, label=_("Band"), distinct=False, method="_band", widget=forms.CheckboxSelectMultiple
     )
     size_class = django_filters.MultipleChoiceFilter(
-        choices=SizeClass.choices, label=_("Size"), widget=QuickCheckboxes, distinct=False
+        choices=SizeClass.choices, label=_("Size"), distinct=False, widget=forms.CheckboxSelectMultiple
     )
-    legal_form = django_filters.ChoiceFilter(
-        choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"), widget=QuickSelect
-    )
+    legal_form = django_filters.ChoiceFilter(choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"))
+
     not_inspected = django_filters.ChoiceFilter(
         choices=[("6", _("6 months")), ("12", _("12 months")), ("24", _("2 years")), ("36", _("3 years"))],
         label=_("Not inspected in the last"),
         method="_not_inspected",
         empty_label=_("any time"),
-        widget=QuickSelect,
     )
     q = SearchFilter(label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True)
 
     class Meta:
         model = Score
         fields: list[str] = []
+        form = RankedListForm
 
     # The published run the scores come from, once the view has chosen it from sector and
     # offence: the band filter reads its ScoreCount rows to bound the ranks.
     run: ScoringRun | None = None
-    # Set by a search by name: the ids of the employers whose name matches, in the chosen
-    # place and the user's scope (sorted, unique), which the band counts look up.
-    matching_ids: np.ndarray | None = None
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
@@ -237,10 +237,9 @@ class RankedListFilter(django_filters.FilterSet):
         )
         sector = self.form.cleaned_data["sector"].pk
         matching = words.employer_ids(value, sector=sector, subregions=self._search_place())
-        # The ids are read anyway (the band counts look them up): sent back as one array,
-        # which PostgreSQL hashes, they cost less than the subquery again (docs/workspace.md).
-        self.matching_ids = _ids_read(matching)
-        return queryset.filter(AnyOf(F("employer_id"), self.matching_ids.tolist()))
+        # Read, then sent back as one array, which PostgreSQL hashes: a subquery would make
+        # it probe the scores id by id (docs/workspace.md).
+        return queryset.filter(AnyOf(F("employer_id"), _ids_read(matching).tolist()))
 
     def _search_place(self) -> list[str] | None:
         """The sub-regions a name search looks in: the chosen place's, or None for all.
@@ -254,22 +253,6 @@ class RankedListFilter(django_filters.FilterSet):
         if cleaned.get("region"):
             return self._region_codes(cleaned["region"])
         return None
-
-    def listed_match(self, listed: ListedEmployers) -> np.ndarray:
-        """Which employers of a run's lookup (scoring.services.lookups) the filters other than
-        place and search keep: the band counts of a name search, by the rules of the filter
-        methods above (the search and the place chose the employers looked up)."""
-        data = self.form.cleaned_data
-        keep = listed.band > 0
-        if data.get("band"):
-            keep &= np.isin(listed.band, [int(value) for value in data["band"]])
-        if data.get("size_class"):
-            keep &= np.isin(listed.size_class, [int(value) for value in data["size_class"]])
-        if data.get("legal_form"):
-            keep &= listed.legal_form == legal_form_code(data["legal_form"])
-        if data.get("not_inspected"):
-            keep &= listed.visit_recency > VisitRecency.months().index(int(data["not_inspected"]))
-        return keep
 
     @property
     def searching(self) -> bool:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
-import numpy as np
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
-from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
-from scoring.services.lookups import ListedEmployers, lookup_read
+from scoring.models import Band, ModelVersion, Score, ScoreCount, ScoringRun
 from workspace.models import Note, ScoreJudgement
 from workspace.worklists import ListBlinding, blinded_employers
 
@@ -42,25 +38,21 @@ class LastInspection:
 class RankedPage:
     """One page of a ranked list: rows in rank order and the keys of the pages around it.
 
-    Ranks are as the user sees them (ListBlinding): the run's own, unless the user has
-    open worklist inspections."""
+    Each row carries `rank_shown`, `percentile_shown` (as the user sees them: the run's
+    own, unless the user has open worklist inspections, see ListBlinding) and
+    `last_inspection` (a LastInspection or None)."""
 
     rows: list[Score]
     has_previous: bool
     has_next: bool
-    last_inspections: dict[int, LastInspection] = field(default_factory=dict)
-    blinding: ListBlinding = field(default_factory=ListBlinding)
-
-    def rank_shown(self, score: Score) -> int:
-        return self.blinding.shown(score.rank)
 
     @property
     def first_rank(self) -> int | None:
-        return self.rank_shown(self.rows[0]) if self.rows else None
+        return self.rows[0].rank_shown if self.rows else None
 
     @property
     def last_rank(self) -> int | None:
-        return self.rank_shown(self.rows[-1]) if self.rows else None
+        return self.rows[-1].rank_shown if self.rows else None
 
 
 def ranked_page(
@@ -83,14 +75,18 @@ def ranked_page(
         rows = list(window.order_by("-rank")[: PAGE_SIZE + 1])
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE][::-1]
-        page = RankedPage(rows, has_previous=more, has_next=not last and bool(rows), blinding=blinding)
+        page = RankedPage(rows, has_previous=more, has_next=not last and bool(rows))
         if page.rows and not last:
             page.has_next = scores.filter(rank__gt=page.rows[-1].rank).exists()
     else:
         window = scores.filter(rank__gt=blinding.stored(after)) if after is not None else scores
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
-        page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE, blinding=blinding)
-    page.last_inspections = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+        page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
+    seen = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+    for row in page.rows:
+        row.rank_shown = blinding.shown(row.rank)
+        row.percentile_shown = blinding.percentile(row.rank, row.percentile)
+        row.last_inspection = seen.get(row.employer_id)
     return page
 
 
@@ -118,35 +114,6 @@ def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] 
         grouped = scores.values("band").annotate(n=Count("*")).order_by()
     found = {row["band"]: row["n"] for row in grouped}
     return {band: found.get(band, 0) for band in Band.values}
-
-
-def band_counts_looked_up(
-    *, run: ScoringRun, employer_ids: np.ndarray, keep: Callable[[ListedEmployers], np.ndarray]
-) -> dict[int, int] | None:
-    """Employers per band among `employer_ids` (a name search's) that `keep` keeps, from the
-    run's lookup (RunLookup); None for a run published before lookups existed. A broad
-    search ("Bouw") counted from the scores would probe one score per match."""
-    lookup = _run_lookup(run.pk, run.finished_at)
-    if lookup is None:
-        return None
-    first_employer, packed = lookup
-    listed = lookup_read(first_employer=first_employer, packed=packed, employer_ids=employer_ids)
-    found = np.bincount(listed.band[keep(listed)], minlength=len(Band.values) + 1)
-    return {band: int(found[band]) for band in Band.values}
-
-
-@functools.lru_cache(maxsize=24)
-def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | None:
-    """A run's packed lookup, kept in the process (two bytes per employer id): written with
-    the run, it never changes. The publication time is in the key all the
-    same: run ids come again in a new (test) database."""
-    row = RunLookup.objects.filter(run_id=run_id).values_list("first_employer", "packed").first()
-    return None if row is None else (row[0], bytes(row[1]))
-
-
-def run_lookups_forget() -> None:
-    """Empty this process's copies of the runs' lookups (benchmarks of uncached pages)."""
-    _run_lookup.cache_clear()
 
 
 def employer_scores(*, employer: Employer) -> list[Score]:
