@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, QuerySet
-from django.utils.translation import get_language
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import (
@@ -52,33 +50,6 @@ def employer_counts_by_sector_region(*, user: AbstractBaseUser | AnonymousUser) 
         rows.append((sector, cells, sum(cells)))
     column_totals = [sum(row[1][i] for row in rows) for i in range(len(regions))]
     return SectorRegionCounts(regions, rows, column_totals, sum(column_totals))
-
-
-# (SQL of the queryset, language) -> (when read, choices)
-_REFERENCE_CHOICES: dict[tuple[str, str | None], tuple[float, list[tuple[str, str]]]] = {}
-REFERENCE_SECONDS = 60
-
-
-def reference_choices(queryset: QuerySet) -> list[tuple[str, str]]:
-    """(code, name in the current language) of reference rows (sectors, offence types,
-    regions, sub-regions), kept a minute by each process.
-
-    The list's filter form shows them on every page it renders: reading and rendering them
-    as model choices took a third of an uncached list page. They change only through a
-    migration or the admin; the minute bounds how long a renamed one shows its old name.
-    """
-    key = (str(queryset.query), get_language())
-    now = time.monotonic()
-    found = _REFERENCE_CHOICES.get(key)
-    if found is None or now - found[0] > REFERENCE_SECONDS:
-        found = (now, [(row.pk, str(row)) for row in queryset])
-        _REFERENCE_CHOICES[key] = found
-    return found[1]
-
-
-def reference_choices_forget() -> None:
-    """Read reference rows afresh next time (tests that change them)."""
-    _REFERENCE_CHOICES.clear()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def _empty_cache() -> None:
     """Each test starts without the rendered fragments an earlier one cached (local memory)."""
     from django.core.cache import cache
 
-    from inspections.selectors import reference_choices_forget
+    from workspace.filters import reference_choices_forget
 
     cache.clear()
     reference_choices_forget()  # the process's copy of sectors, regions…: a test may change them

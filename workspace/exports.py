@@ -27,7 +27,7 @@ from scoring.features.registry import reason_text
 from scoring.models import Band, Score, ScoringRun, SizeClass
 from workspace import selectors, services
 from workspace.filters import RankedListFilter
-from workspace.worklists import ListBlinding
+from workspace.selectors import ListBlinding
 
 EXPORT_MAX_ROWS = 10_000
 # The starts OWASP's CSV injection guidance lists, exactly. Not on it, so not here: spaces

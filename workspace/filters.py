@@ -10,6 +10,7 @@ scores only.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import django_filters
@@ -21,10 +22,10 @@ from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms.renderers import Jinja2
 from django.urls import reverse_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion, name_words
-from inspections.selectors import reference_choices
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
 
 SEARCH_MAX_CHARS = 100
@@ -54,6 +55,33 @@ def _number_digits(value: str) -> str | None:
     digits = _DIGITS.sub("", value).upper().removeprefix("BE")
     # ASCII only: "²" and "１２３" are digits to str.isdigit(), never in an enterprise number.
     return digits if digits.isascii() and digits.isdigit() else None
+
+
+# (SQL of the queryset, language) -> (when read, choices)
+_REFERENCE_CHOICES: dict[tuple[str, str | None], tuple[float, list[tuple[str, str]]]] = {}
+REFERENCE_SECONDS = 60
+
+
+def reference_choices(queryset: QuerySet) -> list[tuple[str, str]]:
+    """(code, name in the current language) of reference rows (sectors, offence types,
+    regions, sub-regions), kept a minute by each process.
+
+    The list's filter form shows them on every page it renders: reading and rendering them
+    as model choices took a third of an uncached list page. They change only through a
+    migration or the admin; the minute bounds how long a renamed one shows its old name.
+    """
+    key = (str(queryset.query), get_language())
+    now = time.monotonic()
+    found = _REFERENCE_CHOICES.get(key)
+    if found is None or now - found[0] > REFERENCE_SECONDS:
+        found = (now, [(row.pk, str(row)) for row in queryset])
+        _REFERENCE_CHOICES[key] = found
+    return found[1]
+
+
+def reference_choices_forget() -> None:
+    """Read reference rows afresh next time (tests that change them)."""
+    _REFERENCE_CHOICES.clear()
 
 
 class SearchField(forms.CharField):

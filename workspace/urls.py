@@ -3,16 +3,16 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from inspections.converters import EnterpriseNumberConverter
-from workspace import views, views_worklists
+from workspace import views, views_lists, views_worklists
 
 register_converter(EnterpriseNumberConverter, "enterprise_number")
 
 app_name = "workspace"
 
 urlpatterns = [
-    path("lists/", views.ranked_list, name="ranked_list"),
-    path("lists/subregions/", views.subregion_options, name="subregion_options"),
-    path("lists/export.<str:format>", views.ranked_list_export, name="ranked_list_export"),
+    path("lists/", views_lists.ranked_list, name="ranked_list"),
+    path("lists/subregions/", views_lists.subregion_options, name="subregion_options"),
+    path("lists/export.<str:format>", views_lists.ranked_list_export, name="ranked_list_export"),
     path("employers/<enterprise_number:enterprise_number>/", views.employer_detail, name="employer_detail"),
     path("employers/<enterprise_number:enterprise_number>/notes/", views.note_create, name="note_create"),
     path("employers/<enterprise_number:enterprise_number>/target/", views.target_add, name="target_add"),

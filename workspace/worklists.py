@@ -16,7 +16,6 @@ the same employers in the same order again with numpy's generator and that seed.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,7 +35,7 @@ from scoring.models import Score, ScoringRun
 from workspace.models import Worklist, WorklistEntry, WorklistSettings
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser
 
 MAX_SIZE = 200
 RECENT_DAYS = 365  # an employer visited within the last year is not put on a worklist
@@ -216,102 +215,3 @@ def worklist_entries(*, worklist: Worklist, user: AbstractBaseUser) -> QuerySet[
         .select_related("employer__subregion", "employer__postal_code", "inspection")
         .order_by("position")
     )
-
-
-def _open_worklist_inspections(user: AbstractBaseUser) -> QuerySet[Inspection]:
-    """The user's worklist inspections whose employers stay hidden from them: each one not
-    completed (a cancelled one too: cancelling must not be a way to see the scores), and
-    every one of a worklist that still has an inspection to do. Seeing the model picks
-    among the first ones done would tell that the rest are random controls: the share of
-    random controls is known."""
-    to_do = Inspection.objects.filter(
-        worklist_entry__worklist=OuterRef("worklist_entry__worklist"), status__in=Inspection.OPEN_STATUSES
-    )
-    return Inspection.objects.filter(inspector=user, worklist_entry__isnull=False).filter(
-        ~Q(status=InspectionStatus.COMPLETED) | Exists(to_do)
-    )
-
-
-def blinded_for(*, user: AbstractBaseUser, employer: Employer) -> bool:
-    """Whether the employer is on one of the user's open worklist inspections: its pages
-    then show no score, band, rank or reason."""
-    return _open_worklist_inspections(user).filter(employer=employer).exists()
-
-
-def blinded_employers(*, user: AbstractBaseUser) -> QuerySet[Inspection]:
-    """The ids (`employer_id`) of the employers of the user's open worklist inspections, as
-    a subquery: left out of their ranked lists, exports and band counts (see ListBlinding)."""
-    return _open_worklist_inspections(user).values("employer_id")
-
-
-def blinded_employer_ids(*, user: AbstractBaseUser | AnonymousUser) -> tuple[int, ...]:
-    """The same ids, sorted and read."""
-    if not user.is_authenticated:
-        return ()
-    return tuple(sorted({row["employer_id"] for row in blinded_employers(user=user)}))
-
-
-@dataclass(frozen=True)
-class ListBlinding:
-    """How a ranked list hides the employers of the user's open worklist inspections.
-
-    Their rows are left out, and the ranks shown close up over them: a list whose ranks
-    ran 11, 13 would tell the inspector that one of their worklist employers stands at 12,
-    a model pick. Shown ranks are also the page keys in the address, for the same reason.
-    """
-
-    employer_ids: tuple[int, ...] = ()
-    ranks: tuple[int, ...] = ()  # theirs in the list's run, sorted
-    scored: int = 0  # employers the run scored
-
-    def shown(self, rank: int) -> int:
-        """The rank the user sees for a listed employer's rank in the run."""
-        return rank - bisect.bisect_left(self.ranks, rank)
-
-    def percentile(self, rank: int, percentile: float) -> float:
-        """The percentile the user sees: the share scored lower among the employers left
-        (scoring.services.ranking.scores_rank), so that it closes up with the ranks."""
-        if not self.ranks:
-            return percentile
-        left = self.scored - len(self.ranks)
-        return 100.0 * (left - self.shown(rank)) / left
-
-    def stored(self, shown: int) -> int:
-        """The rank in the run of the listed employer the user sees at `shown`."""
-        rank = shown
-        for hidden in self.ranks:
-            if hidden > rank:
-                break
-            rank += 1
-        return rank
-
-
-def scores_as_shown(*, scores: list[Score], blinded: tuple[int, ...]) -> list[Score]:
-    """Each score with `rank_shown` and `percentile_shown`, as the user's ranked lists show
-    them (ListBlinding): an employer page with the run's own rank would tell, by the
-    difference, how many of the user's hidden worklist employers rank above it. One query,
-    for a user with open worklist inspections only."""
-    ranks = _hidden_ranks(run_ids=[score.run_id for score in scores], blinded=blinded)
-    for score in scores:
-        blinding = ListBlinding(blinded, ranks[score.run_id], score.run.employers_scored)
-        score.rank_shown = blinding.shown(score.rank)
-        score.percentile_shown = blinding.percentile(score.rank, score.percentile)
-    return scores
-
-
-def list_blinding(*, employer_ids: tuple[int, ...], run: ScoringRun) -> ListBlinding:
-    """The blinding of one run's list: one query, for a user with open worklist inspections only."""
-    if not employer_ids:
-        return ListBlinding()
-    ranks = _hidden_ranks(run_ids=[run.pk], blinded=employer_ids)[run.pk]
-    return ListBlinding(employer_ids, ranks, run.employers_scored)
-
-
-def _hidden_ranks(*, run_ids: list[int], blinded: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
-    """Per run, the ranks of the blinded employers, sorted (one query; none without either)."""
-    ranks: dict[int, list[int]] = {run_id: [] for run_id in run_ids}
-    if blinded and run_ids:
-        hidden = Score.objects.filter(run__in=run_ids, employer_id__in=blinded).values_list("run_id", "rank")
-        for run_id, rank in hidden:
-            ranks[run_id].append(rank)
-    return {run_id: tuple(sorted(found)) for run_id, found in ranks.items()}

@@ -205,7 +205,7 @@ def test_a_region_that_is_none_gets_a_message(ranked, logged_in, region, message
 def test_unknown_regions_add_nothing_to_the_process_copy_of_the_reference_rows(db) -> None:
     """Each region sent used to narrow the sub-regions by a query of its own, which the
     process kept: any string, as long as it liked, added an entry for good."""
-    from inspections.selectors import _REFERENCE_CHOICES
+    from workspace.filters import _REFERENCE_CHOICES
 
     for region in ("BE2", ""):  # the rows of a region, and of all regions
         RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "region": region})

@@ -16,7 +16,8 @@ from django.utils import timezone
 from inspections.models import Inspection
 from scoring.models import Band, Score
 from tests.workspace.support import OFFENCE, SECTOR, publish_run, ranks_shown, table_rows
-from workspace.worklists import ListBlinding, WorklistRequest, worklist_create
+from workspace.selectors import ListBlinding
+from workspace.worklists import WorklistRequest, worklist_create
 
 pytestmark = pytest.mark.django_db
 
