@@ -255,7 +255,7 @@ def _scoring_clear() -> None:
     """Start from no model at all: the gates then compare with nothing left from an earlier run."""
     from django.db import connection, transaction
 
-    from scoring.models import ModelVersion, Score, ScoreCount, ScoringRun
+    from scoring.models import ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
 
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
@@ -266,7 +266,7 @@ def _scoring_clear() -> None:
         )
         for (partition,) in cursor.fetchall():
             cursor.execute(f"DROP TABLE {quote(partition)}")
-        tables = [quote(m._meta.db_table) for m in (Score, ScoreCount, ScoringRun, ModelVersion)]
+        tables = [quote(m._meta.db_table) for m in (Score, ScoreCount, RunLookup, ScoringRun, ModelVersion)]
         cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 

@@ -342,6 +342,23 @@ class ScoreCount(models.Model):
         return f"run {self.run_id} band {self.band}: {self.employers}"
 
 
+class RunLookup(models.Model):
+    """A run's list columns per employer id, packed (scoring.services.lookups): what the
+    band counts of a name search read instead of the scores. Written with the run's scores."""
+
+    run = models.OneToOneField(ScoringRun, on_delete=models.CASCADE, primary_key=True, related_name="lookup")
+    first_employer = models.BigIntegerField()
+    # Two bytes per employer id from first_employer; stored uncompressed (migration 0007):
+    # read whole on every search that is not yet in the process's memory.
+    packed = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("run lookup")
+
+    def __str__(self) -> str:
+        return f"lookup of run {self.run_id}"
+
+
 class SectorQuarterWage(models.Model):
     """The median wage per FTE of a sector's declarations in one quarter.
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion, name_words
 from scoring.models import Band, Score, ScoreCount, ScoringRun, SizeClass, VisitRecency
+from scoring.services.lookups import ListedEmployers
 
 SEARCH_MAX_CHARS = 100
 _RANK_MAX = 2_147_483_647
@@ -121,6 +122,21 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, values)) + "}"]
 
 
+def _column_rule(name: str, value: Any) -> tuple[str, str, Any]:
+    """(column, lookup, operand) of the filter `name` on the list columns that Score,
+    ScoreCount and a run's lookup share. The one place these rules are written: the
+    FilterSet applies them as SQL, `RankedListFilter.listed_match` with numpy."""
+    if name == "not_inspected":  # recency classes above the one that ends at `value` months
+        return "visit_recency", "gt", VisitRecency.months().index(int(value))
+    if name == "legal_form":
+        return "legal_form", "exact", value
+    return name, "in", sorted({int(item) for item in value})  # band, size_class
+
+
+_COLUMN_FILTERS = ("band", "size_class", "legal_form", "not_inspected")
+_NUMPY_LOOKUPS = {"in": np.isin, "exact": np.equal, "gt": np.greater}
+
+
 class RankedListForm(forms.Form):
     # Django's own widget templates, in its Jinja2 versions: the form's eighty or so
     # options and checkboxes render on every list page (docs/workspace.md). One instance,
@@ -156,14 +172,19 @@ class RankedListFilter(django_filters.FilterSet):
         choices=Band.choices, label=_("Band"), distinct=False, method="_band", widget=forms.CheckboxSelectMultiple
     )
     size_class = django_filters.MultipleChoiceFilter(
-        choices=SizeClass.choices, label=_("Size"), distinct=False, widget=forms.CheckboxSelectMultiple
+        choices=SizeClass.choices,
+        label=_("Size"),
+        distinct=False,
+        method="_column",
+        widget=forms.CheckboxSelectMultiple,
     )
-    legal_form = django_filters.ChoiceFilter(choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"))
-
+    legal_form = django_filters.ChoiceFilter(
+        choices=LegalForm.choices, label=_("Legal form"), empty_label=_("All"), method="_column"
+    )
     not_inspected = django_filters.ChoiceFilter(
         choices=[("6", _("6 months")), ("12", _("12 months")), ("24", _("2 years")), ("36", _("3 years"))],
         label=_("Not inspected in the last"),
-        method="_not_inspected",
+        method="_column",
         empty_label=_("any time"),
     )
     q = SearchFilter(label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True)
@@ -176,6 +197,9 @@ class RankedListFilter(django_filters.FilterSet):
     # The published run the scores come from, once the view has chosen it from sector and
     # offence: the band filter reads its ScoreCount rows to bound the ranks.
     run: ScoringRun | None = None
+    # Set by a search by name: the ids of the employers whose name matches, in the chosen
+    # place and the user's scope (sorted, unique), which the band counts look up.
+    matching_ids: np.ndarray | None = None
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
@@ -218,11 +242,15 @@ class RankedListFilter(django_filters.FilterSet):
             self._codes[region.pk] = list(SubRegion.objects.filter(region=region).values_list("code", flat=True))
         return self._codes[region.pk]
 
+    def _column(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        column, lookup, operand = _column_rule(name, value)
+        return queryset.filter(**{f"{column}__{lookup}": operand})
+
     def _band(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
         if not value:
             return queryset
-        bands = sorted({int(item) for item in value})
-        queryset = queryset.filter(band__in=bands)
+        queryset = self._column(queryset, name, value)
+        bands = _column_rule(name, value)[2]
         run_id = self.run.pk if self.run is not None and queryset.model is Score else None
         if run_id is None:
             return queryset
@@ -243,10 +271,6 @@ class RankedListFilter(django_filters.FilterSet):
             return queryset  # nothing before the red band to skip
         return queryset.filter(rank__gt=Coalesce(employers(band__lt=bands[0]), 0))
 
-    def _not_inspected(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # Recency classes above the one that ends at `value` months (the choices guard the value).
-        return queryset.filter(visit_recency__gt=VisitRecency.months().index(int(value)))
-
     def _search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value or queryset.model is not Score:
             return queryset
@@ -265,9 +289,10 @@ class RankedListFilter(django_filters.FilterSet):
         )
         sector = self.form.cleaned_data["sector"].pk
         matching = words.employer_ids(value, sector=sector, subregions=self._search_place())
-        # Read, then sent back as one array, which PostgreSQL hashes: a subquery would make
-        # it probe the scores id by id (docs/workspace.md).
-        return queryset.filter(AnyOf(F("employer_id"), _ids_read(matching).tolist()))
+        # The ids are read anyway (the band counts look them up): sent back as one array,
+        # which PostgreSQL hashes, they cost less than the subquery again (docs/workspace.md).
+        self.matching_ids = _ids_read(matching)
+        return queryset.filter(AnyOf(F("employer_id"), self.matching_ids.tolist()))
 
     def _search_place(self) -> list[str] | None:
         """The sub-regions a name search looks in: the chosen place's, or None for all.
@@ -281,6 +306,18 @@ class RankedListFilter(django_filters.FilterSet):
         if cleaned.get("region"):
             return self._region_codes(cleaned["region"])
         return None
+
+    def listed_match(self, listed: ListedEmployers) -> np.ndarray:
+        """Which employers of a run's lookup (scoring.services.lookups) are scored and kept by
+        the filters on the list columns: the band counts of a name search, whose words
+        and place chose the employers looked up."""
+        keep = listed.band > 0
+        for name in _COLUMN_FILTERS:
+            value = self.form.cleaned_data.get(name)
+            if value:
+                column, lookup, operand = _column_rule(name, value)
+                keep &= _NUMPY_LOOKUPS[lookup](getattr(listed, column), operand)
+        return keep
 
     @property
     def searching(self) -> bool:

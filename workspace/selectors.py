@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import bisect
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
-from scoring.models import Band, ModelVersion, Score, ScoreCount, ScoringRun
+from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
+from scoring.services.lookups import ListedEmployers, lookup_read
 from workspace.models import Note, ScoreJudgement
 
 if TYPE_CHECKING:
@@ -83,7 +87,12 @@ def ranked_page(
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
         page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
     seen = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+    # The labels in the reader's language, once a page: get_band_display translates every
+    # choice again for each row.
+    bands, sizes = dict(Band.choices), dict(SizeClass.choices)
+    bands, sizes = {key: str(label) for key, label in bands.items()}, {key: str(label) for key, label in sizes.items()}
     for row in page.rows:
+        row.band_label, row.size_label = bands[row.band], sizes.get(row.size_class, "")
         row.rank_shown = blinding.shown(row.rank)
         row.percentile_shown = blinding.percentile(row.rank, row.percentile)
         row.last_inspection = seen.get(row.employer_id)
@@ -114,6 +123,35 @@ def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] 
         grouped = scores.values("band").annotate(n=Count("*")).order_by()
     found = {row["band"]: row["n"] for row in grouped}
     return {band: found.get(band, 0) for band in Band.values}
+
+
+def band_counts_looked_up(
+    *, run: ScoringRun, employer_ids: np.ndarray, keep: Callable[[ListedEmployers], np.ndarray]
+) -> dict[int, int] | None:
+    """Employers per band among `employer_ids` (a name search's) that `keep` keeps, from the
+    run's lookup (RunLookup); None for a run published before lookups existed. A broad
+    search ("Bouw") counted from the scores would probe one score per match."""
+    lookup = _run_lookup(run.pk, run.finished_at)
+    if lookup is None:
+        return None
+    first_employer, packed = lookup
+    listed = lookup_read(first_employer=first_employer, packed=packed, employer_ids=employer_ids)
+    found = np.bincount(listed.band[keep(listed)], minlength=len(Band.values) + 1)
+    return {band: int(found[band]) for band in Band.values}
+
+
+@functools.lru_cache(maxsize=24)
+def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | None:
+    """A run's packed lookup, kept in the process (two bytes per employer id): written with
+    the run, it never changes. The publication time is in the key all the
+    same: run ids come again in a new (test) database."""
+    row = RunLookup.objects.filter(run_id=run_id).values_list("first_employer", "packed").first()
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def run_lookups_forget() -> None:
+    """Empty this process's copies of the runs' lookups (benchmarks of uncached pages)."""
+    _run_lookup.cache_clear()
 
 
 def employer_scores(*, employer: Employer) -> list[Score]:

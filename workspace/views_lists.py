@@ -120,21 +120,28 @@ def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[s
 
 
 def _band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
-    """Employers per band for the list's filters. A search counts the scores it lists; the
-    other filters sum the run's ScoreCount rows, which count the blinded employers too:
-    they are taken off again, or a count would say what band a hidden employer is in."""
+    """Employers per band for the list's filters: summed from ScoreCount; for a name search
+    looked up in the run's lookup; for a number search (or a run without a lookup) counted
+    from the filtered scores. The first two count the blinded employers too: they are
+    taken off again, or a count would say what band a hidden employer is in."""
     filterset, run = query.filterset, query.run
     assert run is not None
-    if filterset.searching:
+    counts: dict[int, int] | None = None
+    if filterset.matching_ids is not None:
+        counts = selectors.band_counts_looked_up(
+            run=run, employer_ids=filterset.matching_ids, keep=filterset.listed_match
+        )
+    if counts is None and filterset.searching:
         return selectors.band_counts(counts=None, scores=query.scores)
-    # As of the run for everyone (see ScoreCount): counting a limited user's scores with
-    # their employers' current places would count a whole region's scores on every page.
-    summed = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
-    counts = selectors.band_counts(counts=summed, scores=None)
+    if counts is None:
+        # As of the run for everyone (see ScoreCount): counting a limited user's scores with
+        # their employers' current places would count a whole region's scores on every page.
+        summed = filterset.filter_queryset(ScoreCount.objects.visible_to(request.user).filter(run=run))
+        counts = selectors.band_counts(counts=summed, scores=None)
     if query.blinded_scores is not None:
         hidden = selectors.band_counts(counts=None, scores=query.blinded_scores)
-        # Never below zero: the counts are as of the run, a limited user's scores as of now
-        # (docs/workspace.md).
+        # Never below zero: an employer that moved since the run may be counted by its
+        # current place in a name search's lookup but hidden by the run's.
         counts = {band: max(count - hidden[band], 0) for band, count in counts.items()}
     return counts
 

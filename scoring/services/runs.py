@@ -32,12 +32,13 @@ from threadpoolctl import threadpool_limits
 from miningwatch import stamps
 from miningwatch.bulk import CopyStream, constant, copy_in, copy_sql, copy_text
 from scoring.features.computation import SECTOR_TARGETS, features_read
-from scoring.models import Band, ModelVersion, RunStatus, Score, ScoreCount, ScoringRun
+from scoring.models import Band, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 
 from .artifact_checks import artifact_check, check_sample_of
 from .artifact_sandbox import Sandbox
 from .artifacts import Artifact, ArtifactRefused
 from .freshness import Freshness, declarations_freshness, freshness_refusal
+from .lookups import lookup_pack
 from .ranking import Listing, ScoredSector, row_tails, rows_render, scores_rank
 
 logger = logging.getLogger("scoring.runs")
@@ -207,6 +208,7 @@ def _publish(run: ScoringRun, scored: ScoredSector, freshness: Freshness) -> Non
         _partition_attach(cursor, run, partition)
         if scored.listing is not None:
             _counts_write(cursor, run, scored.listing.counts(band))
+            _lookup_write(run, scored.employer_ids, band, scored.listing)
         _statistics_gather(cursor, partition)
         published = ScoringRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
             status=RunStatus.SUCCEEDED,
@@ -281,6 +283,18 @@ def _counts_write(cursor: object, run: ScoringRun, counts: pd.DataFrame) -> None
     copy_in(cursor, ScoreCount._meta.db_table, _COUNT_COLUMNS, copy_text(columns))
 
 
+def _lookup_write(run: ScoringRun, employer_ids: np.ndarray, band: np.ndarray, listing: Listing) -> None:
+    """The run's RunLookup row, in the publishing transaction."""
+    first, packed = lookup_pack(
+        employer_ids=employer_ids,
+        band=band,
+        size_class=listing.size_class,
+        visit_recency=listing.visit_recency,
+        legal_form=listing.legal_form,
+    )
+    RunLookup.objects.create(run=run, first_employer=first, packed=packed)
+
+
 def _band_summary(band: np.ndarray) -> str:
     counts = np.bincount(band, minlength=5)
     return ", ".join(f"{Band(number).label} {counts[number]}" for number in Band.values)
@@ -337,6 +351,7 @@ def scores_prune(*, keep: int = 2) -> int:
         else:
             stale.append(run.pk)
     ScoreCount.objects.filter(run_id__in=stale).delete()
+    RunLookup.objects.filter(run_id__in=stale).delete()
     return _scores_drop(stale)
 
 

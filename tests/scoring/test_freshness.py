@@ -16,6 +16,7 @@ from scoring.features.medians import sector_wage_medians_ensure
 from scoring.models import (
     ModelStatus,
     ModelVersion,
+    RunLookup,
     RunStatus,
     Score,
     ScoreCount,
@@ -211,7 +212,7 @@ def test_a_run_on_a_mostly_undeclared_latest_quarter_is_refused_and_the_previous
     assert run.declared_shares[LATEST.isoformat()]["declared"] < run.declared_shares[LATEST.isoformat()]["employers"]
     # Nothing half-written: no score, count, lookup or table; the lists still read the previous run.
     assert not Score.objects.filter(run=run).exists()
-    assert not ScoreCount.objects.filter(run=run).exists()
+    assert not ScoreCount.objects.filter(run=run).exists() and not RunLookup.objects.filter(run=run).exists()
     assert _partitions() == partitions
     assert list(ScoringRun.objects.published()) == [published]
     # Executed again (a task delivered twice): left alone.

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from inspections.models import Employer
 from scoring.features.registry import FEATURE_NAMES, reason_parts
-from scoring.models import Band, ModelStatus, ModelVersion, RunStatus, Score, ScoreCount, ScoringRun
+from scoring.models import Band, ModelStatus, ModelVersion, RunLookup, RunStatus, Score, ScoreCount, ScoringRun
 from scoring.services import runs
+from scoring.services.lookups import lookup_read
 from scoring.services.ranking import scores_rank
 from scoring.services.runs import (
     RunFailed,
@@ -247,14 +248,12 @@ def test_scores_prune_keeps_the_latest_runs(model) -> None:
     ScoringRun.objects.filter(pk=running.pk).update(status=RunStatus.RUNNING, finished_at=None)
 
     for run in (runs_[0], runs_[3]):
-        ScoreCount.objects.create(
-            run=run, subregion_id=None, size_class=1, legal_form="BV", visit_recency=0, band=1, employers=1
-        )
+        RunLookup.objects.create(run=run, first_employer=employers[0], packed=b"\x04\x00")
 
     deleted = scores_prune(keep=2)
 
     assert deleted == 2 * len(employers)
-    assert list(ScoreCount.objects.values_list("run_id", flat=True)) == [runs_[3].pk]
+    assert list(RunLookup.objects.values_list("run_id", flat=True)) == [runs_[3].pk]
     kept = set(Score.objects.values_list("run_id", flat=True).distinct())
     assert kept == {runs_[2].pk, runs_[3].pk, *(run.pk for run in other), running.pk}
     assert ScoringRun.objects.filter(pk__in=[runs_[0].pk, failed.pk]).count() == 2  # the runs stay, as history
@@ -395,3 +394,13 @@ def test_a_run_copies_the_list_columns_and_counts_them(model) -> None:
     counted = ScoreCount.objects.filter(run=run)
     from_counts = {tuple(row[k] for k in keys): row["n"] for row in counted.values(*keys).annotate(n=Sum("employers"))}
     assert from_counts == from_scores
+    # The run's lookup holds the same copies, for every scored employer.
+    lookup = RunLookup.objects.get(run=run)
+    rows = list(scores.values_list("employer_id", "band", "size_class", "visit_recency", "legal_form"))
+    listed = lookup_read(
+        first_employer=lookup.first_employer, packed=bytes(lookup.packed), employer_ids=np.array([r[0] for r in rows])
+    )
+    assert listed.band.tolist() == [r[1] for r in rows]
+    assert listed.size_class.tolist() == [r[2] or 0 for r in rows]
+    assert listed.visit_recency.tolist() == [r[3] for r in rows]
+    assert listed.legal_form.tolist() == [r[4] for r in rows]

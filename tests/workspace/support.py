@@ -15,8 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
 from inspections.models import Employer, Finding, Inspection, InspectorScope, NaceCode, PostalCode, Region
-from scoring.models import ModelVersion, Score, ScoreCount, ScoringRun
+from scoring.models import ModelVersion, RunLookup, Score, ScoreCount, ScoringRun
+from scoring.services.lookups import lookup_pack
 from tests.factories import (
     FindingFactory,
     InspectionFactory,
@@ -60,8 +63,10 @@ def publish_run(
     offence: str = OFFENCE,
     names: dict[int, str] | None = None,
     places: list[tuple[str, str]] = PLACES,
+    lookup: bool = True,
 ) -> Published:
-    """A succeeded run of n employers (rank 1 = riskiest) and its ScoreCount rows."""
+    """A succeeded run of n employers (rank 1 = riskiest), its ScoreCount rows and (unless
+    `lookup` is false, as in runs published before it existed) its RunLookup."""
     names = names or {}
     nace = NaceCode.objects.get(code=NACE_OF[sector])
     postal = {code: PostalCode.objects.get(code=code) for code, _ in places}
@@ -121,6 +126,15 @@ def publish_run(
         )
         for (subregion, size, form, recency, band), employers_n in counts.items()
     )
+    if lookup:
+        first, packed = lookup_pack(
+            employer_ids=np.array([s.employer_id for s in scores]),
+            band=np.array([s.band for s in scores]),
+            size_class=np.array([s.size_class for s in scores]),
+            visit_recency=np.array([s.visit_recency for s in scores]),
+            legal_form=np.array([s.legal_form for s in scores], dtype=object),
+        )
+        RunLookup.objects.create(run=run, first_employer=first, packed=packed)
     return Published(run, scores)
 
 
