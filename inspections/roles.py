@@ -33,9 +33,12 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("workspace", "view_scorejudgement"),  # the judgements per model and reason
         ("inspections", "add_dataimport"),
         ("inspections", "view_dataimport"),
-        # Upload, set band cut-offs, activate or reject model versions.
+        # Upload and set band cut-offs of model versions; approve or refuse another's
+        # (four eyes), activate an approved one or roll back.
         ("scoring", "add_modelversion"),
         ("scoring", "change_modelversion"),
+        ("scoring", "approve_modelversion"),
+        ("scoring", "activate_modelversion"),
     ],
     TASK_FORCE: [
         ("workspace", "add_scorejudgement"),
@@ -52,11 +55,12 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("inspections", "record_any_outcome"),
         ("inspections", "add_dataimport"),
         ("inspections", "view_dataimport"),
+        ("scoring", "approve_modelversion"),  # the second pair of eyes on an analyst's model
     ],
 }
 
 
-SCORING_MODELS = ["modelversion", "scoringrun", "score"]
+SCORING_MODELS = ["modelversion", "modelevent", "scoringrun", "score"]
 WORKSPACE_MODELS = ["note", "riskprofile", "riskprofilecomment"]
 
 

@@ -1,22 +1,23 @@
-"""Analysts compare, upload and activate model versions here; runs are read-only."""
+"""Administrators upload model versions and set their band cut-offs here; runs and the
+history of versions are read-only. Analysts approve and activate versions on the model
+pages (workspace/views_models.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from inspections.models import OffenceType, Sector
 from scoring.features.registry import FeatureRefused
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion, ScoringRun
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEvent, ModelVersion, ScoringRun
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.evaluation import figure_text
-from scoring.services.training import TrainingRefused, model_version_activate
+from scoring.services.training import TrainingRefused
 from scoring.services.uploads import MAX_UPLOAD_BYTES, model_version_upload
 
 
@@ -130,7 +131,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "created_at",
         "activated_at",
     )
-    actions = ["activate", "reject"]
     roc_auc = _metric("roc_auc", "AUC")
     average_precision = _metric("average_precision", _("avg. precision"))
     lift = _metric("lift", _("lift"))
@@ -154,26 +154,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return ["sector", "offence_type", "file"]
         return ["red", "orange", "green", "review_note", *self.readonly_fields]
 
-    @admin.action(description=_("Activate the selected version"), permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        pairs = {(v.sector_id, v.offence_type_id) for v in queryset}
-        if len(pairs) != queryset.count():
-            self.message_user(request, _("Choose one version per sector and offence."), messages.ERROR)
-            return
-        for version in queryset:
-            try:
-                model_version_activate(version=version, user=request.user)
-            except (ArtifactRefused, FeatureRefused) as exc:
-                self.message_user(request, f"{version}: {exc}", messages.ERROR)
-                continue
-            self.message_user(request, _("%(version)s is now active.") % {"version": version}, messages.SUCCESS)
-
-    @admin.action(description=_("Reject the selected candidates"), permissions=["change"])
-    def reject(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        count = queryset.filter(status=ModelStatus.CANDIDATE).update(status=ModelStatus.REJECTED)
-        message = ngettext("%(count)d candidate rejected.", "%(count)d candidates rejected.", count)
-        self.message_user(request, message % {"count": count})
-
 
 @admin.register(ScoringRun)
 class ScoringRunAdmin(admin.ModelAdmin):
@@ -195,4 +175,22 @@ class ScoringRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: ScoringRun | None = None) -> bool:
+        return False
+
+
+@admin.register(ModelEvent)
+class ModelEventAdmin(admin.ModelAdmin):
+    """The history of model versions, for reading only: nobody adds, changes or deletes a step."""
+
+    list_display = ("at", "version", "action", "by", "note")
+    list_filter = ("action", "version__sector", "version__offence_type")
+    readonly_fields = [field.name for field in ModelEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelEvent | None = None) -> bool:
         return False

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import Employer, InspectorScope, OffenceType, ScopedQuerySet, Sector, SubRegion
@@ -46,10 +47,11 @@ def band_cutoffs_validate(value: Any) -> None:
 
 
 class ModelStatus(models.TextChoices):
-    CANDIDATE = "candidate", _("Candidate: waiting for an analyst")
+    CANDIDATE = "candidate", _("Candidate: waiting for a second person")
+    APPROVED = "approved", _("Approved: may be activated")
     ACTIVE = "active", _("Active")
     RETIRED = "retired", _("Retired")
-    REJECTED = "rejected", _("Rejected")
+    REJECTED = "rejected", _("Refused")
 
 
 class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
@@ -89,6 +91,10 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["sector", "offence_type", "-created_at"]
         verbose_name = _("model version")
+        permissions = [
+            ("approve_modelversion", "Can approve or refuse a model version made by somebody else"),
+            ("activate_modelversion", "Can activate an approved model version or roll back to an earlier one"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["sector", "offence_type"], condition=Q(status="active"), name="model_one_active_per_pair"
@@ -101,6 +107,66 @@ class ModelVersion(models.Model):
     @property
     def cutoffs(self) -> dict[str, float]:
         return self.band_cutoffs or DEFAULT_BAND_CUTOFFS
+
+    def may_approve(self, user: AbstractBaseUser) -> bool:
+        """Four eyes: a candidate is approved by somebody other than whoever made it (the
+        nightly run made those without a maker)."""
+        return self.status == ModelStatus.CANDIDATE and self.created_by_id != user.pk
+
+    @property
+    def may_activate(self) -> bool:
+        """Approved, or retired after being active (a rollback): never a candidate."""
+        return self.status == ModelStatus.APPROVED or (
+            self.status == ModelStatus.RETIRED and self.activated_at is not None
+        )
+
+
+class ModelEventAction(models.TextChoices):
+    CREATED = "created", _("made")
+    APPROVED = "approved", _("approved")
+    REFUSED = "refused", _("refused")
+    ACTIVATED = "activated", _("activated")
+    ROLLED_BACK = "rolled_back", _("activated again (rollback)")
+    RETIRED = "retired", _("retired")
+
+
+class ModelEventQuerySet(models.QuerySet["ModelEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise ValidationError("The history of model versions cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValidationError("The history of model versions cannot be deleted.")
+
+
+class ModelEvent(models.Model):
+    """One step in a model version's life: who made, approved, refused, activated or retired
+    it, when and why. Written once: the application, the admin and (by a trigger,
+    migration scoring 0009) the database refuse to change or delete a row."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(_("action"), max_length=20, choices=ModelEventAction.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("by")
+    )  # None: the nightly run
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.TextField(_("why"), blank=True)
+
+    objects = ModelEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("model version event")
+
+    def __str__(self) -> str:
+        return f"{self.version_id} {self.action} by {self.by or 'the nightly run'} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValidationError("The history of model versions cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError("The history of model versions cannot be deleted.")
 
 
 class RunStatus(models.TextChoices):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from inspections.converters import EnterpriseNumberConverter
-from workspace import views, views_lists, views_worklists
+from workspace import views, views_lists, views_models, views_worklists
 
 register_converter(EnterpriseNumberConverter, "enterprise_number")
 
@@ -31,6 +31,10 @@ urlpatterns = [
     path("notes/<int:pk>/edit/", views.note_edit, name="note_edit"),
     path("targets/", views.my_targets, name="my_targets"),
     path("inspections/<path:reference>/outcome/", views.inspection_outcome, name="inspection_outcome"),
+    path("models/", views_models.model_pairs, name="model_pairs"),
+    path("models/<slug:sector>/<slug:offence>/", views_models.model_pair, name="model_pair"),
+    path("models/<slug:sector>/<slug:offence>/lists/", views_models.lists_state, name="lists_state"),
+    path("models/versions/<int:pk>/<slug:decision>/", views_models.model_version_decide, name="model_version_decide"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),
     path("profiles/<slug:sector>/<slug:offence>/", views.risk_profile, name="risk_profile"),
 ]

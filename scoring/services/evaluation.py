@@ -293,3 +293,77 @@ def figure_text(metrics: dict, name: str) -> str:
     digits = 2 if abs(value) >= 10 else 3
     pair = ((metrics or {}).get("intervals") or {}).get(name)
     return f"{value:.{digits}f}" + (f" ({pair[0]:.{digits}f}-{pair[1]:.{digits}f})" if pair else "")
+
+
+# Random controls of the validation year needed to judge a model on them (rows, offences
+# found, none found). With 5 and 13 offences found among them, models whose lift against
+# the ground truth was 4.8 and 5.2 had lower bounds of 0.37 and 0.48: fewer than 20 found
+# would refuse good models by chance.
+MIN_CONTROLS = (100, 20, 20)
+
+
+def gates_failed(metrics: dict) -> list[str]:
+    """Why a version may not be activated automatically, in words (empty: it passes)."""
+    failed = []
+    low = metrics.get("lower_bounds", {}).get("roc_auc")
+    if low is None or low <= 0.5:
+        failed.append(
+            f"On the {metrics.get('rows', 0)} validation inspections, ROC AUC {_shown(metrics.get('roc_auc'))} "
+            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
+        )
+    failed.extend(_control_gate(metrics))
+    rates = metrics.get("band_hit_rates")
+    if not rates or not bands_fall(rates):
+        failed.append("Hit rates do not fall from red to blue on the validation inspections.")
+    comparison = metrics.get("versus_active") or {}
+    high = (comparison.get("interval") or [None, None])[1]
+    if high is not None and high < 0:
+        failed.append(
+            f"On the {comparison['rows']} validation inspections version {comparison['version']} had not seen, its "
+            f"ROC AUC is higher: this version's minus its is {comparison['difference']:.3f} "
+            f"(95 % interval {_range(comparison['interval'])})."
+        )
+    return failed
+
+
+def _control_gate(metrics: dict) -> list[str]:
+    """The random controls: the only inspections whose choice did not lean on risk. With
+    enough of them the model must beat chance among them too (gate_notes says when not)."""
+    counts = metrics.get("random_controls") or {}
+    if not _controls_enough(counts):
+        return []
+    low = metrics.get("lower_bounds", {}).get("control_roc_auc")
+    if low is None or low <= 0.5:
+        return [
+            f"On the {counts['validation_rows']} random controls of the validation year "
+            f"({counts['validation_hits']} found an offence), ROC AUC {_shown(metrics.get('control_roc_auc'))} "
+            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
+        ]
+    return []
+
+
+def _controls_enough(counts: dict) -> bool:
+    rows, hits = counts.get("validation_rows", 0), counts.get("validation_hits", 0)
+    return rows >= MIN_CONTROLS[0] and hits >= MIN_CONTROLS[1] and rows - hits >= MIN_CONTROLS[2]
+
+
+def gate_notes(metrics: dict) -> list[str]:
+    """What the gates could not check, in words, for the version's note."""
+    counts = metrics.get("random_controls") or {}
+    if _controls_enough(counts):
+        return []
+    return [
+        f"Only {counts.get('validation_rows', 0)} random controls in the validation year, of which "
+        f"{counts.get('validation_hits', 0)} found an "
+        f"offence: too few to check the model on an unbiased sample (at least {MIN_CONTROLS[0]}, with "
+        f"{MIN_CONTROLS[1]} found and {MIN_CONTROLS[2]} not), so its lift interval is wide; it was judged on "
+        "every validation inspection."
+    ]
+
+
+def _shown(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3f}"
+
+
+def _range(pair: list[float] | None) -> str:
+    return "unknown" if not pair else f"{pair[0]:.3f} to {pair[1]:.3f}"

@@ -36,13 +36,13 @@ from sklearn.pipeline import Pipeline
 
 from inspections.models import OffenceType, Sector
 from scoring.features.computation import INSPECTED_TARGETS, SECTOR_SAMPLE_TARGETS, features_frame
-from scoring.features.registry import FEATURE_NAMES, FeatureRefused, features_check
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
+from scoring.features.registry import FEATURE_NAMES, features_check
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelVersion
 
 from . import evaluation
-from .artifact_checks import artifact_check, sector_sample
 from .artifacts import Artifact, artifact_dump, artifact_load, artifact_sha256
 from .contributions import importance_of
+from .versions import model_event_record, model_version_activate
 
 logger = logging.getLogger("scoring.training")
 
@@ -50,11 +50,6 @@ VALIDATION_DAYS = 365
 POPULATION_SAMPLE = 20_000  # employers of the sector whose scores set the band thresholds
 MIN_TRAINING = (50, 5)  # rows, of which offences found
 MIN_VALIDATION = (20, 3)
-# Random controls of the validation year needed to judge a model on them (rows, offences
-# found, none found). With 5 and 13 offences found among them, models whose lift against
-# the ground truth was 4.8 and 5.2 had lower bounds of 0.37 and 0.48: fewer than 20 found
-# would refuse good models by chance.
-MIN_CONTROLS = (100, 20, 20)
 # Random controls count three times in training: they are the only inspections not aimed
 # at likely fraudsters, so they pull the model toward the whole sector and away from the
 # profile of the employers complaints point at. Measured against no weighting, ten times
@@ -343,88 +338,21 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[s
     return metrics
 
 
-def gates_failed(metrics: dict) -> list[str]:
-    """Why a version may not be activated automatically, in words (empty: it passes)."""
-    failed = []
-    low = metrics.get("lower_bounds", {}).get("roc_auc")
-    if low is None or low <= 0.5:
-        failed.append(
-            f"On the {metrics.get('rows', 0)} validation inspections, ROC AUC {_shown(metrics.get('roc_auc'))} "
-            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
-        )
-    failed.extend(_control_gate(metrics))
-    if not evaluation.bands_fall(metrics["band_hit_rates"]):
-        failed.append("Hit rates do not fall from red to blue on the validation inspections.")
-    return failed
-
-
-def _control_gate(metrics: dict) -> list[str]:
-    """The random controls: the only inspections whose choice did not lean on risk. With
-    enough of them the model must beat chance among them too (gate_notes says when not)."""
-    counts = metrics.get("random_controls") or {}
-    if not _controls_enough(counts):
-        return []
-    low = metrics.get("lower_bounds", {}).get("control_roc_auc")
-    if low is None or low <= 0.5:
-        return [
-            f"On the {counts['validation_rows']} random controls of the validation year "
-            f"({counts['validation_hits']} found an offence), ROC AUC {_shown(metrics.get('control_roc_auc'))} "
-            f"(one-sided 95 % lower bound {_shown(low)}) does not show that the model ranks better than chance."
-        ]
-    return []
-
-
-def _controls_enough(counts: dict) -> bool:
-    rows, hits = counts.get("validation_rows", 0), counts.get("validation_hits", 0)
-    return rows >= MIN_CONTROLS[0] and hits >= MIN_CONTROLS[1] and rows - hits >= MIN_CONTROLS[2]
-
-
-def gate_notes(metrics: dict) -> list[str]:
-    """What the gates could not check, in words, for the version's note."""
-    counts = metrics.get("random_controls") or {}
-    if _controls_enough(counts):
-        return []
-    return [
-        f"Only {counts.get('validation_rows', 0)} random controls in the validation year, of which "
-        f"{counts.get('validation_hits', 0)} found an "
-        f"offence: too few to check the model on an unbiased sample (at least {MIN_CONTROLS[0]}, with "
-        f"{MIN_CONTROLS[1]} found and {MIN_CONTROLS[2]} not), so its lift interval is wide; it was judged on "
-        "every validation inspection."
-    ]
-
-
-def _shown(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3f}"
-
-
-def _range(pair: list[float] | None) -> str:
-    return "unknown" if not pair else f"{pair[0]:.3f} to {pair[1]:.3f}"
-
-
 def version_decide(*, version: ModelVersion, data: TrainingSet, validated: Artifact) -> ModelVersion:
     """Store the version; activate it if it passes the gates and is not credibly worse than the active one."""
-    failed = gates_failed(version.metrics)
+    failed = evaluation.gates_failed(version.metrics)
     active = ModelVersion.objects.active().filter(sector=version.sector, offence_type=version.offence_type).first()
     if active is not None and not failed:
-        comparison = active_comparison(active=active, validated=validated, data=data)
-        version.metrics["versus_active"] = comparison
-        high = (comparison.get("interval") or [None, None])[1]
-        if high is not None and high < 0:
-            failed.append(
-                f"On the {comparison['rows']} validation inspections version {active.pk} had not seen, its ROC "
-                f"AUC is higher: this version's minus its is {comparison['difference']:.3f} "
-                f"(95 % interval {_range(comparison['interval'])})."
-            )
+        version.metrics["versus_active"] = active_comparison(active=active, validated=validated, data=data)
+        failed = evaluation.gates_failed(version.metrics)
     with transaction.atomic():
+        version.review_note = " ".join(failed + evaluation.gate_notes(version.metrics))
+        version.save()
+        model_event_record(version=version, action=ModelEventAction.CREATED, user=None, note=version.origin)
         if failed:
-            version.status = ModelStatus.CANDIDATE
-            version.review_note = " ".join(failed + gate_notes(version.metrics))
-            version.save()
             logger.warning("model %s kept as a candidate: %s", version, version.review_note)
             return version
-        version.review_note = " ".join(gate_notes(version.metrics))
-        version.save()
-        model_version_activate(version=version)
+        version = model_version_activate(version=version, note="passed every gate")
     return version
 
 
@@ -457,23 +385,3 @@ def active_seen_until(version: ModelVersion) -> date:
     if refit.get("training_to"):
         return date.fromisoformat(refit["training_to"])
     return version.training_to
-
-
-def model_version_activate(*, version: ModelVersion, user: AbstractBaseUser | None = None) -> ModelVersion:
-    """Make this version the active one of its (sector, offence); the previous one retires."""
-    # The whole file check again: the allowlist or the registry may have changed since upload.
-    sample = sector_sample(sector=version.sector_id, as_of=timezone.localdate())
-    artifact = artifact_check(data=bytes(version.artifact), sample=sample)
-    if features_check(version.features) != artifact.features:
-        raise FeatureRefused("The version's feature list is not the one its model file was trained on.")
-    with transaction.atomic():
-        ModelVersion.objects.select_for_update().filter(
-            sector=version.sector_id, offence_type=version.offence_type_id, status=ModelStatus.ACTIVE
-        ).exclude(pk=version.pk).update(status=ModelStatus.RETIRED)
-        version.status = ModelStatus.ACTIVE
-        version.activated_at = timezone.now()
-        if user is not None:
-            version.review_note = f"Activated by {user}. {version.review_note}".strip()
-        version.save()
-    logger.info("model %s activated", version)
-    return version

@@ -15,11 +15,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from inspections.models import OffenceType, Sector
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelStatus, ModelVersion
 
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, training_set_build, validation_metrics
+from .versions import model_event_record
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -42,7 +43,7 @@ def model_version_upload(
         metrics = validation_metrics(artifact=artifact, data=training, cutoffs=DEFAULT_BAND_CUTOFFS)
     except ValueError as exc:  # wrong number of columns, a model that cannot predict these rows
         raise ArtifactRefused(f"The model could not score the validation inspections: {exc}") from exc
-    return ModelVersion.objects.create(
+    version = ModelVersion.objects.create(
         sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=offence),
         status=ModelStatus.CANDIDATE,
@@ -64,3 +65,5 @@ def model_version_upload(
         review_note="Uploaded: trained outside MiningWatch; its training window is not known. "
         "Metrics are on this inspectorate's latest validation year.",
     )
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=user, note=version.origin)
+    return version

@@ -42,8 +42,8 @@ from scoring.models import ModelStatus, ModelVersion, RunStatus
 from scoring.services import artifact_sandbox
 from scoring.services.artifacts import ArtifactRefused, artifact_dump
 from scoring.services.runs import scoring_run_create, scoring_run_execute
-from scoring.services.training import model_version_activate
 from scoring.services.uploads import model_version_upload
+from scoring.services.versions import model_version_activate
 from tests.factories import EmployerFactory, UserFactory
 
 FEATURES = list(FEATURE_NAMES)

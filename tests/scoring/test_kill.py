@@ -15,7 +15,8 @@ import pytest
 from inspections.services.generation import demo_data_generate
 from scoring.models import ModelStatus, RunStatus, Score, ScoringRun
 from scoring.services.runs import scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
-from scoring.services.training import model_retrain, model_version_activate
+from scoring.services.training import model_retrain
+from scoring.services.versions import model_version_activate
 from scoring.tasks import run_execute
 from tests.processes import celery_worker_process
 from tests.scoring.conftest import AS_OF, GENERATED_SEED, INSPECTION_RATE, OFFENCE, SECTOR

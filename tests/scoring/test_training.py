@@ -13,24 +13,25 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from inspections.models import Employer, Sector
+from inspections.roles import ANALYST
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelStatus, ModelVersion
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelStatus, ModelVersion
 from scoring.services import training
 from scoring.services.artifacts import artifact_dump, artifact_load, artifact_sha256
+from scoring.services.evaluation import gate_notes, gates_failed
 from scoring.services.training import (
     VALIDATION_DAYS,
     TrainingRefused,
-    gate_notes,
-    gates_failed,
     model_retrain,
-    model_version_activate,
     training_set_build,
 )
+from scoring.services.versions import model_version_activate
 from tests.factories import FindingFactory, InspectionFactory, UserFactory
 
 from .conftest import AS_OF, OFFENCE, SECTOR, generated_data
@@ -149,8 +150,10 @@ def test_a_version_records_how_it_was_made_and_how_well_it_did(trained, data) ->
 def test_the_gates_read_stored_metrics_as_they_read_fresh_ones(trained) -> None:
     """jsonb reorders keys (red, blue, green, orange): the hit-rate gate must go by band name."""
     stored = ModelVersion.objects.get(pk=trained.pk).metrics
-    assert list(stored["band_hit_rates"]) != list(trained.metrics["band_hit_rates"])
-    assert gates_failed(stored) == gates_failed(trained.metrics) == []
+    rates = stored["band_hit_rates"]
+    fresh = {**stored, "band_hit_rates": {band: rates[band] for band in ("red", "orange", "green", "blue")}}
+    assert list(stored["band_hit_rates"]) != list(fresh["band_hit_rates"])
+    assert gates_failed(stored) == gates_failed(fresh) == []
 
 
 def test_the_artifact_is_skops_not_pickle(trained) -> None:
@@ -254,7 +257,7 @@ def test_random_controls_count_three_times_in_training(data, monkeypatch) -> Non
     assert (rows == other_row).all(axis=1).sum() == 1
 
 
-def test_one_active_version_per_pair(trained) -> None:
+def test_one_active_version_per_pair(trained, django_capture_on_commit_callbacks) -> None:
     newer = _with_features(trained, artifact_features=list(FEATURE_NAMES), version_features=list(FEATURE_NAMES))
     model_version_activate(version=newer)
     active = ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE)
@@ -266,11 +269,14 @@ def test_one_active_version_per_pair(trained) -> None:
     model_version_activate(version=ModelVersion.objects.get(pk=other.pk))
     assert list(active.all()) == [newer]
 
-    # Back to the first one by hand: the other retires, and a user is noted.
+    # Back to the first one by hand (a rollback): the other retires, and the history says who.
     analyst = UserFactory(username="analyst")
-    model_version_activate(version=ModelVersion.objects.get(pk=trained.pk), user=analyst)
+    analyst.groups.add(Group.objects.get(name=ANALYST))
+    with django_capture_on_commit_callbacks():
+        model_version_activate(version=ModelVersion.objects.get(pk=trained.pk), user=analyst)
     assert list(active.all()) == [ModelVersion.objects.get(pk=trained.pk)]
-    assert "Activated by analyst" in ModelVersion.objects.get(pk=trained.pk).review_note
+    event = trained.events.order_by("-pk").first()
+    assert (event.action, event.by) == (ModelEventAction.ROLLED_BACK, analyst)
     assert ModelVersion.objects.get(pk=newer.pk).status == ModelStatus.RETIRED
 
     # And the database refuses a second active one however it is written.

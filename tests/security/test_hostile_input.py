@@ -140,6 +140,7 @@ class World:
     other_note: int  # a note by somebody else
     inspection: str = ""  # the reference of an inspection of `visible`
     worklist: int = 0  # a worklist the task force asked for
+    version: int = 0  # the model version of the published run
 
 
 def _user(username: str, group: str, **flags: bool) -> object:
@@ -170,7 +171,14 @@ def _build() -> World:
     RiskProfileComment.objects.create(profile=profile, author=colleague, text="a comment")
     worklist = worklist_create(user=users["task_force"], request=WorklistRequest(SECTOR, OFFENCE, 2), seed=1)
     return World(
-        users, visible.enterprise_number, elsewhere.enterprise_number, own, other, inspection.reference, worklist.pk
+        users,
+        visible.enterprise_number,
+        elsewhere.enterprise_number,
+        own,
+        other,
+        inspection.reference,
+        worklist.pk,
+        published.run.model_version_id,
     )
 
 
@@ -414,6 +422,25 @@ def _visit_sheet(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/targets/{segment}/sheet/", "visit sheet", plan)
 
 
+def _model_pair(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:model_pair", args=[SECTOR, OFFENCE]), ["page"], "model pair", plan)
+    yield from _gets(reverse("workspace:lists_state", args=[SECTOR, OFFENCE]), ["page"], "lists state", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/models/{segment}/{OFFENCE}/", "model pair", plan)
+        yield from _segments(lambda segment: f"/models/{SECTOR}/{segment}/lists/", "lists state", plan)
+
+
+def _model_decision(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    for decision in ("approve", "refuse", "activate"):
+        url = reverse("workspace:model_version_decide", args=[world.version, decision])
+        yield from _posts(url, ["note"], f"model {decision}", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/models/versions/{segment}/approve/", "model decision", plan, "post")
+        yield from _segments(
+            lambda segment: f"/models/versions/{world.version}/{segment}/", "model decision", plan, "post"
+        )
+
+
 def _login(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("login")
     yield from _gets(url, ["next"], "login", plan)
@@ -486,6 +513,9 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "worklist": ({"workspace:worklist_detail", "workspace:worklist_export"}, _worklist_pages, "task_force"),
     "target-change": ({"workspace:target_change"}, _target_change, "task_force"),
     "visit-sheet": ({"workspace:visit_sheet"}, _visit_sheet, "inspector"),
+    "model-pairs": ({"workspace:model_pairs"}, _plain("workspace:model_pairs"), "analyst"),
+    "model-pair": ({"workspace:model_pair", "workspace:lists_state"}, _model_pair, "task_force"),
+    "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
     "login": ({"login"}, _login, "anonymous"),
     "logout": ({"logout"}, _logout, "analyst"),
     "set-language": ({"set_language"}, _set_language, "anonymous"),

@@ -1,0 +1,99 @@
+"""Reads for the model pages: the versions of a pair, their history, and what the lists show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from inspections.models import OffenceType, Sector
+from scoring.models import ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
+from scoring.services.evaluation import figure_text, gates_failed
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    sector: Sector
+    offence: OffenceType
+    active: ModelVersion | None
+    waiting: int  # candidates and approved versions
+
+
+def pairs_overview() -> list[PairSummary]:
+    """Every (sector, offence) with its active version and how many versions wait for a decision."""
+    versions = ModelVersion.objects.defer("artifact")
+    active = {(v.sector_id, v.offence_type_id): v for v in versions.filter(status=ModelStatus.ACTIVE)}
+    waiting = {
+        (row["sector_id"], row["offence_type_id"]): row["n"]
+        for row in versions.values("sector_id", "offence_type_id")
+        .annotate(n=Count("pk", filter=Q(status__in=[ModelStatus.CANDIDATE, ModelStatus.APPROVED])))
+        .order_by()
+    }
+    return [
+        PairSummary(sector, offence, active.get((sector.pk, offence.pk)), waiting.get((sector.pk, offence.pk), 0))
+        for sector in Sector.objects.all()
+        for offence in OffenceType.objects.all()
+    ]
+
+
+@dataclass(frozen=True)
+class VersionShown:
+    """A version with its figures in words, as the pair's page lists it."""
+
+    version: ModelVersion
+    roc_auc: str
+    lift: str
+    controls: str  # the counts the lift rests on
+    gates: list[str]  # why it failed a gate (empty: it passed them all)
+
+
+def pair_versions(*, sector: str, offence: str) -> list[VersionShown]:
+    versions = (
+        ModelVersion.objects.filter(sector_id=sector, offence_type_id=offence)
+        .defer("artifact")
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")
+    )
+    return [_shown(version) for version in versions]
+
+
+def _shown(version: ModelVersion) -> VersionShown:
+    metrics = version.metrics or {}
+    controls = metrics.get("random_controls") or {}
+    counts = (
+        f"{controls.get('red_hits', 0)} of {controls.get('red_rows', 0)} random controls in the red band, "
+        f"{controls.get('hits', 0)} of {controls.get('rows', 0)} in all"
+        if controls
+        else "-"
+    )
+    return VersionShown(
+        version, figure_text(metrics, "roc_auc"), figure_text(metrics, "lift"), counts, gates_failed(metrics)
+    )
+
+
+def pair_history(*, sector: str, offence: str) -> QuerySet[ModelEvent]:
+    """Every step of the pair's versions, newest first: who made, approved, activated, retired what."""
+    return (
+        ModelEvent.objects.filter(version__sector_id=sector, version__offence_type_id=offence)
+        .select_related("by", "version")
+        .order_by("-at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class ListsState:
+    """Which version the lists show, and the rescore that will change it, if one is under way."""
+
+    shown: ScoringRun | None  # the published run
+    pending: ScoringRun | None  # queued or running
+
+    @property
+    def behind(self) -> bool:
+        return self.pending is not None
+
+
+def lists_state(*, sector: str, offence: str) -> ListsState:
+    runs = ScoringRun.objects.filter(sector_id=sector, offence_type_id=offence)
+    shown = runs.published().first()
+    pending = runs.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).order_by("-created_at").first()
+    return ListsState(shown, pending)

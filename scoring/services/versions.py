@@ -1,0 +1,158 @@
+"""A model version's life after it is made: four eyes, activation, rollback, history.
+
+A person's version (an upload) becomes live in three steps by at least two people: it is
+made, a second person approves it (an analyst or the task force, never whoever made
+it), then an analyst activates it, which queues a rescore of its pair. A version that
+failed a quality gate is approved only with a written justification, kept in the
+history. A version the nightly run made and that passed every gate activates at once:
+the gates are its first pair of eyes (docs/scoring.md). Rolling back activates a
+retired version again, the same way.
+
+Every step writes a ModelEvent, which nobody can change or delete afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from scoring.features.registry import FeatureRefused, features_check
+from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, ScoringRun
+from scoring.services.artifact_checks import artifact_check, sector_sample
+from scoring.services.evaluation import gates_failed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger("scoring.versions")
+
+JUSTIFICATION_MIN_CHARS = 20
+NOTE_MAX_CHARS = 2000
+
+
+class VersionRefused(Exception):
+    """A step the version's status or the rules do not allow; the message says why."""
+
+
+def model_event_record(
+    *, version: ModelVersion, action: str, user: AbstractBaseUser | None, note: str = ""
+) -> ModelEvent:
+    return ModelEvent.objects.create(version=version, action=action, by=user, note=note)
+
+
+def model_version_approve(*, version: ModelVersion, user: AbstractBaseUser, justification: str = "") -> ModelVersion:
+    """The second pair of eyes on a candidate: approved, so that an analyst may activate it."""
+    if not user.has_perm("scoring.approve_modelversion"):
+        raise PermissionDenied
+    justification = _note_clean(justification)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status != ModelStatus.CANDIDATE:
+            raise VersionRefused(f"Version {version.pk} is {version.status}: only a candidate can be approved.")
+        if not version.may_approve(user):
+            raise VersionRefused("Whoever made a version cannot approve it: a second person must.")
+        failed = gates_failed(version.metrics)
+        if failed and len(justification) < JUSTIFICATION_MIN_CHARS:
+            raise VersionRefused(
+                f"This version failed a quality gate ({' '.join(failed)}) Approving it needs a written "
+                f"justification of at least {JUSTIFICATION_MIN_CHARS} characters."
+            )
+        version.status = ModelStatus.APPROVED
+        version.save(update_fields=["status"])
+        model_event_record(version=version, action=ModelEventAction.APPROVED, user=user, note=justification)
+    return version
+
+
+def model_version_refuse(*, version: ModelVersion, user: AbstractBaseUser, reason: str) -> ModelVersion:
+    """A candidate or an approved version that will not go live."""
+    if not user.has_perm("scoring.approve_modelversion"):
+        raise PermissionDenied
+    reason = _note_clean(reason)
+    if not reason:
+        raise VersionRefused("Say why the version is refused.")
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status not in (ModelStatus.CANDIDATE, ModelStatus.APPROVED):
+            raise VersionRefused(
+                f"Version {version.pk} is {version.get_status_display().lower()}: it cannot be refused."
+            )
+        version.status = ModelStatus.REJECTED
+        version.save(update_fields=["status"])
+        model_event_record(version=version, action=ModelEventAction.REFUSED, user=user, note=reason)
+    return version
+
+
+def model_version_activate(
+    *, version: ModelVersion, user: AbstractBaseUser | None = None, note: str = ""
+) -> ModelVersion:
+    """Make this version the active one of its pair; the previous one retires.
+
+    `user` None is the nightly run, which activates a version that passed every gate. A
+    person activates only an approved version, or a retired one (a rollback), and the
+    pair's rescore is queued once the activation is committed."""
+    if user is not None and not user.has_perm("scoring.activate_modelversion"):
+        raise PermissionDenied
+    _artifact_recheck(version)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if user is not None and not version.may_activate:
+            raise VersionRefused(
+                f"Version {version.pk} is {version.status}: only an approved version, or a retired one to "
+                "roll back to, can be activated."
+            )
+        rollback = version.status == ModelStatus.RETIRED
+        _active_retire(version, user)
+        version.status = ModelStatus.ACTIVE
+        version.activated_at = timezone.now()
+        version.save(update_fields=["status", "activated_at"])
+        action = ModelEventAction.ROLLED_BACK if rollback else ModelEventAction.ACTIVATED
+        model_event_record(version=version, action=action, user=user, note=_note_clean(note))
+        if user is not None:
+            run = ScoringRun.objects.create(
+                sector_id=version.sector_id,
+                offence_type_id=version.offence_type_id,
+                model_version=version,
+                as_of=timezone.localdate(),
+            )
+            transaction.on_commit(lambda: _run_queue(run.pk))
+    logger.info("model %s activated", version)
+    return version
+
+
+def _artifact_recheck(version: ModelVersion) -> None:
+    """The whole file check again: the allowlist or the registry may have changed since upload."""
+    sample = sector_sample(sector=version.sector_id, as_of=timezone.localdate())
+    artifact = artifact_check(data=bytes(version.artifact), sample=sample)
+    if features_check(version.features) != artifact.features:
+        raise FeatureRefused("The version's feature list is not the one its model file was trained on.")
+
+
+def _active_retire(version: ModelVersion, user: AbstractBaseUser | None) -> None:
+    previous = ModelVersion.objects.select_for_update().filter(
+        sector=version.sector_id, offence_type=version.offence_type_id, status=ModelStatus.ACTIVE
+    )
+    for active in previous.exclude(pk=version.pk):
+        active.status = ModelStatus.RETIRED
+        active.save(update_fields=["status"])
+        model_event_record(
+            version=active, action=ModelEventAction.RETIRED, user=user, note=f"replaced by version {version.pk}"
+        )
+
+
+def _run_queue(run_id: int) -> None:
+    from scoring.tasks import run_execute
+
+    run_execute.delay(run_id)
+
+
+def _note_clean(text: str) -> str:
+    text = (text or "").strip()
+    if len(text) > NOTE_MAX_CHARS:
+        raise VersionRefused(f"A note holds at most {NOTE_MAX_CHARS} characters.")
+    if any(ord(char) < 32 and char not in "\n\r\t" for char in text):
+        raise VersionRefused("A note cannot hold control characters.")
+    return text

@@ -1,0 +1,194 @@
+"""Four eyes, activation, rollback and the history that cannot be rewritten (scoring.services.versions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, connection, transaction
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+
+from inspections.models import OffenceType, Sector
+from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
+from scoring.features.registry import FEATURE_NAMES
+from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
+from scoring.services.artifacts import artifact_dump
+from scoring.services.versions import (
+    VersionRefused,
+    model_event_record,
+    model_version_activate,
+    model_version_approve,
+    model_version_refuse,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+FEATURES = list(FEATURE_NAMES)
+SECTOR, OFFENCE = "cleaning", "part_time_abuse"
+PASSING = {
+    "rows": 200,
+    "roc_auc": 0.8,
+    "lower_bounds": {"roc_auc": 0.72},
+    "band_hit_rates": {
+        "red": {"rows": 20, "hits": 15, "rate": 0.75},
+        "orange": {"rows": 40, "hits": 20, "rate": 0.5},
+        "green": {"rows": 60, "hits": 15, "rate": 0.25},
+        "blue": {"rows": 80, "hits": 8, "rate": 0.1},
+    },
+}
+FAILING = {**PASSING, "lower_bounds": {"roc_auc": 0.45}}
+
+
+@pytest.fixture(scope="module")
+def artifact() -> bytes:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, len(FEATURES)))
+    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
+    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
+    return artifact_dump(model=model, features=FEATURES)
+
+
+def _person(role: str, name: str):
+    user = UserFactory(username=name)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def people() -> dict[str, object]:
+    return {
+        "maker": _person(ANALYST, "maker"),
+        "second": _person(ANALYST, "second"),
+        "lead": _person(TASK_FORCE, "lead"),
+        "inspector": _person(INSPECTOR, "inspector"),
+    }
+
+
+def _version(artifact: bytes, maker, metrics: dict, status: str = ModelStatus.CANDIDATE) -> ModelVersion:
+    version = ModelVersion.objects.create(
+        sector=Sector.objects.get(pk=SECTOR),
+        offence_type=OffenceType.objects.get(pk=OFFENCE),
+        status=status,
+        artifact=artifact,
+        artifact_sha256="x",
+        features=FEATURES,
+        training_from="2025-01-01",
+        training_to="2025-01-01",
+        validation_to="2026-01-01",
+        training_rows=0,
+        validation_rows=200,
+        training_data_sha256="",
+        sklearn_version="",
+        metrics=metrics,
+        created_by=maker,
+        origin="uploaded",
+    )
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded")
+    return version
+
+
+def _actions(version: ModelVersion) -> list[tuple[str, str | None]]:
+    return [(event.action, event.by.username if event.by else None) for event in version.events.all()]
+
+
+def test_an_upload_goes_live_after_a_second_person_approves_and_an_analyst_activates(
+    artifact, people, django_capture_on_commit_callbacks
+) -> None:
+    version = _version(artifact, people["maker"], PASSING)
+
+    with pytest.raises(VersionRefused, match="only an approved version"):
+        model_version_activate(version=version, user=people["maker"])
+    with pytest.raises(VersionRefused, match="second person"):
+        model_version_approve(version=version, user=people["maker"])
+    model_version_approve(version=version, user=people["lead"])
+    with django_capture_on_commit_callbacks() as queued:
+        model_version_activate(version=version, user=people["maker"])
+
+    version.refresh_from_db()
+    assert version.status == ModelStatus.ACTIVE
+    assert _actions(version) == [("created", "maker"), ("approved", "lead"), ("activated", "maker")]
+    # The pair's rescore is queued, with this version, once the activation is committed.
+    run = ScoringRun.objects.get(sector_id=SECTOR, offence_type_id=OFFENCE)
+    assert (run.model_version_id, run.status, len(queued)) == (version.pk, RunStatus.QUEUED, 1)
+
+
+def test_a_version_that_failed_a_gate_needs_a_written_justification(artifact, people) -> None:
+    version = _version(artifact, people["maker"], FAILING)
+
+    with pytest.raises(VersionRefused, match="justification"):
+        model_version_approve(version=version, user=people["second"], justification="fine")
+    model_version_approve(version=version, user=people["second"], justification="Checked by hand on 40 files.")
+
+    assert version.events.get(action=ModelEventAction.APPROVED).note == "Checked by hand on 40 files."
+
+
+def test_only_the_roles_with_the_permission_decide(artifact, people) -> None:
+    version = _version(artifact, people["maker"], PASSING)
+
+    with pytest.raises(PermissionDenied):
+        model_version_approve(version=version, user=people["inspector"])
+    model_version_approve(version=version, user=people["lead"])
+    with pytest.raises(PermissionDenied):  # the task force approves, analysts activate
+        model_version_activate(version=version, user=people["lead"])
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.APPROVED
+
+
+def test_refusing_needs_a_reason_and_ends_the_version(artifact, people) -> None:
+    version = _version(artifact, people["maker"], PASSING)
+
+    with pytest.raises(VersionRefused, match="why"):
+        model_version_refuse(version=version, user=people["second"], reason="  ")
+    model_version_refuse(version=version, user=people["second"], reason="Trained on the wrong year.")
+
+    with pytest.raises(VersionRefused):
+        model_version_approve(version=version, user=people["second"])
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.REJECTED
+
+
+def test_a_rollback_activates_the_retired_version_and_retires_the_active_one(
+    artifact, people, django_capture_on_commit_callbacks
+) -> None:
+    first = _version(artifact, None, PASSING)
+    model_version_activate(version=first)  # the nightly run
+    second = _version(artifact, people["maker"], PASSING)
+    model_version_approve(version=second, user=people["second"])
+    with django_capture_on_commit_callbacks():
+        model_version_activate(version=second, user=people["second"])
+        model_version_activate(version=first, user=people["maker"], note="Version 2 flags too many bakeries.")
+
+    assert ModelVersion.objects.get(pk=first.pk).status == ModelStatus.ACTIVE
+    assert ModelVersion.objects.get(pk=second.pk).status == ModelStatus.RETIRED
+    assert _actions(first)[-1] == ("rolled_back", "maker")
+    assert _actions(second)[-1] == ("retired", "maker")
+
+
+@pytest.mark.parametrize("note", ["x" * 2001, "a\x00b", "bell\x07"])
+def test_bad_notes_are_refused_and_change_nothing(artifact, people, note) -> None:
+    version = _version(artifact, people["maker"], FAILING)
+
+    with pytest.raises(VersionRefused):
+        model_version_approve(version=version, user=people["second"], justification=note)
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.CANDIDATE
+    assert version.events.count() == 1
+
+
+def test_the_history_cannot_be_changed_or_deleted(artifact, people) -> None:
+    version = _version(artifact, people["maker"], PASSING)
+    event = version.events.get()
+
+    with pytest.raises(ValidationError):
+        event.save()
+    with pytest.raises(ValidationError):
+        event.delete()
+    with pytest.raises(ValidationError):
+        ModelEvent.objects.filter(pk=event.pk).update(note="rewritten")
+    with pytest.raises(ValidationError):
+        ModelEvent.objects.filter(pk=event.pk).delete()
+    # Nor in SQL: the database's trigger refuses it.
+    for statement in ("UPDATE scoring_modelevent SET note = 'rewritten'", "DELETE FROM scoring_modelevent"):
+        with pytest.raises(DatabaseError, match="cannot be changed"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(statement)
+    assert ModelEvent.objects.get(pk=event.pk).note == "uploaded"

@@ -1,0 +1,93 @@
+"""The model pages: who sees them, the decisions through them, the history and the rescore state."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
+from scoring.models import ModelEventAction, ModelStatus, ModelVersion, RunStatus
+from scoring.services.versions import model_event_record
+from tests.factories import ModelVersionFactory, ScoringRunFactory, UserFactory
+from tests.workspace.support import OFFENCE, SECTOR, text
+
+pytestmark = pytest.mark.django_db
+
+PAIR = reverse("workspace:model_pair", args=[SECTOR, OFFENCE])
+
+
+def _client(client, role: str, name: str):
+    user = UserFactory(username=name)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return client, user
+
+
+def test_inspectors_do_not_see_the_model_pages(client) -> None:
+    browser, _ = _client(client, INSPECTOR, "inspector")
+    assert browser.get(reverse("workspace:model_pairs")).status_code == 403
+    assert browser.get(PAIR).status_code == 403
+    assert "Models" not in text(browser.get(reverse("home")).content.decode())
+
+
+def test_the_pair_page_shows_versions_with_intervals_and_the_history(client) -> None:
+    maker = UserFactory(username="maker")
+    metrics = {"roc_auc": 0.71, "intervals": {"roc_auc": [0.65, 0.77]}, "lift": 4.2}
+    version = ModelVersionFactory(
+        sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.CANDIDATE, created_by=maker, metrics=metrics
+    )
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded")
+    browser, _ = _client(client, TASK_FORCE, "lead")
+
+    page = text(browser.get(PAIR).content.decode())
+
+    assert "0.710 (0.650-0.770)" in page
+    assert "Approve" in page and "Activate" not in page  # the task force approves; analysts activate
+    assert "maker" in page and "uploaded" in page
+
+
+def test_the_maker_is_not_offered_approval_and_a_post_is_refused(client) -> None:
+    browser, analyst = _client(client, ANALYST, "analyst")
+    version = ModelVersionFactory(
+        sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.CANDIDATE, created_by=analyst
+    )
+
+    page = browser.get(PAIR).content.decode()
+    assert "You made this version" in page
+    response = browser.post(reverse("workspace:model_version_decide", args=[version.pk, "approve"]), follow=True)
+
+    assert "Whoever made a version cannot approve it" in text(response.content.decode())
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.CANDIDATE
+
+
+def test_a_refusal_through_the_page_is_kept_with_its_reason(client) -> None:
+    version = ModelVersionFactory(sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.CANDIDATE)
+    browser, analyst = _client(client, ANALYST, "analyst")
+
+    response = browser.post(
+        reverse("workspace:model_version_decide", args=[version.pk, "refuse"]), {"note": "Wrong window."}, follow=True
+    )
+
+    assert "is refused" in text(response.content.decode())
+    event = version.events.get()
+    assert (event.action, event.by, event.note) == (ModelEventAction.REFUSED, analyst, "Wrong window.")
+
+
+def test_an_unknown_decision_is_not_found(client) -> None:
+    version = ModelVersionFactory(sector_id=SECTOR, offence_type_id=OFFENCE)
+    browser, _ = _client(client, ANALYST, "analyst")
+    assert browser.post(reverse("workspace:model_version_decide", args=[version.pk, "delete"])).status_code == 404
+
+
+def test_while_a_rescore_runs_the_page_says_which_version_the_lists_show(client) -> None:
+    shown = ScoringRunFactory(model_version=ModelVersionFactory(sector_id=SECTOR, offence_type_id=OFFENCE))
+    newer = ModelVersionFactory(sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.APPROVED)
+    ScoringRunFactory(model_version=newer, status=RunStatus.RUNNING, progress=0.4, finished_at=None)
+    browser, _ = _client(client, ANALYST, "analyst")
+
+    state = browser.get(reverse("workspace:lists_state", args=[SECTOR, OFFENCE])).content.decode()
+
+    expected = f"The lists still show version {shown.model_version_id} until the rescore with version {newer.pk}"
+    assert expected in text(state)
+    assert 'hx-trigger="every 2s"' in state and 'value="0.400000"' in state

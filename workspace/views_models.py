@@ -1,0 +1,101 @@
+"""The model pages of analysts and the task force: versions per (sector, offence), four
+eyes, activation and rollback, the history, and the rescore that follows an activation.
+Thin: reads through scoring.selectors, writes through scoring.services.versions."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from inspections.models import OffenceType, Sector
+from scoring import selectors
+from scoring.features.registry import FeatureRefused
+from scoring.models import ModelVersion
+from scoring.services.artifacts import ArtifactRefused
+from scoring.services.versions import (
+    NOTE_MAX_CHARS,
+    VersionRefused,
+    model_version_activate,
+    model_version_approve,
+    model_version_refuse,
+)
+
+PAGES_PERMISSION = "scoring.approve_modelversion"  # analysts and the task force
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Why (kept in the history)"),
+        required=False,
+        max_length=NOTE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+@require_GET
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def model_pairs(request: HttpRequest) -> HttpResponse:
+    return render(request, "workspace/model_pairs.html", {"pairs": selectors.pairs_overview()})
+
+
+@require_GET
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def model_pair(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
+    sector_row = get_object_or_404(Sector, pk=sector)
+    offence_row = get_object_or_404(OffenceType, pk=offence)
+    context = {
+        "sector": sector_row,
+        "offence": offence_row,
+        "versions": selectors.pair_versions(sector=sector, offence=offence),
+        "history": selectors.pair_history(sector=sector, offence=offence),
+        "state": selectors.lists_state(sector=sector, offence=offence),
+        "form": DecisionForm(),
+    }
+    return render(request, "workspace/model_pair.html", context)
+
+
+@require_GET
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def lists_state(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
+    """The rescore's progress bar (htmx, polled while a rescore is under way)."""
+    state = selectors.lists_state(sector=sector, offence=offence)
+    return render(request, "workspace/_lists_state.html", {"state": state, "sector": sector, "offence": offence})
+
+
+_DECISIONS = {
+    "approve": lambda version, user, note: model_version_approve(version=version, user=user, justification=note),
+    "refuse": lambda version, user, note: model_version_refuse(version=version, user=user, reason=note),
+    "activate": lambda version, user, note: model_version_activate(version=version, user=user, note=note),
+}
+
+
+@require_POST
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def model_version_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    if decision not in _DECISIONS:
+        raise Http404
+    version = get_object_or_404(ModelVersion.objects.defer("artifact"), pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("note", [])))
+    else:
+        try:
+            _DECISIONS[decision](version, request.user, form.cleaned_data["note"])
+        except (VersionRefused, ArtifactRefused, FeatureRefused, ValidationError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _DONE[decision] % {"version": version.pk})
+    return redirect("workspace:model_pair", sector=version.sector_id, offence=version.offence_type_id)
+
+
+_DONE = {
+    "approve": gettext_lazy("Version %(version)s is approved: an analyst may now activate it."),
+    "refuse": gettext_lazy("Version %(version)s is refused."),
+    "activate": gettext_lazy("Version %(version)s is active; the lists change once its rescore finishes."),
+}
