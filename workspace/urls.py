@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView
 
 from inspections.converters import EnterpriseNumberConverter
-from workspace import views, views_lists, views_models, views_worklists
+from workspace import api, views, views_lists, views_models, views_worklists
 
 register_converter(EnterpriseNumberConverter, "enterprise_number")
 
@@ -37,4 +39,19 @@ urlpatterns = [
     path("models/versions/<int:pk>/<slug:decision>/", views_models.model_version_decide, name="model_version_decide"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),
     path("profiles/<slug:sector>/<slug:offence>/", views.risk_profile, name="risk_profile"),
+    # The API authenticates by token as well: not behind the login page's redirect.
+    path("api/lists/", login_not_required(api.ranked_list), name="api_ranked_list"),
+    path(
+        "api/employers/<enterprise_number:enterprise_number>/scores/",
+        login_not_required(api.employer_scores),
+        name="api_employer_scores",
+    ),
+    path("api/inspections/<path:reference>/outcome/", login_not_required(api.inspection_outcome), name="api_outcome"),
+    path("api/models/", login_not_required(api.model_versions), name="api_model_versions"),
+    path(
+        "api/models/<int:pk>/<slug:decision>/",
+        login_not_required(api.model_version_decide),
+        name="api_model_version_decide",
+    ),
+    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
 ]

@@ -50,7 +50,7 @@ def _list_data(request: HttpRequest) -> QueryDict:
     return data
 
 
-def _page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list[str]]:
+def page_keys(request: HttpRequest) -> tuple[int | None, int | None, bool, list[str]]:
     """after / before / last from the query string; out-of-range values give the first page."""
     problems: list[str] = []
     keys: dict[str, int | None] = {"after": None, "before": None}
@@ -78,7 +78,7 @@ class _RankedQuery:
     blinded_scores: QuerySet[Score] | None = None  # those the filters match and the blinding hides
 
 
-def _ranked_query(request: HttpRequest, *, blinded: tuple[int, ...]) -> _RankedQuery:
+def ranked_query(request: HttpRequest, *, blinded: tuple[int, ...]) -> _RankedQuery:
     """The filters of the query string; with valid filters, the published run and its
     filtered scores, without those of `blinded` (the user's open worklist employers)."""
     filterset = _ranked_filter(request)
@@ -99,7 +99,7 @@ def _ranked_query(request: HttpRequest, *, blinded: tuple[int, ...]) -> _RankedQ
 
 
 def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[str, Any]:
-    query = _ranked_query(request, blinded=blinded)
+    query = ranked_query(request, blinded=blinded)
     filterset, run, scores = query.filterset, query.run, query.scores
     context: dict[str, Any] = {"bands": Band, "export_limit": EXPORT_MAX_ROWS}
     if not filterset.is_valid():
@@ -108,18 +108,18 @@ def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[s
     context["run"] = run
     if run is None or scores is None:
         return context
-    after, before, last, problems = _page_keys(request)
+    after, before, last, problems = page_keys(request)
     context["problems"] = problems
     context["page"] = selectors.ranked_page(
         scores=scores, after=after, before=before, last=last, blinding=query.blinding
     )
-    context["counts"] = _band_counts(request, query)
+    context["counts"] = list_band_counts(request, query)
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
     return context
 
 
-def _band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
+def list_band_counts(request: HttpRequest, query: _RankedQuery) -> dict[int, int]:
     """Employers per band for the list's filters: summed from ScoreCount; for a name search
     looked up in the run's lookup; for a number search (or a run without a lookup) counted
     from the filtered scores. The first two count the blinded employers too: they are
@@ -210,7 +210,7 @@ def subregion_options(request: HttpRequest) -> HttpResponse:
 def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
     if format not in ("csv", "xlsx"):
         raise Http404
-    query = _ranked_query(request, blinded=selectors.blinded_employer_ids(user=request.user))
+    query = ranked_query(request, blinded=selectors.blinded_employer_ids(user=request.user))
     if not query.filterset.is_valid():
         messages.error(request, _("The filters are not valid; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")

@@ -68,7 +68,7 @@ def lists_state(request: HttpRequest, sector: str, offence: str) -> HttpResponse
     return render(request, "workspace/_lists_state.html", {"state": state, "sector": sector, "offence": offence})
 
 
-_DECISIONS = {
+DECISIONS = {
     "approve": lambda version, user, note: model_version_approve(version=version, user=user, justification=note),
     "refuse": lambda version, user, note: model_version_refuse(version=version, user=user, reason=note),
     "activate": lambda version, user, note: model_version_activate(version=version, user=user, note=note),
@@ -78,7 +78,7 @@ _DECISIONS = {
 @require_POST
 @permission_required(PAGES_PERMISSION, raise_exception=True)
 def model_version_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
-    if decision not in _DECISIONS:
+    if decision not in DECISIONS:
         raise Http404
     version = get_object_or_404(ModelVersion.objects.defer("artifact"), pk=pk)
     form = DecisionForm(request.POST)
@@ -86,7 +86,7 @@ def model_version_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
         messages.error(request, " ".join(form.errors.get("note", [])))
     else:
         try:
-            _DECISIONS[decision](version, request.user, form.cleaned_data["note"])
+            DECISIONS[decision](version, request.user, form.cleaned_data["note"])
         except (VersionRefused, ArtifactRefused, FeatureRefused, ValidationError) as exc:
             messages.error(request, str(exc))
         else:

@@ -441,6 +441,31 @@ def _model_decision(world: World, role: str, plan: Plan) -> Iterator[Request]:
         )
 
 
+def _api_list(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:api_ranked_list")
+    yield from _gets(url, [*LIST_PARAMS, "after"], "api list", plan, scoped=LIST_SCOPED, strays=LIST_STRAYS)
+
+
+def _api_employer(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _segments(lambda segment: _employer_url("workspace:api_employer_scores", segment), "api scores", plan)
+
+
+def _api_outcome(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    url = reverse("workspace:api_outcome", args=[world.inspection])
+    yield from _posts(url, OUTCOME_FIELDS, "api outcome", plan, base=OUTCOME_BASE)
+    if plan.full:
+        yield from _segments(lambda segment: f"/api/inspections/{segment}/outcome/", "api outcome", plan)
+
+
+def _api_models(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:api_model_versions"), ["sector", "offence"], "api models", plan, scoped=[])
+    for decision in ("approve", "refuse", "activate"):
+        url = reverse("workspace:api_model_version_decide", args=[world.version, decision])
+        yield from _posts(url, ["note"], f"api model {decision}", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/api/models/{world.version}/{segment}/", "api decision", plan, "post")
+
+
 def _login(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("login")
     yield from _gets(url, ["next"], "login", plan)
@@ -516,6 +541,11 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "model-pairs": ({"workspace:model_pairs"}, _plain("workspace:model_pairs"), "analyst"),
     "model-pair": ({"workspace:model_pair", "workspace:lists_state"}, _model_pair, "task_force"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
+    "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
+    "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
+    "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),
+    "api-models": ({"workspace:api_model_versions", "workspace:api_model_version_decide"}, _api_models, "analyst"),
+    "api-schema": ({"workspace:api_schema"}, _plain("workspace:api_schema"), "inspector"),
     "login": ({"login"}, _login, "anonymous"),
     "logout": ({"logout"}, _logout, "analyst"),
     "set-language": ({"set_language"}, _set_language, "anonymous"),
