@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from inspections.models import OffenceType, Sector
+from scoring.features.registry import FEATURES
 from scoring.models import ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.evaluation import figure_text, gates_failed
 
@@ -97,3 +98,27 @@ def lists_state(*, sector: str, offence: str) -> ListsState:
     shown = runs.published().first()
     pending = runs.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).order_by("-created_at").first()
     return ListsState(shown, pending)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model card says about one version: its purpose, data, features in words,
+    figures with intervals and counts, limits, and the people involved."""
+
+    version: ModelVersion
+    shown: VersionShown
+    features: list[tuple[str, str, str]]  # label, what it is, what it may mean for the risk
+    events: list[ModelEvent]
+    band_hit_rates: list[tuple[str, dict]]
+
+
+def model_card(*, version: ModelVersion) -> ModelCard:
+    features = [
+        (str(FEATURES[name].label), str(FEATURES[name].description), str(FEATURES[name].risk))
+        for name in version.features
+        if name in FEATURES
+    ]
+    rates = (version.metrics or {}).get("band_hit_rates") or {}
+    ordered = [(band, rates[band]) for band in ("red", "orange", "green", "blue") if isinstance(rates.get(band), dict)]
+    events = list(version.events.select_related("by").order_by("at", "pk"))
+    return ModelCard(version, _shown(version), features, events, ordered)

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -92,6 +93,19 @@ def model_version_decide(request: HttpRequest, pk: int, decision: str) -> HttpRe
         else:
             messages.success(request, _DONE[decision] % {"version": version.pk})
     return redirect("workspace:model_pair", sector=version.sector_id, offence=version.offence_type_id)
+
+
+@require_GET
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def model_card(request: HttpRequest, pk: int) -> HttpResponse:
+    """The version's model card, as Markdown: viewed in the browser or downloaded."""
+    version = get_object_or_404(ModelVersion.objects.defer("artifact").select_related("sector", "offence_type"), pk=pk)
+    card = selectors.model_card(version=version)
+    text = render_to_string("workspace/model_card.md", {"card": card, "version": version}, request=request)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="model-card-{version.pk}.md"'
+    return response
 
 
 _DONE = {

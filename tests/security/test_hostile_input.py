@@ -430,6 +430,12 @@ def _model_pair(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/models/{SECTOR}/{segment}/lists/", "lists state", plan)
 
 
+def _model_card(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:model_card", args=[world.version]), ["download"], "model card", plan)
+    if plan.full:
+        yield from _segments(lambda segment: f"/models/versions/{segment}/card.md", "model card", plan)
+
+
 def _model_decision(world: World, role: str, plan: Plan) -> Iterator[Request]:
     for decision in ("approve", "refuse", "activate"):
         url = reverse("workspace:model_version_decide", args=[world.version, decision])
@@ -541,6 +547,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "model-pairs": ({"workspace:model_pairs"}, _plain("workspace:model_pairs"), "analyst"),
     "model-pair": ({"workspace:model_pair", "workspace:lists_state"}, _model_pair, "task_force"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
+    "model-card": ({"workspace:model_card"}, _model_card, "task_force"),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
     "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),

@@ -91,3 +91,28 @@ def test_while_a_rescore_runs_the_page_says_which_version_the_lists_show(client)
     expected = f"The lists still show version {shown.model_version_id} until the rescore with version {newer.pk}"
     assert expected in text(state)
     assert 'hx-trigger="every 2s"' in state and 'value="0.400000"' in state
+
+
+def test_the_model_card_says_what_the_version_is_and_who_decided(client) -> None:
+    maker = UserFactory(username="maker")
+    metrics = {
+        "roc_auc": 0.71,
+        "intervals": {"roc_auc": [0.65, 0.77]},
+        "band_hit_rates": {"red": {"rows": 9, "hits": 5}},
+    }
+    version = ModelVersionFactory(
+        sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.CANDIDATE, created_by=maker, metrics=metrics
+    )
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded <b>x</b>")
+    browser, _ = _client(client, ANALYST, "analyst")
+
+    response = browser.get(reverse("workspace:model_card", args=[version.pk]), {"download": "1"})
+    card = response.content.decode()
+
+    assert response["Content-Type"].startswith("text/markdown")
+    assert response["Content-Disposition"] == f'attachment; filename="model-card-{version.pk}.md"'
+    assert f"# Model card: version {version.pk}" in card
+    assert "ROC AUC: 0.710 (0.650-0.770)" in card and "Hit rate, red band: 5 of 9" in card
+    assert "made, maker: uploaded <b>x</b>" in card  # text, never rendered as HTML
+    assert "**wage per FTE against the sector**" in card
+    assert browser.get(reverse("workspace:model_card", args=[999999])).status_code == 404
