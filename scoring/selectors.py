@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from celery.result import AsyncResult
+from celery.states import READY_STATES
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from inspections.models import OffenceType, Sector
 from scoring.features.registry import FEATURES
 from scoring.models import ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.evaluation import figure_text, gates_failed
+from scoring.services.versions import retrain_key
 
 
 @dataclass(frozen=True)
@@ -122,3 +126,26 @@ def model_card(*, version: ModelVersion) -> ModelCard:
     ordered = [(band, rates[band]) for band in ("red", "orange", "green", "blue") if isinstance(rates.get(band), dict)]
     events = list(version.events.select_related("by").order_by("at", "pk"))
     return ModelCard(version, _shown(version), features, events, ordered)
+
+
+@dataclass(frozen=True)
+class RetrainState:
+    """A retrain asked for from the model pages, as the worker reports it."""
+
+    by: str
+    at: str
+    state: str  # Celery's: PENDING (queued), STARTED, SUCCESS, FAILURE
+    result: dict | None
+
+    @property
+    def running(self) -> bool:
+        return self.state not in READY_STATES
+
+
+def retrain_state(*, sector: str, offence: str) -> RetrainState | None:
+    entry = cache.get(retrain_key(sector, offence))
+    if not entry:
+        return None
+    task = AsyncResult(entry["task"])
+    result = task.result if task.state == "SUCCESS" and isinstance(task.result, dict) else None
+    return RetrainState(entry["by"], entry["at"], task.state, result)

@@ -39,14 +39,16 @@ MINUTES = 60
 
 
 @shared_task(name="scoring.pair_retrain", acks_late=True, time_limit=60 * MINUTES)
-def pair_retrain(sector: str, offence: str, as_of_iso: str | None = None) -> dict[str, Any]:
+def pair_retrain(sector: str, offence: str, as_of_iso: str | None = None, origin: str | None = None) -> dict[str, Any]:
     """Retrain one pair. Never raises: a failed header task would cancel the chord's rescore,
     and the models that are active now must still score tonight."""
-    from scoring.services.nightly import model_retrain_pair
+    from scoring.services.nightly import NIGHTLY_ORIGIN, model_retrain_pair
 
     result: dict[str, Any] = {"sector": sector, "offence": offence, "version_id": None, "status": None}
     try:
-        outcome = model_retrain_pair(sector=sector, offence=offence, as_of=_as_of(as_of_iso))
+        outcome = model_retrain_pair(
+            sector=sector, offence=offence, as_of=_as_of(as_of_iso), origin=origin or NIGHTLY_ORIGIN
+        )
     except Exception as exc:
         logger.exception("retraining %s / %s failed", sector, offence)
         return {**result, "error": f"{type(exc).__name__}: {exc}"}

@@ -36,6 +36,7 @@ urlpatterns = [
     path("models/", views_models.model_pairs, name="model_pairs"),
     path("models/<slug:sector>/<slug:offence>/", views_models.model_pair, name="model_pair"),
     path("models/<slug:sector>/<slug:offence>/lists/", views_models.lists_state, name="lists_state"),
+    path("models/<slug:sector>/<slug:offence>/retrain/", views_models.pair_retrain, name="pair_retrain"),
     path("models/versions/<int:pk>/card.md", views_models.model_card, name="model_card"),
     path("models/versions/<int:pk>/<slug:decision>/", views_models.model_version_decide, name="model_version_decide"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),

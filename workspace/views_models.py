@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,10 +22,12 @@ from scoring.models import ModelVersion
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.versions import (
     NOTE_MAX_CHARS,
+    QUEUE_ERRORS,
     VersionRefused,
     model_version_activate,
     model_version_approve,
     model_version_refuse,
+    pair_retrain_request,
 )
 
 PAGES_PERMISSION = "scoring.approve_modelversion"  # analysts and the task force
@@ -56,6 +59,7 @@ def model_pair(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
         "versions": selectors.pair_versions(sector=sector, offence=offence),
         "history": selectors.pair_history(sector=sector, offence=offence),
         "state": selectors.lists_state(sector=sector, offence=offence),
+        "retrain": selectors.retrain_state(sector=sector, offence=offence),
         "form": DecisionForm(),
     }
     return render(request, "workspace/model_pair.html", context)
@@ -65,8 +69,30 @@ def model_pair(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
 @permission_required(PAGES_PERMISSION, raise_exception=True)
 def lists_state(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
     """The rescore's progress bar (htmx, polled while a rescore is under way)."""
-    state = selectors.lists_state(sector=sector, offence=offence)
-    return render(request, "workspace/_lists_state.html", {"state": state, "sector": sector, "offence": offence})
+    context = {
+        "state": selectors.lists_state(sector=sector, offence=offence),
+        "retrain": selectors.retrain_state(sector=sector, offence=offence),
+        "sector": sector,
+        "offence": offence,
+    }
+    return render(request, "workspace/_lists_state.html", context)
+
+
+@require_POST
+@permission_required("scoring.add_modelversion", raise_exception=True)
+def pair_retrain(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
+    """Retrain the pair now (a Celery task); the page follows it until its version appears."""
+    get_object_or_404(Sector, pk=sector)
+    get_object_or_404(OffenceType, pk=offence)
+    try:
+        pair_retrain_request(sector=sector, offence=offence, user=request.user)
+    except VersionRefused as exc:
+        messages.error(request, str(exc))
+    except QUEUE_ERRORS:
+        messages.error(request, _("The task queue cannot be reached: nothing was queued. Try again later."))
+    else:
+        messages.success(request, _("A retrain is queued; this page follows it."))
+    return redirect("workspace:model_pair", sector=sector, offence=offence)
 
 
 DECISIONS = {

@@ -14,11 +14,17 @@ Every step writes a ModelEvent, which nobody can change or delete afterwards.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING
 
+from celery.result import AsyncResult
+from celery.states import READY_STATES
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from scoring.features.registry import FeatureRefused, features_check
 from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, ScoringRun
@@ -156,3 +162,45 @@ def _note_clean(text: str) -> str:
     if any(ord(char) < 32 and char not in "\n\r\t" for char in text):
         raise VersionRefused("A note cannot hold control characters.")
     return text
+
+
+# A retrain asked for from the model pages: the Celery task's id, kept in the shared cache
+# for as long as a retrain may take (the task's time limit), so that the page follows it.
+RETRAIN_SECONDS = 60 * 60
+# What the broker or the cache raise when Redis cannot be reached.
+QUEUE_ERRORS = (OSError, KombuOperationalError, RedisError)
+
+
+def retrain_key(sector: str, offence: str) -> str:
+    return f"retrain:{sector}:{offence}"
+
+
+def pair_retrain_request(*, sector: str, offence: str, user: AbstractBaseUser, queue: str | None = None) -> str:
+    """Queue a retrain of one pair now (on `queue`, or as the settings route it); the id of
+    its task. One at a time per pair."""
+    if not user.has_perm("scoring.add_modelversion"):
+        raise PermissionDenied
+    from scoring.tasks import pair_retrain
+
+    task_id = str(uuid.uuid4())
+    entry = {"task": task_id, "by": str(user), "at": timezone.now().isoformat()}
+    # add() stores only when no retrain of the pair is being followed: the check and the
+    # claim are one step, so two clicks queue one task.
+    if not cache.add(retrain_key(sector, offence), entry, RETRAIN_SECONDS):
+        pending = cache.get(retrain_key(sector, offence))
+        if pending and AsyncResult(pending["task"]).state not in READY_STATES:
+            raise VersionRefused("A retrain of this sector and offence type is already under way.")
+        cache.set(retrain_key(sector, offence), entry, RETRAIN_SECONDS)
+    origin = f"retrained on demand by {user}"
+
+    options = {"queue": queue} if queue else {}
+
+    def send() -> None:
+        try:
+            pair_retrain.apply_async(args=[sector, offence], kwargs={"origin": origin}, task_id=task_id, **options)
+        except QUEUE_ERRORS:
+            cache.delete(retrain_key(sector, offence))  # nothing to follow
+            raise
+
+    transaction.on_commit(send)
+    return task_id

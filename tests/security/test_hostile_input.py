@@ -428,6 +428,7 @@ def _model_pair(world: World, role: str, plan: Plan) -> Iterator[Request]:
     if plan.full:
         yield from _segments(lambda segment: f"/models/{segment}/{OFFENCE}/", "model pair", plan)
         yield from _segments(lambda segment: f"/models/{SECTOR}/{segment}/lists/", "lists state", plan)
+        yield from _segments(lambda segment: f"/models/{segment}/{OFFENCE}/retrain/", "retrain", plan, "post")
 
 
 def _model_card(world: World, role: str, plan: Plan) -> Iterator[Request]:
@@ -545,7 +546,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "target-change": ({"workspace:target_change"}, _target_change, "task_force"),
     "visit-sheet": ({"workspace:visit_sheet"}, _visit_sheet, "inspector"),
     "model-pairs": ({"workspace:model_pairs"}, _plain("workspace:model_pairs"), "analyst"),
-    "model-pair": ({"workspace:model_pair", "workspace:lists_state"}, _model_pair, "task_force"),
+    "model-pair": ({"workspace:model_pair", "workspace:lists_state", "workspace:pair_retrain"}, _model_pair, "analyst"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
     "model-card": ({"workspace:model_card"}, _model_card, "task_force"),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),

@@ -1,0 +1,71 @@
+"""Retrain on demand from the model pages: queued once per pair, followed until it ends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.urls import reverse
+
+from inspections.roles import ANALYST, TASK_FORCE
+from scoring.selectors import retrain_state
+from scoring.services.versions import pair_retrain_request, retrain_key
+from tests.factories import UserFactory
+from tests.processes import celery_worker
+from tests.workspace.support import OFFENCE, SECTOR, text
+
+RETRAIN = reverse("workspace:pair_retrain", args=[SECTOR, OFFENCE])
+PAIR = reverse("workspace:model_pair", args=[SECTOR, OFFENCE])
+
+
+def _login(client, role: str, name: str):
+    user = UserFactory(username=name)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _no_retrain_followed():
+    cache.delete(retrain_key(SECTOR, OFFENCE))
+    yield
+    cache.delete(retrain_key(SECTOR, OFFENCE))
+
+
+@pytest.mark.django_db
+def test_a_retrain_is_queued_once_and_the_page_follows_it(client, django_capture_on_commit_callbacks) -> None:
+    _login(client, ANALYST, "analyst")
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = client.post(RETRAIN, follow=True)
+        second = client.post(RETRAIN, follow=True)
+
+    assert len(queued) == 1
+    assert "A retrain is queued" in text(first.content.decode())
+    assert "already under way" in text(second.content.decode())
+    page = text(client.get(PAIR).content.decode())
+    assert "Retraining, asked for by analyst" in page
+
+
+@pytest.mark.django_db
+def test_the_task_force_does_not_retrain(client) -> None:
+    _login(client, TASK_FORCE, "lead")
+    assert client.post(RETRAIN).status_code == 403
+    assert cache.get(retrain_key(SECTOR, OFFENCE)) is None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_runs_the_retrain_and_the_page_says_how_it_ended() -> None:
+    analyst = UserFactory(username="analyst")
+    analyst.groups.add(Group.objects.get(name=ANALYST))
+    with celery_worker() as queue:
+        pair_retrain_request(sector=SECTOR, offence=OFFENCE, user=analyst, queue=queue)
+        deadline = time.monotonic() + 120
+        while (state := retrain_state(sector=SECTOR, offence=OFFENCE)).running and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    # No inspection yet: the worker reports that no version could be made, and why.
+    assert state.state == "SUCCESS" and state.by == "analyst"
+    assert "No completed inspection" in state.result["refused"]
