@@ -169,6 +169,44 @@ class ModelEvent(models.Model):
         raise ValidationError("The history of model versions cannot be deleted.")
 
 
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    CHECKING = "checking", _("Being checked")
+    DONE = "done", _("Stored as a candidate")
+    REFUSED = "refused", _("Refused")
+
+
+class ModelUpload(models.Model):
+    """A model file an analyst sent from the model pages, until a worker has checked it
+    (scoring.services.uploads.model_upload_check): the checks run a sandboxed child
+    process and score the validation inspections, which a web request must not wait on."""
+
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, verbose_name=_("sector"))
+    offence_type = models.ForeignKey(OffenceType, on_delete=models.PROTECT, verbose_name=_("offence type"))
+    file = models.BinaryField(_("model file"))  # emptied once checked: the version keeps it
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.PositiveIntegerField(_("size (bytes)"))
+    file_sha256 = models.CharField(max_length=64)
+    description = models.TextField(_("description"), blank=True)
+    band_cutoffs = models.JSONField(_("band cut-offs"), default=dict, validators=[band_cutoffs_validate])
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("uploaded by"))
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=20, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    message = models.TextField(_("message"), blank=True)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("model upload")
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} {self.file_name} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (UploadStatus.DONE, UploadStatus.REFUSED)
+
+
 class RunStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

@@ -57,6 +57,14 @@ def pair_retrain(sector: str, offence: str, as_of_iso: str | None = None, origin
     return {**result, "version_id": outcome.version.pk, "status": outcome.version.status}
 
 
+@shared_task(name="scoring.upload_check", acks_late=True, time_limit=30 * MINUTES)
+def upload_check(upload_id: int) -> str:
+    """Check a model file sent from the model pages (scoring.services.uploads)."""
+    from scoring.services.uploads import model_upload_check
+
+    return model_upload_check(upload_id=upload_id).status
+
+
 @shared_task(name="scoring.run_execute", acks_late=True, time_limit=60 * MINUTES)
 def run_execute(run_id: int) -> dict[str, Any]:
     """Execute one queued run. Delivered again after its worker died (acks_late), the service

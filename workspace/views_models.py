@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inspections.models import OffenceType, Sector
 from scoring import selectors
 from scoring.features.registry import FeatureRefused
-from scoring.models import ModelVersion
+from scoring.models import ModelUpload, ModelVersion
 from scoring.services.artifacts import ArtifactRefused
+from scoring.services.uploads import MAX_UPLOAD_BYTES, model_upload_create
 from scoring.services.versions import (
     NOTE_MAX_CHARS,
     QUEUE_ERRORS,
@@ -132,6 +133,71 @@ def model_card(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="model-card-{version.pk}.md"'
     return response
+
+
+class UploadForm(forms.Form):
+    sector = forms.ModelChoiceField(queryset=Sector.objects.all(), label=gettext_lazy("Sector"))
+    offence = forms.ModelChoiceField(queryset=OffenceType.objects.all(), label=gettext_lazy("Offence type"))
+    file = forms.FileField(label=gettext_lazy("Model file (.skops)"))
+    description = forms.CharField(
+        label=gettext_lazy("Description"), required=False, max_length=NOTE_MAX_CHARS, widget=forms.Textarea({"rows": 3})
+    )
+    red = forms.FloatField(label=gettext_lazy("Red: top share"), min_value=0.001, max_value=1, initial=0.05)
+    orange = forms.FloatField(
+        label=gettext_lazy("Orange: top share, red included"), min_value=0.001, max_value=1, initial=0.15
+    )
+    green = forms.FloatField(
+        label=gettext_lazy("Green: top share, red and orange included"), min_value=0.001, max_value=1, initial=0.40
+    )
+
+    def clean_file(self) -> bytes:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than %(mb)s MB.") % {"mb": MAX_UPLOAD_BYTES // 2**20})
+        return upload.read()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        shares = [data.get(name) for name in ("red", "orange", "green")]
+        if None not in shares and not shares[0] < shares[1] < shares[2]:
+            raise forms.ValidationError(_("The shares must grow from red to orange to green."))
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("scoring.add_modelversion", raise_exception=True)
+def model_upload(request: HttpRequest) -> HttpResponse:
+    """Send a model file; a worker checks it and stores it as a candidate."""
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            upload = model_upload_create(
+                sector=data["sector"].pk,
+                offence=data["offence"].pk,
+                data=data["file"],
+                file_name=request.FILES["file"].name,
+                user=request.user,
+                description=data["description"],
+                band_cutoffs={name: data[name] for name in ("red", "orange", "green")},
+            )
+        except ArtifactRefused as exc:
+            form.add_error("file", str(exc))
+        except QUEUE_ERRORS:
+            form.add_error(None, _("The task queue cannot be reached: nothing was queued. Try again later."))
+        else:
+            return redirect("workspace:model_upload_detail", pk=upload.pk)
+    status = 400 if form.errors else 200
+    return render(request, "workspace/model_upload.html", {"form": form}, status=status)
+
+
+@require_GET
+@permission_required("scoring.add_modelversion", raise_exception=True)
+def model_upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Where a sent file stands (polled by htmx until it is checked)."""
+    upload = get_object_or_404(ModelUpload.objects.defer("file").select_related("sector", "offence_type"), pk=pk)
+    template = "workspace/_upload_state.html" if request.htmx else "workspace/model_upload_detail.html"
+    return render(request, template, {"upload": upload})
 
 
 _DONE = {

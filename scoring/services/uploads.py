@@ -12,21 +12,38 @@ from datetime import date
 
 import sklearn
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
 
 from inspections.models import OffenceType, Sector
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelStatus, ModelVersion
+from scoring.features.registry import FeatureRefused
+from scoring.models import (
+    DEFAULT_BAND_CUTOFFS,
+    ModelEventAction,
+    ModelStatus,
+    ModelUpload,
+    ModelVersion,
+    UploadStatus,
+)
 
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, training_set_build, validation_metrics
-from .versions import model_event_record
+from .versions import QUEUE_ERRORS, model_event_record
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 def model_version_upload(
-    *, sector: str, offence: str, data: bytes, user: AbstractBaseUser | None, as_of: date | None = None
+    *,
+    sector: str,
+    offence: str,
+    data: bytes,
+    user: AbstractBaseUser | None,
+    as_of: date | None = None,
+    band_cutoffs: dict[str, float] | None = None,
+    description: str = "",
 ) -> ModelVersion:
     """Check an uploaded artifact, validate it on the latest year of inspections, store it as a candidate."""
     if not data:
@@ -59,11 +76,97 @@ def model_version_upload(
         training_data_sha256="",
         sklearn_version=sklearn.__version__,
         metrics=metrics,
-        band_cutoffs=dict(DEFAULT_BAND_CUTOFFS),
+        band_cutoffs=dict(band_cutoffs or DEFAULT_BAND_CUTOFFS),
         origin=f"uploaded by {user}" if user else "uploaded",
         created_by=user,
-        review_note="Uploaded: trained outside MiningWatch; its training window is not known. "
-        "Metrics are on this inspectorate's latest validation year.",
+        review_note=" ".join(
+            part
+            for part in (
+                description.strip(),
+                "Uploaded: trained outside MiningWatch; its training window is not known. "
+                "Metrics are on this inspectorate's latest validation year.",
+            )
+            if part
+        ),
     )
     model_event_record(version=version, action=ModelEventAction.CREATED, user=user, note=version.origin)
     return version
+
+
+def model_upload_create(
+    *,
+    sector: str,
+    offence: str,
+    data: bytes,
+    file_name: str,
+    user: AbstractBaseUser,
+    description: str = "",
+    band_cutoffs: dict[str, float] | None = None,
+    queue: str | None = None,
+) -> ModelUpload:
+    """Keep a file sent from the model pages and queue its check (model_upload_check)."""
+    if not user.has_perm("scoring.add_modelversion"):
+        raise PermissionDenied
+    if not data:
+        raise ArtifactRefused("The file is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ArtifactRefused(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    upload = ModelUpload.objects.create(
+        sector_id=sector,
+        offence_type_id=offence,
+        file=data,
+        file_name=file_name[:255],
+        file_size=len(data),
+        file_sha256=artifact_sha256(data),
+        description=description,
+        band_cutoffs=dict(band_cutoffs or DEFAULT_BAND_CUTOFFS),
+        uploaded_by=user,
+    )
+    options = {"queue": queue} if queue else {}
+
+    def send() -> None:
+        from scoring.tasks import upload_check
+
+        try:
+            upload_check.apply_async(args=[upload.pk], **options)
+        except QUEUE_ERRORS:
+            ModelUpload.objects.filter(pk=upload.pk).update(
+                status=UploadStatus.REFUSED,
+                message="The task queue could not be reached: send the file again.",
+                file=b"",
+            )
+            raise
+
+    transaction.on_commit(send)
+    return upload
+
+
+def model_upload_check(*, upload_id: int) -> ModelUpload:
+    """Check a queued upload and store it as a candidate, or say why not. Safe to run twice:
+    the upload is claimed by a conditional update, and a finished one is left alone."""
+    claimed = ModelUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(status=UploadStatus.CHECKING)
+    upload = ModelUpload.objects.select_related("uploaded_by").get(pk=upload_id)
+    if not claimed:
+        return upload
+    try:
+        version = model_version_upload(
+            sector=upload.sector_id,
+            offence=upload.offence_type_id,
+            data=bytes(upload.file),
+            user=upload.uploaded_by,
+            band_cutoffs=upload.band_cutoffs,
+            description=upload.description,
+        )
+    except (ArtifactRefused, FeatureRefused, TrainingRefused) as exc:
+        _upload_finish(upload, UploadStatus.REFUSED, str(exc))
+    except Exception as exc:
+        _upload_finish(upload, UploadStatus.REFUSED, f"The check failed unexpectedly ({type(exc).__name__}).")
+        raise
+    else:
+        _upload_finish(upload, UploadStatus.DONE, f"Stored as candidate version {version.pk}.", version)
+    return upload
+
+
+def _upload_finish(upload: ModelUpload, status: str, message: str, version: ModelVersion | None = None) -> None:
+    upload.status, upload.message, upload.version, upload.file = status, message, version, b""
+    upload.save(update_fields=["status", "message", "version", "file"])

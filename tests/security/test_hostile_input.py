@@ -431,6 +431,14 @@ def _model_pair(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/models/{segment}/{OFFENCE}/retrain/", "retrain", plan, "post")
 
 
+def _model_upload(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    fields = ["sector", "offence", "description", "red", "orange", "green"]
+    base = f"sector={SECTOR}&offence={OFFENCE}&red=0.05&orange=0.15&green=0.4"
+    yield from _posts(reverse("workspace:model_upload"), fields, "model upload", plan, base=base)
+    if plan.full:
+        yield from _segments(lambda segment: f"/models/uploads/{segment}/", "model upload state", plan)
+
+
 def _model_card(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _gets(reverse("workspace:model_card", args=[world.version]), ["download"], "model card", plan)
     if plan.full:
@@ -549,6 +557,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "model-pair": ({"workspace:model_pair", "workspace:lists_state", "workspace:pair_retrain"}, _model_pair, "analyst"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
     "model-card": ({"workspace:model_card"}, _model_card, "task_force"),
+    "model-upload": ({"workspace:model_upload", "workspace:model_upload_detail"}, _model_upload, "analyst"),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
     "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),
