@@ -12,19 +12,21 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inspections.models import Employer, Inspection, OffenceType, ReportKind
+from inspections.models import Employer, Inspection, OffenceType, ReportKind, Sector
 from inspections.services.outcomes import inspection_outcome_record
 from scoring.features.registry import FeatureRefused, reason_text
 from scoring.models import ModelVersion, Score
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.evaluation import gates_failed
-from scoring.services.versions import VersionRefused
+from scoring.services.uploads import MAX_UPLOAD_BYTES, model_upload_create
+from scoring.services.versions import NOTE_MAX_CHARS, QUEUE_ERRORS, VersionRefused
 from workspace import selectors, views_lists
 from workspace.forms import OutcomeForm
 from workspace.views_models import DECISIONS
@@ -252,3 +254,55 @@ def model_version_decide(request: Request, pk: int, decision: str) -> Response:
     except (VersionRefused, ArtifactRefused, FeatureRefused, ValidationError) as exc:
         return Response({"errors": {"__all__": [str(exc)]}}, status=400)
     return Response(VersionRow(version).data)
+
+
+class UploadRequest(serializers.Serializer):
+    sector = serializers.CharField()
+    offence = serializers.CharField()
+    file = serializers.FileField()
+    description = serializers.CharField(required=False, allow_blank=True, max_length=NOTE_MAX_CHARS)
+    red = serializers.FloatField(required=False, default=0.05, min_value=0.001, max_value=1)
+    orange = serializers.FloatField(required=False, default=0.15, min_value=0.001, max_value=1)
+    green = serializers.FloatField(required=False, default=0.40, min_value=0.001, max_value=1)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not data["red"] < data["orange"] < data["green"]:
+            raise serializers.ValidationError("The shares must grow from red to orange to green.")
+        if not Sector.objects.filter(pk=data["sector"]).exists():
+            raise serializers.ValidationError({"sector": ["No such sector."]})
+        if not OffenceType.objects.filter(pk=data["offence"]).exists():
+            raise serializers.ValidationError({"offence": ["No such offence type."]})
+        if data["file"].size > MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError({"file": [f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB."]})
+        return data
+
+
+@extend_schema(
+    request={"multipart/form-data": UploadRequest},
+    responses=inline_serializer("Upload", {"upload": serializers.IntegerField(), "status": serializers.CharField()}),
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser])
+@permission_classes([IsAuthenticated, ModelsPermission])
+def model_upload(request: Request) -> Response:
+    """Send a model file: a worker checks it and stores it as a candidate (GET the upload's
+    page, /models/uploads/<id>/, or list the versions, to follow it)."""
+    given = UploadRequest(data=request.data)
+    if not given.is_valid():
+        return Response({"errors": given.errors}, status=400)
+    data = given.validated_data
+    try:
+        upload = model_upload_create(
+            sector=data["sector"],
+            offence=data["offence"],
+            data=data["file"].read(),
+            file_name=data["file"].name,
+            user=request.user,
+            description=data.get("description", ""),
+            band_cutoffs={name: data[name] for name in ("red", "orange", "green")},
+        )
+    except ArtifactRefused as exc:
+        return Response({"errors": {"file": [str(exc)]}}, status=400)
+    except QUEUE_ERRORS:
+        return Response({"errors": {"__all__": ["The task queue cannot be reached: nothing was queued."]}}, status=503)
+    return Response({"upload": upload.pk, "status": upload.status}, status=202)

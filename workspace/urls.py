@@ -52,6 +52,7 @@ urlpatterns = [
     ),
     path("api/inspections/<path:reference>/outcome/", login_not_required(api.inspection_outcome), name="api_outcome"),
     path("api/models/", login_not_required(api.model_versions), name="api_model_versions"),
+    path("api/models/upload/", login_not_required(api.model_upload), name="api_model_upload"),
     path(
         "api/models/<int:pk>/<slug:decision>/",
         login_not_required(api.model_version_decide),

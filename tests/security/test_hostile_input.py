@@ -477,6 +477,9 @@ def _api_models(world: World, role: str, plan: Plan) -> Iterator[Request]:
     for decision in ("approve", "refuse", "activate"):
         url = reverse("workspace:api_model_version_decide", args=[world.version, decision])
         yield from _posts(url, ["note"], f"api model {decision}", plan)
+    upload = reverse("workspace:api_model_upload")
+    fields = ["sector", "offence", "description", "red", "orange", "green"]
+    yield from _posts(upload, fields, "api model upload", plan, base=f"sector={SECTOR}&offence={OFFENCE}")
     if plan.full:
         yield from _segments(lambda segment: f"/api/models/{world.version}/{segment}/", "api decision", plan, "post")
 
@@ -561,7 +564,11 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
     "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),
-    "api-models": ({"workspace:api_model_versions", "workspace:api_model_version_decide"}, _api_models, "analyst"),
+    "api-models": (
+        {"workspace:api_model_versions", "workspace:api_model_version_decide", "workspace:api_model_upload"},
+        _api_models,
+        "analyst",
+    ),
     "api-schema": ({"workspace:api_schema"}, _plain("workspace:api_schema"), "inspector"),
     "login": ({"login"}, _login, "anonymous"),
     "logout": ({"logout"}, _logout, "analyst"),

@@ -6,13 +6,14 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inspections.models import InspectionStatus
 from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
-from scoring.models import ModelStatus, ModelVersion
+from scoring.models import ModelStatus, ModelUpload, ModelVersion
 from tests.factories import InspectionFactory, ModelVersionFactory, UserFactory
 from tests.workspace.support import OFFENCE, SECTOR, limit_to_region, publish_run
 
@@ -131,3 +132,27 @@ def test_the_openapi_schema_lists_every_endpoint() -> None:
     schema = client.get(reverse("workspace:api_schema"), {"format": "json"}).json()
     assert {"/api/lists/", "/api/models/", "/api/schema/"} - set(schema["paths"]) == {"/api/schema/"}
     assert any("/scores/" in path for path in schema["paths"]) and any("/outcome/" in path for path in schema["paths"])
+
+
+def test_a_model_file_is_sent_through_the_api_for_a_worker_to_check(django_capture_on_commit_callbacks) -> None:
+    analyst_client, analyst = _api(ANALYST, "analyst")
+    lead_client, _ = _api(TASK_FORCE, "lead")
+    url = reverse("workspace:api_model_upload")
+    form = {"sector": SECTOR, "offence": OFFENCE, "description": "From the audit notebook."}
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        sent = analyst_client.post(url, {**form, "file": SimpleUploadedFile("m.skops", b"PK\x03\x04 model")})
+    refused = lead_client.post(url, {**form, "file": SimpleUploadedFile("m.skops", b"x")})
+    bad_shares = analyst_client.post(url, {**form, "red": "0.5", "file": SimpleUploadedFile("m.skops", b"x")})
+    no_file = analyst_client.post(url, form)
+
+    assert sent.status_code == 202 and len(queued) == 1
+    upload = ModelUpload.objects.get(pk=sent.json()["upload"])
+    assert (upload.uploaded_by, upload.description, upload.file_name) == (
+        analyst,
+        "From the audit notebook.",
+        "m.skops",
+    )
+    assert refused.status_code == 403
+    assert bad_shares.status_code == 400 and no_file.status_code == 400 and "file" in no_file.json()["errors"]
+    assert ModelUpload.objects.count() == 1
