@@ -224,7 +224,7 @@ def _chunk_check(chunk: Chunk, row_checks: RowChecks, known: _Known) -> tuple[di
     nsso_ok, nsso_keys = checks.digit_keys(nsso, (9, 10))
     reason = "'{value}' is not a social-security employer number (9 or 10 digits)."
     row_checks.fail("nsso_number", ~nsso_ok & (nsso != ""), reason)
-    if chunk.longest_record > _NAME_MAX:
+    if chunk.longest > _NAME_MAX:
         too_long = checks.lengths(cells["name"]) > _NAME_MAX
         row_checks.fail("name", too_long, f"The name is longer than {_NAME_MAX} characters.")
     legal_ok, legal_form = checks.parse_distinct(cells["legal_form"], _parse_legal_form)
