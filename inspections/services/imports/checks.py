@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -17,18 +17,34 @@ import pandas as pd
 from stdnum.be import vat as be_enterprise_number
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
+from .common import Column, RowChecks
+
 T = TypeVar("T")
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_QUARTER = re.compile(r"([0-9]{4})-[Qq]([0-9])")
 _QUARTER_MONTHS = {1: 1, 2: 4, 3: 7, 4: 10}
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+
+
+def columns_check(spec: Mapping[str, Column], checks: RowChecks) -> dict[str, np.ndarray]:
+    """The checks a column's spec declares: a value where required, a value `parse` accepts.
+    Returns the parsed values (None where a cell failed) of the columns that have a parser."""
+    parsed = {}
+    for name, column in spec.items():
+        values = checks.cells[name]
+        empty = values == ""
+        if column.required:
+            checks.fail(name, empty, "A value is required.")
+        if column.default is not None:
+            values = np.where(empty, column.default, values)
+        if column.parse is not None:
+            ok, parsed[name] = parse_distinct(values, column.parse)
+            checks.fail(name, ~ok & (values != ""), reason_of(column.parse))
+    return parsed
 
 
 # --- Enterprise numbers ---------------------------------------------------------------
@@ -45,30 +61,19 @@ def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """
     numbers = np.array(values, dtype=object)
     plain = lengths(numbers) == 10
-    if plain.any():
-        plain[plain] = _digit_matrix(numbers[plain], 10).max(axis=1) <= 9
-    other = ~plain
-    if other.any():
-        numbers[other] = [be_enterprise_number.compact(value) for value in numbers[other]]
-    valid, keys = _enterprise_rule(numbers)
-    return numbers, valid, keys
-
-
-def _enterprise_rule(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """stdnum.be.vat.validate on compact numbers (10 digits, not all zero, first 0 or 1,
-    mod 97), vectorised: which are valid, and each valid one as an integer key."""
+    plain[plain] = _digit_matrix(numbers[plain], 10).max(axis=1, initial=0) <= 9
+    numbers[~plain] = [be_enterprise_number.compact(value) for value in numbers[~plain]]
+    # stdnum's rule: 10 digits, not all zero, the first 0 or 1, mod 97.
     valid = lengths(numbers) == 10
     keys = np.zeros(len(numbers), dtype=np.int64)
-    if not valid.any():
-        return valid, keys
     digits = _digit_matrix(numbers[valid], 10).astype(np.int64)
     first8 = digits[:, :8] @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
     last2 = digits[:, 8] * 10 + digits[:, 9]
-    rule = (digits.max(axis=1) <= 9) & (digits[:, 0] <= 1) & ((first8 > 0) | (last2 > 0))
+    rule = (digits.max(axis=1, initial=0) <= 9) & (digits[:, 0] <= 1) & ((first8 > 0) | (last2 > 0))
     rule &= (first8 + last2) % 97 == 0
     keys[valid] = np.where(rule, first8 * 100 + last2, 0)
     valid[valid] = rule
-    return valid, keys
+    return numbers, valid, keys
 
 
 def enterprise_number_reason(value: object) -> str:
@@ -107,13 +112,10 @@ def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray,
     keys = np.zeros(len(values), dtype=np.int64)
     for width in widths:
         rows = sizes == width
-        if not rows.any():
-            continue
         digits = _digit_matrix(values[rows], width)
-        digits_ok = digits.max(axis=1) <= 9
+        ok[rows] = digits.max(axis=1, initial=0) <= 9
         number = digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
-        ok[rows] = digits_ok
-        keys[rows] = np.where(digits_ok, number + width * 10**12, 0)
+        keys[rows] = np.where(ok[rows], number + width * 10**12, 0)
     return ok, keys
 
 
@@ -127,25 +129,21 @@ class SeenKeys:
 
     def first_lines(self, keys: np.ndarray, lines: np.ndarray) -> np.ndarray:
         """The line each key was first met on (its own line the first time); remembers them."""
-        if not len(keys):
-            return np.zeros(0, dtype=np.int64)
         order = np.argsort(keys, kind="stable")  # stable: the first of equal keys comes first
         ordered = keys[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        sizes = np.diff(np.r_[starts, len(keys)])
-        group_keys, group_lines = ordered[starts], lines[order][starts]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])[: len(keys)]
+        group_keys, group_first = ordered[starts], lines[order][starts]
         at = np.searchsorted(self.keys, group_keys)
         known = np.zeros(len(group_keys), dtype=bool)
-        group_first = group_lines
         if len(self.keys):
             inside = np.minimum(at, len(self.keys) - 1)
             known = self.keys[inside] == group_keys
-            group_first = np.where(known, self.lines[inside], group_lines)
+            group_first = np.where(known, self.lines[inside], group_first)
         first = np.empty(len(keys), dtype=np.int64)
-        first[order] = np.repeat(group_first, sizes)
+        first[order] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
         # np.insert at sorted positions is one linear pass: no re-sort of what is kept.
         self.keys = np.insert(self.keys, at[~known], group_keys[~known])
-        self.lines = np.insert(self.lines, at[~known], group_lines[~known])
+        self.lines = np.insert(self.lines, at[~known], group_first[~known])
         return first
 
 
@@ -186,41 +184,41 @@ def lookup(values: np.ndarray, mapping: Mapping[str, T]) -> tuple[np.ndarray, np
     return found[codes], mapped[codes]
 
 
+def _year_check(text: str, year: int) -> None:
+    if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
+        raise ValueError(f"'{text}': the year must be between {DATE_YEARS[0]} and {DATE_YEARS[1]}.")
+
+
 def iso_date(text: str) -> int:
     """Days since 0001-01-01 of an ISO date (YYYY-MM-DD), or ValueError in words."""
-    match = _DATE.fullmatch(text)
-    if not match:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise ValueError(f"'{text}' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31).")
-    year, month, day = (int(part) for part in match.groups())
+    year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
     try:
         ordinal = dt.date(year, month, day).toordinal()
     except ValueError:
         raise ValueError(f"'{text}' is not a real date (no day {day} in month {month} of {year}).") from None
-    if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
-        raise ValueError(f"'{text}': the year must be between {DATE_YEARS[0]} and {DATE_YEARS[1]}.")
+    _year_check(text, year)
     return ordinal
 
 
 def quarter_start(text: str) -> str:
     """'2024-Q3' -> '2024-07-01' (the first day of the quarter), or ValueError."""
-    match = _QUARTER.fullmatch(text)
-    if not match:
+    if not re.fullmatch(r"[0-9]{4}-[Qq][0-9]", text):
         raise ValueError(f"'{text}' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3).")
-    year, number = int(match.group(1)), int(match.group(2))
+    year, number = int(text[:4]), int(text[-1])
     if number not in _QUARTER_MONTHS:
         raise ValueError(f"'{text}': a year has quarters Q1 to Q4.")
-    if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
-        raise ValueError(f"'{text}': the year must be between {DATE_YEARS[0]} and {DATE_YEARS[1]}.")
+    _year_check(text, year)
     return f"{year:04d}-{_QUARTER_MONTHS[number]:02d}-01"
 
 
 def count(text: str) -> int:
     """A whole number from 0 to 2,147,483,647."""
-    if _DIGITS.fullmatch(text):
-        value = int(text)
-        if value > INT_MAX:
+    if re.fullmatch(r"[0-9]+", text):
+        if int(text) > INT_MAX:
             raise ValueError(f"'{text}' is too large (at most {INT_MAX}).")
-        return value
+        return int(text)
     if text.startswith("-") and _number_like(text[1:]):
         raise ValueError(f"'{text}' is negative; it must be 0 or more.")
     raise ValueError(f"'{text}' is not a whole number (digits only, e.g. 12).")
@@ -229,24 +227,22 @@ def count(text: str) -> int:
 def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], float]:
     """A parser of non-negative decimals with at most `digits` digits, `decimals` after the dot."""
     whole = digits - decimals
-    pattern = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
+    form = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
 
     def parse(text: str) -> float:
-        if pattern.fullmatch(text):
-            value = float(text)
-            if maximum is not None and value > maximum:
+        if form.fullmatch(text):
+            if maximum is not None and float(text) > maximum:
                 raise ValueError(f"'{text}' is above {maximum:g}.")
-            return value
+            return float(text)
         if text.startswith("-") and _number_like(text[1:]):
             raise ValueError(f"'{text}' is negative; it must be 0 or more.")
-        if _number_like(text.replace(",", ".", 1)) and "," in text:
+        if "," in text and _number_like(text.replace(",", ".", 1)):
             raise ValueError(f"'{text}': write decimals with a dot, e.g. 8.5.")
-        if _number_like(text):
-            whole_part, _, fraction = text.partition(".")
-            if len(fraction) > decimals:
-                raise ValueError(f"'{text}' has more than {decimals} decimals.")
-            if len(whole_part) > whole:
-                raise ValueError(f"'{text}' is too large (at most {whole} digits before the dot).")
+        whole_part, _, fraction = text.partition(".")
+        if _number_like(text) and len(fraction) > decimals:
+            raise ValueError(f"'{text}' has more than {decimals} decimals.")
+        if _number_like(text) and len(whole_part) > whole:
+            raise ValueError(f"'{text}' is too large (at most {whole} digits before the dot).")
         raise ValueError(f"'{text}' is not a number (e.g. 1234.50).")
 
     return parse
@@ -257,28 +253,21 @@ def _number_like(text: str) -> bool:
     return bool(whole) and whole.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
 
 
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-
-
 def boolean(text: str) -> bool:
     folded = text.lower()
-    if folded in _TRUE:
-        return True
-    if folded in _FALSE:
-        return False
+    if folded in ("true", "1", "yes", "false", "0", "no"):
+        return folded in ("true", "1", "yes")
     raise ValueError(f"'{text}' is not one of true/false, 1/0, yes/no.")
 
 
-def choice(options: Mapping[str, str], what: str, *, fold: Callable[[str], str] = str.lower) -> Callable[[str], str]:
+def choice(options: Iterable[str], what: str, *, fold: Callable[[str], str] = str.lower) -> Callable[[str], str]:
     """A parser of codes (case-insensitive): returns the code as stored."""
     folded = {fold(code): code for code in options}
 
     def parse(text: str) -> str:
-        code = folded.get(fold(text))
-        if code is None:
+        if fold(text) not in folded:
             raise ValueError(f"'{text}' is not a known {what}; use one of: {', '.join(options)}.")
-        return code
+        return folded[fold(text)]
 
     return parse
 
@@ -292,12 +281,3 @@ def pattern(regex: str, message: str) -> Callable[[str], str]:
         return text
 
     return parse
-
-
-def duplicates(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows whose key appeared earlier in `keys`, and the index of that first occurrence."""
-    if not len(keys):
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    first_of_row = first[inverse.ravel()]
-    return first_of_row != np.arange(len(keys)), first_of_row

@@ -1,9 +1,9 @@
-"""What every import shares: the result, the problems found and how they are gathered.
+"""What every import shares: the result, the problems found and how they are gathered,
+and the declarative description of a file's columns.
 
 Problems are gathered as arrays (one array of line numbers per failed check), not one
 object per bad cell: a file where every one of a million rows is wrong must still be
-reported quickly, and only the first few (settings.IMPORT_MAX_ERRORS_SHOWN) are ever
-worded.
+reported quickly, and only the first few (settings.IMPORT_MAX_ERRORS_SHOWN) are worded.
 """
 
 from __future__ import annotations
@@ -20,9 +20,21 @@ logger = logging.getLogger("inspections.imports")
 
 # A reason is either a template ("'{value}' is not a date") or a function of the value.
 Reason = str | Callable[[object], str]
+_VALUE_SHOWN_CHARS = 60  # cell values are echoed in messages; a 10-million-character cell must not be
 
-# Cell values are echoed in messages; a 10-million-character cell must not be.
-_VALUE_SHOWN_CHARS = 60
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a file: whether it may be empty, and how a value is read.
+
+    `parse` runs once per distinct value and raises ValueError with the reason; the
+    columns that need more (lookups, keys, rules across columns) are checked by the
+    import of their file kind. `default` stands in for an empty optional cell.
+    """
+
+    required: bool = True
+    parse: Callable[[str], object] | None = None
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,7 @@ class ImportProblem:
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line else "file"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.reason}"
+        return f"{where}, column {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
 
 
 @dataclass
@@ -62,9 +72,8 @@ class ImportResult:
 
     def summary(self) -> str:
         if not self.ok:
-            return f"File refused, nothing imported: {self.error_count} error(s) in {self.rows_read} row(s)." + (
-                f" The first {len(self.errors)} are listed." if self.error_count > len(self.errors) else ""
-            )
+            listed = f" The first {len(self.errors)} are listed." if self.error_count > len(self.errors) else ""
+            return f"File refused, nothing imported: {self.error_count} error(s) in {self.rows_read} row(s).{listed}"
         return (
             f"{self.rows_read} row(s) read: {self.rows_created} created, "
             f"{self.rows_updated} updated, {self.rows_unchanged} unchanged."
@@ -76,13 +85,6 @@ class FileRefused(Exception):
 
     Raising it inside transaction.atomic() is what undoes anything already written.
     """
-
-
-def value_shown(value: object) -> str:
-    text = str(value)
-    if len(text) > _VALUE_SHOWN_CHARS:
-        text = text[: _VALUE_SHOWN_CHARS - 1] + "…"
-    return text
 
 
 @dataclass
@@ -108,10 +110,9 @@ class Problems:
 
     def add(self, lines: np.ndarray, column: str, reason: Reason, values: np.ndarray | None = None) -> None:
         """Record that the cells of `column` on `lines` fail for `reason` (worded later)."""
-        if len(lines) == 0:
-            return
-        self.count += len(lines)
-        self._parts.append(_Part(np.asarray(lines, dtype=np.int64), column, reason, values))
+        if len(lines):
+            self.count += len(lines)
+            self._parts.append(_Part(np.asarray(lines, dtype=np.int64), column, reason, values))
 
     def add_one(self, line: int, column: str, reason: str) -> None:
         self.add(np.array([line]), column, reason)
@@ -125,12 +126,10 @@ class Problems:
         if not self._parts:
             return []
         width = len(self.column_order) + 1
-        lines = np.concatenate(
-            [part.lines * width + self.column_order.get(part.column, width - 1) for part in self._parts]
-        )
+        order = [part.lines * width + self.column_order.get(part.column, width - 1) for part in self._parts]
         owner = np.repeat(np.arange(len(self._parts)), [len(part.lines) for part in self._parts])
         offset = np.concatenate([np.arange(len(part.lines)) for part in self._parts])
-        chosen = np.argsort(lines, kind="stable")[: self.limit]
+        chosen = np.argsort(np.concatenate(order), kind="stable")[: self.limit]
         return [self._word(self._parts[owner[i]], int(offset[i])) for i in chosen]
 
     @staticmethod
@@ -141,12 +140,14 @@ class Problems:
         elif value is None:
             reason = part.reason
         else:
-            reason = part.reason.format(value=value_shown(value))
+            text = str(value)
+            shown = text if len(text) <= _VALUE_SHOWN_CHARS else text[: _VALUE_SHOWN_CHARS - 1] + "…"
+            reason = part.reason.format(value=shown)
         return ImportProblem(line=int(part.lines[index]), column=part.column, reason=reason)
 
 
 class RowChecks:
-    """The checks of one chunk of rows: each cell gets at most one problem.
+    """The cells of one chunk of rows and their checks: each cell gets at most one problem.
 
     A cell already found wrong (too long, not a number...) is not judged again by a
     later check of the same column, so one mistake gives one message.
@@ -161,21 +162,17 @@ class RowChecks:
     def fail(self, column: str, mask: np.ndarray, reason: Reason, values: np.ndarray | None = None) -> None:
         """Report the rows of `mask` for `column`; values default to the cells themselves."""
         new = mask & ~self.bad[column]
-        if not new.any():
-            return
-        self.bad[column] |= new
-        shown = self.cells[column] if values is None else values
-        self.problems.add(self.lines[new], column, reason, shown[new])
+        if new.any():
+            self.bad[column] |= new
+            shown = self.cells[column] if values is None else values
+            self.problems.add(self.lines[new], column, reason, shown[new])
 
     def good(self, *columns: str) -> np.ndarray:
-        """Rows whose given cells are all still without a problem."""
+        """Rows whose given cells (all if none given) are still without a problem."""
         mask = np.ones(len(self.lines), dtype=bool)
-        for column in columns:
+        for column in columns or self.cells:
             mask &= ~self.bad[column]
         return mask
-
-    def rows_good(self) -> np.ndarray:
-        return self.good(*self.cells)
 
 
 class Stopwatch:
