@@ -1,5 +1,5 @@
 """What every import shares: the result, the problems found and how they are gathered,
-and the declarative description of a file's columns.
+and the declarative description of a column.
 
 Problems are gathered as arrays (one array of line numbers per failed check), not one
 object per bad cell: a file where every one of a million rows is wrong must still be
@@ -8,29 +8,21 @@ reported quickly, and only the first few (settings.IMPORT_MAX_ERRORS_SHOWN) are 
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-logger = logging.getLogger("inspections.imports")
-
 # A reason is either a template ("'{value}' is not a date") or a function of the value.
 Reason = str | Callable[[object], str]
-_VALUE_SHOWN_CHARS = 60  # cell values are echoed in messages; a 10-million-character cell must not be
+_VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character one must not be
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a file: whether it may be empty, and how a value is read.
-
-    `parse` runs once per distinct value and raises ValueError with the reason; the
-    columns that need more (lookups, keys, rules across columns) are checked by the
-    import of their file kind. `default` stands in for an empty optional cell.
-    """
+    """A column of a file kind: may it be empty, how is a value read (`parse` runs once
+    per distinct value and raises ValueError with the reason), what stands in for an
+    empty cell. Lookups, keys and rules across columns are checked by the kind itself."""
 
     required: bool = True
     parse: Callable[[str], object] | None = None
@@ -81,18 +73,8 @@ class ImportResult:
 
 
 class FileRefused(Exception):
-    """Raised inside an import once it is known the file cannot be imported.
-
-    Raising it inside transaction.atomic() is what undoes anything already written.
-    """
-
-
-@dataclass
-class _Part:
-    lines: np.ndarray
-    column: str
-    reason: Reason
-    values: np.ndarray | None
+    """Raised once it is known the file cannot be imported; raised inside
+    transaction.atomic(), it is what undoes anything already written."""
 
 
 class Problems:
@@ -101,7 +83,7 @@ class Problems:
     def __init__(self, *, limit: int) -> None:
         self.limit = limit
         self.count = 0
-        self._parts: list[_Part] = []
+        self._parts: list[tuple[np.ndarray, str, Reason, np.ndarray | None]] = []
         # Header position of each column, once known: problems of a line are listed in it.
         self.column_order: dict[str, int] = {}
 
@@ -112,7 +94,7 @@ class Problems:
         """Record that the cells of `column` on `lines` fail for `reason` (worded later)."""
         if len(lines):
             self.count += len(lines)
-            self._parts.append(_Part(np.asarray(lines, dtype=np.int64), column, reason, values))
+            self._parts.append((np.asarray(lines, dtype=np.int64), column, reason, values))
 
     def add_one(self, line: int, column: str, reason: str) -> None:
         self.add(np.array([line]), column, reason)
@@ -126,24 +108,22 @@ class Problems:
         if not self._parts:
             return []
         width = len(self.column_order) + 1
-        order = [part.lines * width + self.column_order.get(part.column, width - 1) for part in self._parts]
-        owner = np.repeat(np.arange(len(self._parts)), [len(part.lines) for part in self._parts])
-        offset = np.concatenate([np.arange(len(part.lines)) for part in self._parts])
+        order = [lines * width + self.column_order.get(column, width - 1) for lines, column, *_ in self._parts]
+        owner = np.repeat(np.arange(len(self._parts)), [len(part[0]) for part in self._parts])
+        offset = np.concatenate([np.arange(len(part[0])) for part in self._parts])
         chosen = np.argsort(np.concatenate(order), kind="stable")[: self.limit]
-        return [self._word(self._parts[owner[i]], int(offset[i])) for i in chosen]
+        return [self._word(*self._parts[owner[i]], int(offset[i])) for i in chosen]
 
     @staticmethod
-    def _word(part: _Part, index: int) -> ImportProblem:
-        value = None if part.values is None else part.values[index]
-        if callable(part.reason):
-            reason = part.reason(value)
-        elif value is None:
-            reason = part.reason
-        else:
+    def _word(lines: np.ndarray, column: str, reason: Reason, values: np.ndarray | None, at: int) -> ImportProblem:
+        value = None if values is None else values[at]
+        if callable(reason):
+            reason = reason(value)
+        elif value is not None:
             text = str(value)
             shown = text if len(text) <= _VALUE_SHOWN_CHARS else text[: _VALUE_SHOWN_CHARS - 1] + "…"
-            reason = part.reason.format(value=shown)
-        return ImportProblem(line=int(part.lines[index]), column=part.column, reason=reason)
+            reason = reason.format(value=shown)
+        return ImportProblem(line=int(lines[at]), column=column, reason=reason)
 
 
 class RowChecks:
@@ -154,9 +134,7 @@ class RowChecks:
     """
 
     def __init__(self, *, lines: np.ndarray, cells: dict[str, np.ndarray], problems: Problems) -> None:
-        self.lines = lines
-        self.cells = cells
-        self.problems = problems
+        self.lines, self.cells, self.problems = lines, cells, problems
         self.bad = {column: np.zeros(len(lines), dtype=bool) for column in cells}
 
     def fail(self, column: str, mask: np.ndarray, reason: Reason, values: np.ndarray | None = None) -> None:
@@ -169,30 +147,4 @@ class RowChecks:
 
     def good(self, *columns: str) -> np.ndarray:
         """Rows whose given cells (all if none given) are still without a problem."""
-        mask = np.ones(len(self.lines), dtype=bool)
-        for column in columns or self.cells:
-            mask &= ~self.bad[column]
-        return mask
-
-
-class Stopwatch:
-    """Seconds spent per phase of one import, logged at the end (where did the time go?)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.phases: dict[str, float] = {}
-        self._start = time.perf_counter()
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
-
-    def log(self, result: ImportResult) -> None:
-        total = time.perf_counter() - self._start
-        phases = {**self.phases, "other (commit...)": total - sum(self.phases.values())}
-        spent = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items())
-        logger.info("%s: %s in %.2f s (%s)", self.name, result.summary(), total, spent)
+        return ~np.any([self.bad[column] for column in columns or self.cells], axis=0)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from inspections.models import Declaration, Employer
-from miningwatch.bulk import bulk_mode_wanted, copy_in, copy_out, indexes_suspended, rows_update, table_lock
+from miningwatch import bulk
 
 from . import checks
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
@@ -58,7 +58,7 @@ class Employers:
     @classmethod
     def read(cls, cursor: CursorWrapper) -> Employers:
         sql = f"SELECT enterprise_number, id FROM {Employer._meta.db_table} ORDER BY enterprise_number"
-        frame = copy_out(cursor, sql, ["key", "id"], {"key": np.int64, "id": np.int64})
+        frame = bulk.copy_out(cursor, sql, ["key", "id"], {"key": np.int64, "id": np.int64})
         return cls(keys=frame["key"].to_numpy(np.int64), ids=frame["id"].to_numpy(np.int64))
 
     def check(self, row_checks: RowChecks, column: str) -> np.ndarray:
@@ -78,8 +78,8 @@ def declaration_import(*, path: Path) -> ImportResult:
 
 
 def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
-    bulk = bulk_mode_wanted(cursor, _TABLE, layout.records)
-    table_lock(cursor, _TABLE, exclusive=bulk)
+    big = bulk.bulk_mode_wanted(cursor, _TABLE, layout.records)
+    bulk.table_lock(cursor, _TABLE, exclusive=big)
     employers = Employers.read(cursor)
     parts = [_chunk_check(row_checks, employers) for row_checks in csv_chunks(layout, problems=problems)]
     parts.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object)))
@@ -90,10 +90,10 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
     if problems:
         raise FileRefused
     stored = _stored(cursor, keys)
-    with indexes_suspended(cursor, _TABLE) if bulk else nullcontext():
-        copy_in(cursor, _TABLE, _DB_COLUMNS, _text(text[~stored]))
+    with bulk.indexes_suspended(cursor, _TABLE) if big else nullcontext():
+        bulk.copy_in(cursor, _TABLE, _DB_COLUMNS, _text(text[~stored]))
         keys, payload = ("employer_id", "quarter"), _text(text[stored])
-        updated = rows_update(
+        updated = bulk.rows_update(
             cursor, table=_TABLE, columns=_DB_COLUMNS, keys=keys, compared=_DB_COLUMNS[2:], payload=payload
         )
     existing = int(stored.sum())
@@ -138,7 +138,7 @@ def _stored(cursor: CursorWrapper, keys: np.ndarray) -> np.ndarray:
     listed = ",".join(map(str, employers.tolist()))  # integers only: safe to inline
     quarter = "extract(year FROM quarter)::int * 4 + (extract(month FROM quarter)::int - 1) / 3"
     sql = f"SELECT employer_id, {quarter} FROM {_TABLE} WHERE employer_id = ANY('{{{listed}}}'::bigint[])"
-    frame = copy_out(cursor, sql, ["employer_id", "quarter"], {"employer_id": np.int64, "quarter": np.int64})
+    frame = bulk.copy_out(cursor, sql, ["employer_id", "quarter"], {"employer_id": np.int64, "quarter": np.int64})
     existing = frame["employer_id"].to_numpy(np.int64) * _QUARTERS + frame["quarter"].to_numpy(np.int64)
     return np.isin(keys, existing)
 

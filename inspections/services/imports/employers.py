@@ -1,8 +1,8 @@
 """Employer import: one row per employer, keyed by enterprise number.
 
 The file is checked and written in one pass: while Python checks chunk n+1,
-PostgreSQL stores chunk n (CopyStream). Everything happens in one transaction, so a
-problem found in the last row still leaves the database as it was.
+PostgreSQL stores chunk n (bulk.CopyStream). Everything happens in one transaction, so
+a problem found in the last row still leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -17,28 +17,15 @@ import numpy as np
 from django.utils import timezone
 
 from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, PostalCode
-from miningwatch.bulk import (
-    CopyStream,
-    bulk_mode_wanted,
-    constant,
-    copy_out,
-    copy_sql,
-    copy_text,
-    indexes_suspended,
-    nullable,
-    rows_update,
-    table_lock,
-    text_escaped,
-)
+from miningwatch import bulk
 
 from . import checks
-from .common import Column, FileRefused, ImportResult, Problems, RowChecks, Stopwatch
+from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 from .reading import CsvLayout, csv_chunks, csv_import
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
 
-_NAME_MAX = Employer._meta.get_field("name").max_length
 SPEC = {
     "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
@@ -53,13 +40,12 @@ SPEC = {
     "end_date": Column(required=False, parse=checks.iso_date),
 }
 COLUMNS = tuple(SPEC)
+_NAME_MAX = Employer._meta.get_field("name").max_length
 _TABLE = Employer._meta.db_table
-_WORDS = EmployerWord._meta.db_table  # filled by the employer table's triggers
 _DB_COLUMNS = (
     *("enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "joint_committee", "postal_code_id"),
     *("sector_id", "subregion_id", "start_date", "end_date", "updated_at"),
 )
-_COMPARED = _DB_COLUMNS[1:-1]  # updated_at changes only when something else does
 
 
 @dataclass
@@ -77,43 +63,35 @@ class _Known:
 
 def employer_import(*, path: Path) -> ImportResult:
     """Create or update the employers of a CSV file, all of them or none."""
-    watch = Stopwatch(f"employer import of {path.name}")
-    result = csv_import(path, COLUMNS, lambda cursor, layout, problems: _write(cursor, layout, problems, watch))
-    watch.log(result)
-    return result
+    return csv_import(path, COLUMNS, _write)
 
 
-def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems, watch: Stopwatch) -> ImportResult:
-    with watch.phase("lock and read"):
-        bulk = bulk_mode_wanted(cursor, _TABLE, layout.records)
-        table_lock(cursor, _TABLE, exclusive=bulk)
-        known = _known_read(cursor)
-    with employer_indexes_suspended(cursor, watch) if bulk else nullcontext():
-        with watch.phase("check and copy"):
-            created, changed = _rows_stream(cursor, layout, known, problems)
+def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
+    big = bulk.bulk_mode_wanted(cursor, _TABLE, layout.records)
+    bulk.table_lock(cursor, _TABLE, exclusive=big)
+    known = _known_read(cursor)
+    with employer_indexes_suspended(cursor) if big else nullcontext():
+        created, changed = _rows_stream(cursor, layout, known, problems)
         if problems:
             raise FileRefused
-        with watch.phase("update"):
-            keys, payload = _DB_COLUMNS[:1], b"".join(changed)
-            updated = rows_update(
-                cursor, table=_TABLE, columns=_DB_COLUMNS, keys=keys, compared=_COMPARED, payload=payload
-            )
-    existing = layout.records - created
-    return ImportResult(rows_created=created, rows_updated=updated, rows_unchanged=existing - updated)
+        # updated_at changes only when something else does
+        updated = bulk.rows_update(cursor, table=_TABLE, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:1],
+                                   compared=_DB_COLUMNS[1:-1], payload=b"".join(changed))  # fmt: skip
+    return ImportResult(rows_created=created, rows_updated=updated, rows_unchanged=layout.records - created - updated)
 
 
 @contextmanager
-def employer_indexes_suspended(cursor: CursorWrapper, watch: Stopwatch | None = None) -> Iterator[None]:
-    """A bulk load's: the employer table's indexes and those of its name words (also what
-    bench/bench_import.py suspends for its floor)."""
-    with indexes_suspended(cursor, _TABLE, _WORDS, watch=watch):
+def employer_indexes_suspended(cursor: CursorWrapper) -> Iterator[None]:
+    """A bulk load's: the employer table's indexes and those of its name words (filled by
+    its triggers); also what bench/bench_import.py suspends for its floor."""
+    with bulk.indexes_suspended(cursor, _TABLE, EmployerWord._meta.db_table):
         yield
 
 
 def _known_read(cursor: CursorWrapper) -> _Known:
     """Reference codes and the employers already stored: one query each."""
     sql = f"SELECT enterprise_number, coalesce(nsso_number, '') FROM {_TABLE}"
-    frame = copy_out(cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
+    frame = bulk.copy_out(cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
     keys = frame["key"].to_numpy(dtype=np.int64)
     nsso_ok, nsso = checks.digit_keys(frame["nsso"].to_numpy(dtype=object), (9, 10))
     order = np.argsort(nsso[nsso_ok])
@@ -132,7 +110,7 @@ def _rows_stream(
     """Check every chunk; COPY the new rows as they come, keep the others for the UPDATE."""
     changed: list[bytes] = []
     now = timezone.now().isoformat()
-    with CopyStream(cursor, copy_sql(_TABLE, _DB_COLUMNS)) as stream:
+    with bulk.CopyStream(cursor, bulk.copy_sql(_TABLE, _DB_COLUMNS)) as stream:
         for row_checks in csv_chunks(layout, problems=problems):
             rows, keys = _chunk_check(row_checks, known)
             if problems:
@@ -146,10 +124,8 @@ def _rows_stream(
 
 def _position(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Index of each key in `sorted_keys`, -1 where absent."""
-    if not len(sorted_keys):
-        return np.full(len(keys), -1, dtype=np.int64)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return np.where(sorted_keys[at] == keys, at, -1)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
+    return np.where(sorted_keys[at] == keys, at, -1) if len(sorted_keys) else np.full(len(keys), -1)
 
 
 def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -172,20 +148,10 @@ def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.nda
     before[both] = parsed["end_date"][both].astype(np.int64) < parsed["start_date"][both].astype(np.int64)
     row_checks.fail("end_date", before, "The end date {value} is before the start date.")
     _duplicates_check(row_checks, known, keys, valid, nsso_keys, nsso_ok)
-    rows = {
-        "enterprise_number": numbers,
-        "nsso_number": nullable(cells["nsso_number"]),
-        "name": text_escaped(cells["name"]),
-        "legal_form": parsed["legal_form"],
-        "nace_id": cells["nace_code"],
-        "joint_committee": cells["joint_committee"],
-        "postal_code_id": cells["postal_code"],
-        "sector_id": sector,
-        "subregion_id": subregion,
-        "start_date": cells["start_date"],
-        "end_date": nullable(cells["end_date"]),
-    }
-    return rows, keys
+    stored = (numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), parsed["legal_form"])
+    stored += (cells["nace_code"], cells["joint_committee"], cells["postal_code"], sector, subregion)
+    stored += (cells["start_date"], bulk.nullable(cells["end_date"]))
+    return dict(zip(_DB_COLUMNS, stored, strict=False)), keys  # in _DB_COLUMNS order, less updated_at
 
 
 def _duplicates_check(
@@ -209,7 +175,8 @@ def _duplicates_check(
     reason = "The same social-security number is already on line {value}."
     row_checks.fail("nsso_number", given & (nsso_first != lines), reason, nsso_first)
     at = _position(known.nsso_keys, nsso_keys)
-    holder = np.where(at >= 0, known.nsso_owners[np.maximum(at, 0)] if len(known.nsso_owners) else 0, 0)
+    holder = np.zeros(len(keys), dtype=np.int64)
+    holder[at >= 0] = known.nsso_owners[at[at >= 0]]
     taken = given & valid & (holder != 0) & (holder != keys)
     row_checks.fail("nsso_number", taken, _nsso_owner, holder)
 
@@ -221,4 +188,4 @@ def _nsso_owner(key: object) -> str:
 def _render(rows: dict[str, np.ndarray], mask: np.ndarray, now: str) -> bytes:
     count = int(mask.sum())
     columns = [rows[name][mask] for name in _DB_COLUMNS[:-1]]
-    return copy_text([*columns, constant(now, count)]) if count else b""
+    return bulk.copy_text([*columns, bulk.constant(now, count)]) if count else b""

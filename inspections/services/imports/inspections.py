@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from inspections.models import Finding, Inspection, InspectionOrigin, InspectionStatus, OffenceType
-from miningwatch.bulk import copy_in, nullable, rows_update_returning, table_lock, text_escaped
+from miningwatch import bulk
 
 from . import checks
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
@@ -65,14 +65,12 @@ def inspection_import(*, path: Path) -> ImportResult:
 
 
 def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
-    table_lock(cursor, _INSPECTIONS)
-    table_lock(cursor, _FINDINGS)
+    bulk.table_lock(cursor, _INSPECTIONS)
+    bulk.table_lock(cursor, _FINDINGS)
     employers = Employers.read(cursor)
     users = dict(get_user_model().objects.values_list("username", "pk"))
     offences = checks.choice(OffenceType.objects.values_list("code", flat=True), "offence type")
-    frames = [
-        _chunk_check(row_checks, employers, users, offences) for row_checks in csv_chunks(layout, problems=problems)
-    ]
+    frames = [_chunk_check(chunk, employers, users, offences) for chunk in csv_chunks(layout, problems=problems)]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["line", "reference"])
     _rows_agree_check(rows, problems)
     if problems:
@@ -113,8 +111,8 @@ def _chunk_check(
         "status": parsed["status"],
         "inspector": cells["inspector"],
         "inspector_id": np.where(given, inspector, "\\N").astype(str),
-        "planned_date": nullable(cells["planned_date"]),
-        "visit_date": nullable(cells["visit_date"]),
+        "planned_date": bulk.nullable(cells["planned_date"]),
+        "visit_date": bulk.nullable(cells["visit_date"]),
         "offence_type_id": offence,
         "found": np.where(parsed["found"] == True, "t", "f"),  # noqa: E712
         "workers_regularised": parsed["workers_regularised"].astype(str),
@@ -152,7 +150,7 @@ def _rows_write(cursor: CursorWrapper, rows: pd.DataFrame) -> ImportResult:
     new = ~inspections["reference"].isin(list(_ids_of(cursor, inspections["reference"])))
     now = timezone.now().isoformat()
     columns = (*_INSPECTION_COLUMNS, "created_at")
-    copy_in(cursor, _INSPECTIONS, columns, _text(inspections[new], _INSPECTION_COLUMNS, now))
+    bulk.copy_in(cursor, _INSPECTIONS, columns, _text(inspections[new], _INSPECTION_COLUMNS, now))
     changed = _update(cursor, _INSPECTIONS, _INSPECTION_COLUMNS, inspections[~new], ("reference",), ("id",))
     ids = _ids_of(cursor, inspections["reference"])
     findings = rows.assign(inspection_id=rows["reference"].map(ids).astype(str))
@@ -162,7 +160,7 @@ def _rows_write(cursor: CursorWrapper, rows: pd.DataFrame) -> ImportResult:
     )
     keys = pd.MultiIndex.from_frame(findings[["inspection_id", "offence_type_id"]])
     exists = keys.isin(cursor.fetchall() or pd.MultiIndex.from_tuples([], names=[None, None]))
-    copy_in(cursor, _FINDINGS, _FINDING_COLUMNS, _text(findings[~exists], _FINDING_COLUMNS))
+    bulk.copy_in(cursor, _FINDINGS, _FINDING_COLUMNS, _text(findings[~exists], _FINDING_COLUMNS))
     touched = _update(cursor, _FINDINGS, _FINDING_COLUMNS, findings[exists], _FINDING_COLUMNS[:2], _FINDING_COLUMNS[:2])
     touched_inspections = np.isin(findings["inspection_id"], [str(pk) for (pk,) in changed])
     touched_findings = keys.isin(
@@ -178,7 +176,7 @@ def _update(cursor: CursorWrapper, table: str, columns: tuple[str, ...], frame: 
     """Update the rows of `frame` that differ from what is stored; the keys of those updated."""
     compared = columns[len(keys) :]
     payload = _text(frame, columns)
-    return rows_update_returning(
+    return bulk.rows_update_returning(
         cursor, table=table, columns=columns, keys=keys, compared=compared, payload=payload, returning=returning
     )
 
@@ -193,6 +191,6 @@ def _text(frame: pd.DataFrame, columns: tuple[str, ...], now: str | None = None)
     if frame.empty:
         return b""
     values = [frame[column].to_numpy(dtype=object) for column in columns]
-    values[0] = text_escaped(values[0]) if columns[0] == "reference" else values[0]
+    values[0] = bulk.text_escaped(values[0]) if columns[0] == "reference" else values[0]
     values += [np.full(len(frame), now, dtype=object)] if now is not None else []
     return ("\n".join(map("\t".join, zip(*values, strict=True))) + "\n").encode("utf-8")

@@ -1,17 +1,14 @@
 """Reading an import file: from bytes to tidy cells, a chunk of rows at a time.
 
-Two library parsers read the file, each for what it does best. The stdlib csv module,
-strict about quotes, walks the records once to learn where each starts and how many
-values it has: pandas pads a short line with empty cells without a word, and counts
-records, not lines (a quoted value may span lines). pandas' C parser then reads the
-values. The walk runs in C, keeping only each record's length; what it cannot place (a
-csv error, a record over several lines, a line of one value, NUL bytes, bytes that are
-not UTF-8) makes it walk the file again record by record, to say where.
-
-Quoting follows RFC 4180 (docs/data-format.md): a quote anywhere but around a whole
-value is refused, because spreadsheet programs never write one and parsers disagree
-about it. The csv module refuses a quote that does not end a value; a value that holds
-a quote must appear enclosed in its line.
+Two library parsers, each for what it does best. The stdlib csv module, strict about
+quotes, walks the records once for where each starts and how many values it has
+(pandas pads a short line with empty cells without a word, and counts records, not
+lines: a quoted value may span lines). pandas' C parser then reads the values. The walk
+runs in C; what it cannot place (a csv error, a record over several lines, a line of
+one value, NUL bytes, bytes that are not UTF-8) makes it walk again record by record,
+to say where. A quote anywhere but around a whole value is refused (RFC 4180): the csv
+module refuses one that does not end a value, and a value holding a quote must appear
+enclosed in its line. See docs/data-format.md.
 """
 
 from __future__ import annotations
@@ -19,14 +16,16 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import logging
 import operator
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -56,8 +55,7 @@ _SIGNATURES = {
     b"\xfe\xff": "UTF-16 text",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as decoded with surrogateescape
-_CONTROL_BYTES = bytes(range(32)) + b"\x7f"
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, decoded with surrogateescape
 _LINE_ENDS = "save the file with Windows (CRLF) or Unix (LF) line endings."
 _STRAY_QUOTE = (
     'A quote (") inside a value that is not itself enclosed in quotes. Enclose the whole value in '
@@ -69,37 +67,38 @@ csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 @dataclass
 class CsvLayout:
-    """Where the rows of a file are (pandas returns them in this order) and what they need."""
+    """Where the rows of a file are (pandas returns them in this order)."""
 
     path: Path
     start: int  # byte offset of the first data line
     delimiter: str
     columns: tuple[str, ...]  # header names, tidied, in file order
-    lines: np.ndarray = field(
-        default_factory=lambda: np.zeros(0, np.int64)
-    )  # first line of each row (a blank line: a row of 0 values)
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # values in each row
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # where each row starts
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # its values; 0: a blank line
     longest: int = 0  # no value is longer (characters)
-    controls: bool = False  # some value may hold a control character
 
     @property
     def records(self) -> int:
         return int(np.count_nonzero(self.counts))
 
 
-def csv_import(
-    path: Path, columns: tuple[str, ...], write: Callable[[CursorWrapper, CsvLayout, Problems], ImportResult]
-) -> ImportResult:
-    """Read the file and run `write` (which checks the rows and stores them) in one
-    transaction: a problem found anywhere, even in the last row, leaves nothing stored."""
-    problems, layout = Problems(limit=settings.IMPORT_MAX_ERRORS_SHOWN), None
+# What checks the rows of a file and stores them, in the import's transaction.
+Writer = Callable[["CursorWrapper", CsvLayout, Problems], ImportResult]
+logger = logging.getLogger("inspections.imports")
+
+
+def csv_import(path: Path, columns: tuple[str, ...], write: Writer) -> ImportResult:
+    """Read the file and run `write` in one transaction: a problem found anywhere, even
+    in the last row, leaves nothing stored."""
+    problems, layout, start = Problems(limit=settings.IMPORT_MAX_ERRORS_SHOWN), None, time.perf_counter()
     try:
         layout = csv_layout_read(path=path, expected=columns, problems=problems)
         with transaction.atomic(), connection.cursor() as cursor:
             result = write(cursor, layout, problems)
     except FileRefused:
-        return ImportResult.refused(problems, rows_read=layout.records if layout else 0)
-    result.rows_read = layout.records
+        result = ImportResult.refused(problems, rows_read=0)
+    result.rows_read = layout.records if layout else 0
+    logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
     return result
 
 
@@ -109,7 +108,7 @@ def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems
     Problems that make the values unreadable raise FileRefused; lines with the wrong
     number of values are only recorded, so the other lines can still be checked.
     """
-    header, start = _header_read(path, problems)
+    header, start = _header_line(path, problems)
     layout = CsvLayout(path, start, *_header_check(header, expected, problems))
     problems.column_order = {name: i for i, name in enumerate(layout.columns)}
     refusals = _Refusals(problems)
@@ -125,42 +124,39 @@ def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems
     return layout
 
 
-def _header_read(path: Path, problems: Problems) -> tuple[str, int]:
-    """Refuse what is not CSV text at all (empty, binary); the header line, decoded, and
-    the byte offset where the data lines begin."""
+def _refused(problems: Problems, line: int, reason: str, column: str = "") -> NoReturn:
+    problems.add_one(line, column, reason)
+    raise FileRefused
+
+
+def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
+    """Refuse what is not CSV text at all; the header line, decoded, and where the data begins."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
             head = handle.read(HEADER_MAX_BYTES + len(BOM) + 1)
     except OSError as exc:
-        problems.add_one(0, "", f"The file cannot be read: {exc.strerror or exc}.")
-        raise FileRefused from exc
+        _refused(problems, 0, f"The file cannot be read: {exc.strerror or exc}.")
     start = len(BOM) if head.startswith(BOM) else 0
-    newline = head.find(b"\n", start)
+    end = head.find(b"\n", start)
     kinds = [kind for signature, kind in _SIGNATURES.items() if head.startswith(signature)]
     if size == 0:
-        problems.add_one(0, "", "The file is empty.")
-    elif kinds:
-        problems.add_one(0, "", f"This is not a CSV text file: it looks like {kinds[0]}; {SAVE_AS}.")
-    elif b"\x00" in head[:8192]:
-        problems.add_one(0, "", f"This is not a CSV text file (it holds binary data); {SAVE_AS}.")
-    elif not head[start:].strip() and size <= len(head):
-        problems.add_one(0, "", "The file is empty: it has no header line.")
-    elif newline < 0 and size > len(head):
-        problems.add_one(1, "", "The first line is too long to be a header.")
-    if problems:
-        raise FileRefused
-    newline = len(head) if newline < 0 else newline  # a file of only a header, without a final line feed
+        _refused(problems, 0, "The file is empty.")
+    if kinds or b"\x00" in head[:8192]:
+        kind = f": it looks like {kinds[0]}" if kinds else " (it holds binary data)"
+        _refused(problems, 0, f"This is not a CSV text file{kind}; {SAVE_AS}.")
+    if not head[start:].strip() and size <= len(head):
+        _refused(problems, 0, "The file is empty: it has no header line.")
+    if end < 0 and size > len(head):
+        _refused(problems, 1, "The first line is too long to be a header.")
+    end = len(head) if end < 0 else end  # a file of only a header, without a final line feed
     try:
-        text = head[start:newline].decode("utf-8").rstrip("\r")
+        header = head[start:end].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as exc:
-        byte = head[start + exc.start]
-        problems.add_one(1, "", f"The header is not UTF-8 text (byte 0x{byte:02X}); {SAVE_AS}.")
-        raise FileRefused from exc
-    if "\r" in text:
-        problems.add_one(1, "", f"Lines end with a carriage return (CR) alone: {_LINE_ENDS}")
-        raise FileRefused
-    return text, min(newline + 1, size)
+        _refused(problems, 1, f"The header is not UTF-8 text (byte 0x{head[start + exc.start]:02X}); {SAVE_AS}.")
+    if "\r" in header:
+        _refused(problems, 1, f"Lines end with a carriage return (CR) alone: {_LINE_ENDS}")
+    return header, min(end + 1, size)
 
 
 def _header_check(header: str, expected: tuple[str, ...], problems: Problems) -> tuple[str, tuple[str, ...]]:
@@ -169,11 +165,9 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
     # The column names hold neither ',' nor ';', so whichever appears more separates them.
     delimiter = ";" if header.count(";") > header.count(",") else ","
     if not header.strip():
-        problems.add_one(1, "", f"The first line is empty: it must be the header ({listed}).")
-        raise FileRefused
+        _refused(problems, 1, f"The first line is empty: it must be the header ({listed}).")
     if delimiter not in header:
-        problems.add_one(1, "", f"The header has no ',' or ';' between column names; expected: {listed}.")
-        raise FileRefused
+        _refused(problems, 1, f"The header has no ',' or ';' between column names; expected: {listed}.")
     names = tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
     for name in sorted({name for name in names if names.count(name) > 1}):
         problems.add_one(1, name, "This column appears more than once in the header.")
@@ -194,25 +188,25 @@ class _Odd(Exception):
 
 
 class _Refusals:
-    """Problems that leave the values unreadable: the first `limit` of each kind are recorded, the rest counted."""
+    """Problems that leave values unreadable: the first `limit` of each kind are recorded, the rest counted."""
 
     def __init__(self, problems: Problems) -> None:
-        self.problems, self.shown = problems, Counter[str]()
+        self.problems, self.seen = problems, Counter[str]()
 
     def add(self, kind: str, line: int, reason: str, column: str = "") -> None:
-        self.shown[kind] += 1
-        if self.shown[kind] <= self.problems.limit:
+        self.seen[kind] += 1
+        if self.seen[kind] <= self.problems.limit:
             self.problems.add_one(line, column, reason)
         else:
             self.problems.count_more(1)
 
 
 def _text_lines(layout: CsvLayout) -> Iterator[str]:
-    """The data lines, decoded a block at a time; notes the longest line and any control character."""
+    """The data lines, decoded a block at a time (noting the longest): in C, as the walk."""
     with open(layout.path, "rb") as handle:
         handle.seek(layout.start)
         while block := handle.read(BLOCK_BYTES):
-            block += handle.readline()  # blocks end at a line end, so that each decodes on its own
+            block += handle.readline()  # a block ends at a line end, so that it decodes on its own
             try:
                 text = block.decode("utf-8")
             except UnicodeDecodeError:
@@ -220,9 +214,6 @@ def _text_lines(layout: CsvLayout) -> Iterator[str]:
             if "\x00" in text:
                 raise _Odd
             layout.longest = max(layout.longest, max(map(len, text.split("\n"))))
-            # Control bytes other than line ends (LF, and the CR of CRLF): a tab or such in some value.
-            controls = len(block) - len(block.translate(None, _CONTROL_BYTES))
-            layout.controls |= controls > block.count(b"\n") + block.count(b"\r\n")
             yield from io.StringIO(text, newline="\n")
 
 
@@ -238,7 +229,7 @@ def _walk_in_c(layout: CsvLayout, refusals: _Refusals) -> None:
     if reader.line_num != len(found) or (found["count"] == 1).any():
         raise _Odd  # a record over several lines; a line of spaces or of one value
     layout.counts, layout.lines = found["count"], np.arange(2, len(found) + 2)
-    with open(layout.path, "rb") as handle:  # the lines whose values hold a quote (few)
+    with open(layout.path, "rb") as handle:  # the lines with a value that holds a quote: few
         handle.seek(layout.start)
         texts = itertools.compress(io.TextIOWrapper(handle, encoding="utf-8", newline="\n"), found["quote"])
         for line, text in zip(layout.lines[found["quote"]].tolist(), texts, strict=True):
@@ -282,7 +273,7 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
         starts.append(first)
         counts.append(len(values) if text.strip(" \t\r\n") else 0)
     layout.lines, layout.counts = np.array(starts, dtype=np.int64), np.array(counts, dtype=np.int64)
-    layout.longest, layout.controls = sys.maxsize, True  # a value may span lines
+    layout.longest = sys.maxsize  # a value may span lines
 
 
 def _csv_error(message: str, first: int, line: int, text: str, delimiter: str, refusals: _Refusals) -> None:
@@ -325,9 +316,9 @@ def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals
 
 
 def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
-    """The rows pandas parses, a chunk at a time, the blank and the wrong ones left out, tidied."""
-    width = len(layout.columns)
-    if not (layout.counts == width).any():
+    """The rows pandas parses, a chunk at a time, tidied; blank rows and those with the
+    wrong number of values (already reported) left out."""
+    if not (layout.counts == len(layout.columns)).any():
         return  # no row to read values from (pandas cannot cut every row to the header's width)
     done = 0
     for frame in _frames(layout, problems):
@@ -335,7 +326,7 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
         done += len(frame)
         if len(lines) != len(frame):
             break
-        keep = counts == width
+        keep = counts == len(layout.columns)
         cells = {name: frame[name].to_numpy(dtype=object)[keep] for name in layout.columns}
         checks = RowChecks(lines=lines[keep], cells=cells, problems=problems)
         for name in layout.columns:
@@ -354,8 +345,7 @@ def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
         reader = pd.read_csv(
             handle, sep=layout.delimiter, header=None, names=list(layout.columns),
             usecols=list(range(len(layout.columns))), index_col=False, dtype=object, na_filter=False,
-            engine="c", chunksize=CHUNK_ROWS, skip_blank_lines=False, quotechar='"', doublequote=True,
-            encoding="utf-8",
+            engine="c", chunksize=CHUNK_ROWS, skip_blank_lines=False, encoding="utf-8",
         )  # fmt: skip
         try:
             yield from reader
@@ -366,17 +356,16 @@ def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
 
 def _cells_tidy(name: str, checks: RowChecks, layout: CsvLayout) -> np.ndarray:
     """A column's cells, over-long ones and control characters refused, surrounding blanks
-    stripped. The length and control checks run only if the walk saw a reason for them."""
+    stripped. Each step runs cell by cell only if one search over the column calls for it."""
     values, limit = checks.cells[name], settings.IMPORT_MAX_CELL_CHARS
     if layout.longest > limit:
         sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
         checks.fail(name, sizes > limit, f"The value has {{value}} characters; at most {limit} are allowed.", sizes)
         values = np.where(sizes > limit, "", values)
-    # One search over the joined column rather than a strip per cell (no value holds a NUL).
-    joined = "\x00".join(values)
+    joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
     if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
         values = pd.Series(values, dtype=object).str.strip(" \t").to_numpy(dtype=object)
-    if layout.controls:
+    if not joined.replace("\x00", "").isprintable():  # also true of a no-break space, say: look closer
         control = pd.Series(values, dtype=object).str.contains(_CONTROL).to_numpy(dtype=bool)
         checks.fail(name, control, "The value holds a tab, a line break or another control character.")
         values = np.where(control, "", values)
