@@ -119,7 +119,7 @@ def _chunk_check(row_checks: RowChecks, employers: Employers) -> tuple[np.ndarra
 def _stored_text(name: str, row_checks: RowChecks, parsed: dict[str, np.ndarray], good: np.ndarray) -> np.ndarray:
     """A column as COPY text: counts as parsed ('007' -> '7'), decimals as written."""
     if SPEC[name].parse is checks.count:
-        return np.array([str(value) for value in parsed[name][good]], dtype=object)
+        return parsed[name][good].astype(np.int64).astype(str).astype(object)
     return row_checks.cells[name][good]
 
 

@@ -68,25 +68,16 @@ def data_import_execute(*, data_import_id: int) -> None:
 
 
 def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str = "") -> None:
-    data_import.rows_read = result.rows_read
-    data_import.rows_created = result.rows_created
-    data_import.rows_updated = result.rows_updated
-    data_import.error_count = result.error_count
-    data_import.errors = [problem.as_dict() for problem in result.errors]
-    # The model has no field for unchanged rows; the message carries them.
-    data_import.message = failure or result.summary()
-    ok = result.ok and not failure
-    data_import.status = DataImport.Status.SUCCEEDED if ok else DataImport.Status.FAILED
-    data_import.finished_at = timezone.now()
-    data_import.save(
-        update_fields=[
-            "rows_read",
-            "rows_created",
-            "rows_updated",
-            "error_count",
-            "errors",
-            "message",
-            "status",
-            "finished_at",
-        ]
-    )
+    outcome = {
+        "rows_read": result.rows_read,
+        "rows_created": result.rows_created,
+        "rows_updated": result.rows_updated,
+        "error_count": result.error_count,
+        "errors": [problem.as_dict() for problem in result.errors],
+        "message": failure or result.summary(),  # the model has no field for unchanged rows: the message says
+        "status": DataImport.Status.SUCCEEDED if result.ok and not failure else DataImport.Status.FAILED,
+        "finished_at": timezone.now(),
+    }
+    for name, value in outcome.items():
+        setattr(data_import, name, value)
+    data_import.save(update_fields=list(outcome))

@@ -193,12 +193,16 @@ class _Refusals:
     def __init__(self, problems: Problems) -> None:
         self.problems, self.seen = problems, Counter[str]()
 
+    def shown(self, kind: str) -> bool:
+        """Whether the next problem of this kind is recorded (and so worth wording)."""
+        return self.seen[kind] < self.problems.limit
+
     def add(self, kind: str, line: int, reason: str, column: str = "") -> None:
-        self.seen[kind] += 1
-        if self.seen[kind] <= self.problems.limit:
+        if self.shown(kind):
             self.problems.add_one(line, column, reason)
         else:
             self.problems.count_more(1)
+        self.seen[kind] += 1
 
 
 def _text_lines(layout: CsvLayout) -> Iterator[str]:
@@ -300,6 +304,9 @@ def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         text = raw.decode("utf-8", "surrogateescape")
+        if not refusals.shown("utf8"):
+            refusals.add("utf8", number, "")  # only counted
+            return text
         context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
         guess = "the file looks Latin-1/Windows-1252 encoded"
         reason = f"Not UTF-8 text (byte 0x{raw[exc.start]:02X} in '{context}'; {guess}); {SAVE_AS}."
