@@ -43,16 +43,16 @@ SPEC = {
     "contributions_recovered": Column(required=False, parse=checks.amount(digits=14, decimals=2), default="0"),
 }
 COLUMNS = tuple(SPEC)
-# The columns that describe the inspection itself, equal on every row of a reference:
-# (column reported, column compared, column shown).
-_SHARED = (
-    ("enterprise_number", "employer_id", "enterprise_number"),
-    ("origin", "origin", "origin"),
-    ("status", "status", "status"),
-    ("inspector", "inspector_id", "inspector"),
-    ("planned_date", "planned_date", "planned_date"),
-    ("visit_date", "visit_date", "visit_date"),
-)
+# The columns that describe the inspection itself, equal on every row of a reference,
+# and what is compared (as stored: the employer's and the inspector's ids).
+_SHARED = {
+    "enterprise_number": "employer_id",
+    "origin": "origin",
+    "status": "status",
+    "inspector": "inspector_id",
+    "planned_date": "planned_date",
+    "visit_date": "visit_date",
+}
 _INSPECTIONS = Inspection._meta.db_table
 _FINDINGS = Finding._meta.db_table
 _INSPECTION_COLUMNS = ("reference", "employer_id", "origin", "status", "inspector_id", "planned_date", "visit_date")
@@ -130,9 +130,9 @@ def _rows_agree_check(rows: pd.DataFrame, problems: Problems) -> None:
     first_line = rows.groupby("reference", sort=False)["line"].transform("first").to_numpy()
     first_row = rows.drop_duplicates("reference").set_index("reference")
     reason = "Differs from the same reference on line {value}; rows of one inspection must agree."
-    for column, compared, shown_column in _SHARED:
+    for column, compared in _SHARED.items():
         differs = rows[compared].to_numpy() != first_row[compared].reindex(rows["reference"]).to_numpy()
-        there = first_row[shown_column].reindex(rows["reference"]).to_numpy()[differs]
+        there = first_row[column].reindex(rows["reference"]).to_numpy()[differs]
         shown = [
             f"{line} ('{'' if value == chr(92) + 'N' else value}')"
             for line, value in zip(first_line[differs], there, strict=True)
@@ -172,10 +172,12 @@ def _rows_write(cursor: CursorWrapper, rows: pd.DataFrame) -> ImportResult:
     )
 
 
-def _update(cursor: CursorWrapper, table: str, columns: tuple[str, ...], frame: pd.DataFrame, keys, returning) -> list:
-    """Update the rows of `frame` that differ from what is stored; the keys of those updated."""
-    compared = columns[len(keys) :]
-    payload = _text(frame, columns)
+def _update(
+    cursor: CursorWrapper, table: str, columns: tuple[str, ...], frame: pd.DataFrame, keys: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> list[tuple]:  # fmt: skip
+    """Update the rows of `frame` that differ from what is stored; `returning` of those updated."""
+    payload, compared = _text(frame, columns), columns[len(keys) :]
     return bulk.rows_update_returning(
         cursor, table=table, columns=columns, keys=keys, compared=compared, payload=payload, returning=returning
     )
