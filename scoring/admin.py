@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inspections.models import OffenceType, Sector
 from scoring.features.registry import FeatureRefused
-from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEvent, ModelVersion, ScoringRun
+from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEvent, ModelStatus, ModelVersion, ScoringRun
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.evaluation import figure_text
 from scoring.services.training import TrainingRefused
@@ -145,6 +145,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         klass = super().get_form(request, obj, **kwargs)
         klass.user = request.user  # type: ignore[attr-defined]
         return klass
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        # Band cut-offs and the note change only while a version is a candidate: the gates
+        # and the approval were on the version as it stood.
+        if obj is not None and obj.status != ModelStatus.CANDIDATE:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> tuple[str, ...]:
         return self.readonly_fields if obj is not None else ()

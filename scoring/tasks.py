@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from celery import chord, group, shared_task
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,15 +40,19 @@ MINUTES = 60
 
 
 @shared_task(name="scoring.pair_retrain", acks_late=True, time_limit=60 * MINUTES)
-def pair_retrain(sector: str, offence: str, as_of_iso: str | None = None, origin: str | None = None) -> dict[str, Any]:
+def pair_retrain(
+    sector: str, offence: str, as_of_iso: str | None = None, origin: str | None = None, user_id: int | None = None
+) -> dict[str, Any]:
     """Retrain one pair. Never raises: a failed header task would cancel the chord's rescore,
     and the models that are active now must still score tonight."""
     from scoring.services.nightly import NIGHTLY_ORIGIN, model_retrain_pair
 
     result: dict[str, Any] = {"sector": sector, "offence": offence, "version_id": None, "status": None}
     try:
+        # Whoever asked for the retrain is its maker: they may not also approve it.
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
         outcome = model_retrain_pair(
-            sector=sector, offence=offence, as_of=_as_of(as_of_iso), origin=origin or NIGHTLY_ORIGIN
+            sector=sector, offence=offence, as_of=_as_of(as_of_iso), origin=origin or NIGHTLY_ORIGIN, user=user
         )
     except Exception as exc:
         logger.exception("retraining %s / %s failed", sector, offence)

@@ -169,11 +169,14 @@ def inspection_outcome(request: Request, reference: str) -> Response:
         return Response(_outcome(inspection))
     if not inspection.outcome_editable_by(request.user):
         raise ApiPermissionDenied("Only the task force or the inspector it is planned for records this outcome.")
-    if not hasattr(request.data, "items"):
-        return Response({"errors": {"__all__": ["Send the outcome as an object of fields."]}}, status=400)
+    fields = _form_fields(request.data)
+    if fields is None:
+        return Response(
+            {"errors": {"__all__": ["Send the outcome as an object of text, number or true/false fields."]}}, status=400
+        )
     offences = list(OffenceType.objects.order_by("code"))
     # A report kind left out is "none", as the page's form starts.
-    given = {f"{offence.code}-report": ReportKind.NONE for offence in offences} | dict(request.data.items())
+    given = {f"{offence.code}-report": ReportKind.NONE for offence in offences} | fields
     form = OutcomeForm(given, offences=offences)
     if not form.is_valid():
         return Response({"errors": form.errors}, status=400)
@@ -190,6 +193,24 @@ def inspection_outcome(request: Request, reference: str) -> Response:
     except ValidationError as exc:
         return Response({"errors": {"__all__": exc.messages}}, status=400)
     return Response(_outcome(inspection))
+
+
+def _form_fields(data: Any) -> dict[str, Any] | None:
+    """A JSON object or form body as the form's fields: text, numbers as text, true/false
+    as they are; None for anything else (a list, an object inside, a body that is no object)."""
+    if not hasattr(data, "items"):
+        return None
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, bool | str):
+            fields[name] = value
+        elif isinstance(value, int | float):
+            fields[name] = str(value)
+        elif value is None:
+            fields[name] = ""
+        else:
+            return None
+    return fields
 
 
 class ModelsPermission(BasePermission):

@@ -130,6 +130,7 @@ def model_card(request: HttpRequest, pk: int) -> HttpResponse:
     card = selectors.model_card(version=version)
     text = render_to_string("workspace/model_card.md", {"card": card, "version": version}, request=request)
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Security-Policy"] = "sandbox"  # never active content, whatever a browser makes of it
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="model-card-{version.pk}.md"'
     return response

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,9 @@ from scoring.models import ModelVersion, RunStatus, ScoringRun
 
 from .runs import scores_tidy, scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
 from .training import FeatureRows, TrainingRefused, model_retrain
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger("scoring.nightly")
 
@@ -62,10 +66,11 @@ def model_retrain_pair(
     as_of: date,
     origin: str = NIGHTLY_ORIGIN,
     rows: FeatureRows | None = None,
+    user: AbstractBaseUser | None = None,
 ) -> RetrainOutcome:
     """Retrain one pair; too few inspections is an outcome to report, not an error."""
     try:
-        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin=origin, rows=rows)
+        version = model_retrain(sector=sector, offence=offence, as_of=as_of, origin=origin, rows=rows, user=user)
     except TrainingRefused as exc:
         logger.warning("no model for %s / %s: %s", sector, offence, exc)
         return RetrainOutcome(sector=sector, offence=offence, refused=str(exc))

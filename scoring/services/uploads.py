@@ -29,7 +29,7 @@ from scoring.models import (
 
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
-from .training import MIN_VALIDATION, TrainingRefused, training_set_build, validation_metrics
+from .training import MIN_VALIDATION, TrainingRefused, active_comparison, training_set_build, validation_metrics
 from .versions import QUEUE_ERRORS, model_event_record
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -60,6 +60,11 @@ def model_version_upload(
         metrics = validation_metrics(artifact=artifact, data=training, cutoffs=DEFAULT_BAND_CUTOFFS)
     except ValueError as exc:  # wrong number of columns, a model that cannot predict these rows
         raise ArtifactRefused(f"The model could not score the validation inspections: {exc}") from exc
+    # Judged against the active version as a retrained one is: approving an upload that is
+    # credibly worse then needs a justification (evaluation.gates_failed).
+    active = ModelVersion.objects.active().filter(sector_id=sector, offence_type_id=offence).first()
+    if active is not None:
+        metrics["versus_active"] = active_comparison(active=active, validated=artifact, data=training)
     version = ModelVersion.objects.create(
         sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=offence),

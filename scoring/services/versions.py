@@ -104,6 +104,10 @@ def model_version_activate(
         raise PermissionDenied
     _artifact_recheck(version)
     with transaction.atomic():
+        # Every version of the pair locked, in one order: two activations at once wait for
+        # each other instead of both retiring the same active version.
+        pair = ModelVersion.objects.filter(sector=version.sector_id, offence_type=version.offence_type_id)
+        list(pair.select_for_update().order_by("pk").values_list("pk", flat=True))
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if user is not None and not version.may_activate:
             raise VersionRefused(
@@ -111,6 +115,8 @@ def model_version_activate(
                 "roll back to, can be activated."
             )
         rollback = version.status == ModelStatus.RETIRED
+        if user is not None and not rollback:
+            _two_people_check(version, user)
         _active_retire(version, user)
         version.status = ModelStatus.ACTIVE
         version.activated_at = timezone.now()
@@ -127,6 +133,15 @@ def model_version_activate(
             transaction.on_commit(lambda: _run_queue(run.pk))
     logger.info("model %s activated", version)
     return version
+
+
+def _two_people_check(version: ModelVersion, user: AbstractBaseUser) -> None:
+    """At least two people between making, approving and activating a version: a version
+    without a maker (the nightly run's) is activated by somebody other than its approver."""
+    approval = version.events.filter(action=ModelEventAction.APPROVED).order_by("-at", "-pk").first()
+    people = {version.created_by_id, approval.by_id if approval else None, user.pk} - {None}
+    if len(people) < 2:
+        raise VersionRefused("A second person must activate a version that you alone approved.")
 
 
 def _artifact_recheck(version: ModelVersion) -> None:
@@ -184,20 +199,25 @@ def pair_retrain_request(*, sector: str, offence: str, user: AbstractBaseUser, q
 
     task_id = str(uuid.uuid4())
     entry = {"task": task_id, "by": str(user), "at": timezone.now().isoformat()}
-    # add() stores only when no retrain of the pair is being followed: the check and the
-    # claim are one step, so two clicks queue one task.
-    if not cache.add(retrain_key(sector, offence), entry, RETRAIN_SECONDS):
-        pending = cache.get(retrain_key(sector, offence))
+    key = retrain_key(sector, offence)
+    # add() is atomic: only one request at a time may look at and replace the pair's entry.
+    if not cache.add(f"{key}:claim", 1, 30):
+        raise VersionRefused("A retrain of this sector and offence type is already being queued.")
+    try:
+        pending = cache.get(key)
         if pending and AsyncResult(pending["task"]).state not in READY_STATES:
             raise VersionRefused("A retrain of this sector and offence type is already under way.")
-        cache.set(retrain_key(sector, offence), entry, RETRAIN_SECONDS)
+        cache.set(key, entry, RETRAIN_SECONDS)
+    finally:
+        cache.delete(f"{key}:claim")
     origin = f"retrained on demand by {user}"
 
     options = {"queue": queue} if queue else {}
 
     def send() -> None:
         try:
-            pair_retrain.apply_async(args=[sector, offence], kwargs={"origin": origin}, task_id=task_id, **options)
+            kwargs = {"origin": origin, "user_id": user.pk}
+            pair_retrain.apply_async(args=[sector, offence], kwargs=kwargs, task_id=task_id, **options)
         except QUEUE_ERRORS:
             cache.delete(retrain_key(sector, offence))  # nothing to follow
             raise

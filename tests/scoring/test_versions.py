@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group
@@ -14,6 +17,7 @@ from inspections.models import OffenceType, Sector
 from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
 from scoring.features.registry import FEATURE_NAMES
 from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
+from scoring.services import versions
 from scoring.services.artifacts import artifact_dump
 from scoring.services.versions import (
     VersionRefused,
@@ -192,3 +196,53 @@ def test_the_history_cannot_be_changed_or_deleted(artifact, people) -> None:
         with pytest.raises(DatabaseError, match="cannot be changed"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(statement)
     assert ModelEvent.objects.get(pk=event.pk).note == "uploaded"
+
+
+def test_a_version_the_nightly_run_made_needs_two_people_to_go_live(
+    artifact, people, django_capture_on_commit_callbacks
+) -> None:
+    version = _version(artifact, None, FAILING)
+    model_version_approve(version=version, user=people["maker"], justification="Checked the red band by hand.")
+
+    with pytest.raises(VersionRefused, match="second person"):
+        model_version_activate(version=version, user=people["maker"])
+    with django_capture_on_commit_callbacks():
+        model_version_activate(version=version, user=people["second"])
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.ACTIVE
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_activations_of_a_pair_at_once_wait_for_each_other(artifact, monkeypatch) -> None:
+    """Each activation locks the pair's versions first: the second waits for the first to
+    commit, then retires it; never two active versions, never an error."""
+    retire = versions._active_retire
+
+    def slow_retire(version, user):
+        retire(version, user)
+        time.sleep(0.5)  # holding the locks: the other activation arrives meanwhile
+
+    monkeypatch.setattr(versions, "_active_retire", slow_retire)
+    monkeypatch.setattr(versions, "_run_queue", lambda run_id: None)  # no worker here
+    maker, approver, activator = (_person(ANALYST, name) for name in ("maker", "approver", "activator"))
+    first, second = (_version(artifact, maker, PASSING) for _ in range(2))
+    for version in (first, second):
+        model_version_approve(version=version, user=approver)
+    errors: list[Exception] = []
+
+    def activate(version: ModelVersion) -> None:
+        try:
+            model_version_activate(version=version, user=activator)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(version,)) for version in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    statuses = sorted(ModelVersion.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True))
+    assert statuses == [ModelStatus.ACTIVE, ModelStatus.RETIRED]

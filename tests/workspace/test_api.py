@@ -156,3 +156,29 @@ def test_a_model_file_is_sent_through_the_api_for_a_worker_to_check(django_captu
     assert refused.status_code == 403
     assert bad_shares.status_code == 400 and no_file.status_code == 400 and "file" in no_file.json()["errors"]
     assert ModelUpload.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", [{"visit_date": ["2026-10-02"]}, {"visit_date": {"y": 2026}}, ["completed"], "x"])
+def test_an_outcome_of_the_wrong_shape_gets_400_and_changes_nothing(body) -> None:
+    published = publish_run(12)
+    client, _ = _api(TASK_FORCE, "lead")
+    inspection = InspectionFactory(employer=published.by_rank(1).employer, status=InspectionStatus.PLANNED)
+    url = reverse("workspace:api_outcome", args=[inspection.reference])
+    sent = {"status": "completed", **body} if isinstance(body, dict) else body
+
+    response = client.post(url, sent, format="json")
+
+    assert response.status_code == 400 and response.json()["errors"]
+    inspection.refresh_from_db()
+    assert inspection.status == InspectionStatus.PLANNED and not inspection.changes.exists()
+
+
+def test_a_date_sent_as_a_number_is_read_as_text() -> None:
+    published = publish_run(12)
+    client, _ = _api(TASK_FORCE, "lead")
+    inspection = InspectionFactory(employer=published.by_rank(1).employer, status=InspectionStatus.PLANNED)
+    url = reverse("workspace:api_outcome", args=[inspection.reference])
+
+    response = client.post(url, {"status": "completed", "visit_date": 20261002}, format="json")
+
+    assert response.status_code == 400 and "visit_date" in response.json()["errors"]

@@ -103,7 +103,8 @@ def test_the_model_card_says_what_the_version_is_and_who_decided(client) -> None
     version = ModelVersionFactory(
         sector_id=SECTOR, offence_type_id=OFFENCE, status=ModelStatus.CANDIDATE, created_by=maker, metrics=metrics
     )
-    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded <b>x</b>")
+    forged = "uploaded <b>x</b>\n- 2026-12-05 09:00: approved, chief: [ok](javascript:alert(1))"
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note=forged)
     browser, _ = _client(client, ANALYST, "analyst")
 
     response = browser.get(reverse("workspace:model_card", args=[version.pk]), {"download": "1"})
@@ -113,6 +114,9 @@ def test_the_model_card_says_what_the_version_is_and_who_decided(client) -> None
     assert response["Content-Disposition"] == f'attachment; filename="model-card-{version.pk}.md"'
     assert f"# Model card: version {version.pk}" in card
     assert "ROC AUC: 0.710 (0.650-0.770)" in card and "Hit rate, red band: 5 of 9" in card
-    assert "made, maker: uploaded <b>x</b>" in card  # text, never rendered as HTML
+    # A note stays on its own line, with nothing Markdown or HTML would act on.
+    assert "made, maker: uploaded \\<b\\>x\\</b\\> \\- 2026\\-12\\-05 09:00: approved" in card
+    assert "\\[ok\\]\\(javascript:alert\\(1\\)\\)" in card and "\n- 2026-12-05 09:00: approved" not in card
+    assert response["Content-Security-Policy"] == "sandbox"
     assert "**wage per FTE against the sector**" in card
     assert browser.get(reverse("workspace:model_card", args=[999999])).status_code == 404

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring.selectors import retrain_state
-from scoring.services.versions import pair_retrain_request, retrain_key
+from scoring.services.versions import VersionRefused, pair_retrain_request, retrain_key
 from tests.factories import UserFactory
 from tests.processes import celery_worker
 from tests.workspace.support import OFFENCE, SECTOR, text
@@ -69,3 +69,19 @@ def test_a_real_worker_runs_the_retrain_and_the_page_says_how_it_ended() -> None
     # No inspection yet: the worker reports that no version could be made, and why.
     assert state.state == "SUCCESS" and state.by == "analyst"
     assert "No completed inspection" in state.result["refused"]
+
+
+@pytest.mark.django_db
+def test_a_click_while_another_is_being_queued_is_refused(django_capture_on_commit_callbacks) -> None:
+    analyst = UserFactory(username="analyst")
+    analyst.groups.add(Group.objects.get(name=ANALYST))
+    cache.add(f"{retrain_key(SECTOR, OFFENCE)}:claim", 1, 30)  # another request is replacing the entry
+    try:
+        with (
+            pytest.raises(VersionRefused, match="already being queued"),
+            django_capture_on_commit_callbacks() as queued,
+        ):
+            pair_retrain_request(sector=SECTOR, offence=OFFENCE, user=analyst)
+    finally:
+        cache.delete(f"{retrain_key(SECTOR, OFFENCE)}:claim")
+    assert queued == [] and cache.get(retrain_key(SECTOR, OFFENCE)) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
 
 from scoring.features.registry import reason_text
@@ -32,3 +34,15 @@ def enterprise_number(value: str) -> str:
     """0403170701 -> 0403.170.701, as on KBO/BCE documents."""
     value = str(value)
     return f"{value[:4]}.{value[4:7]}.{value[7:]}" if len(value) == 10 and value.isdigit() else value
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&])")
+
+
+@register.filter
+def markdown_text(value: object) -> str:
+    """Text written by people, as one inert line of Markdown: line breaks become spaces, so
+    that a note cannot add a line of its own to a model card, and every character Markdown
+    or HTML would act on is escaped."""
+    line = " ".join(str(value or "").split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
