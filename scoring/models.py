@@ -207,6 +207,41 @@ class ModelUpload(models.Model):
         return self.status in (UploadStatus.DONE, UploadStatus.REFUSED)
 
 
+class ComparisonStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ModelComparison(models.Model):
+    """Two versions of one pair scored on the same validation inspections and the same
+    sample of the sector as of one day (scoring.services.comparisons), by a worker."""
+
+    first = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    second = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    as_of = models.DateField(_("data as of"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=ComparisonStatus.choices, default=ComparisonStatus.QUEUED)
+    result = models.JSONField(default=dict)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("model comparison")
+        constraints = [
+            # The same two versions on the same day's data: one comparison, asked for again.
+            models.UniqueConstraint(fields=["first", "second", "as_of"], name="comparison_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"versions {self.first_id} and {self.second_id} as of {self.as_of}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ComparisonStatus.DONE, ComparisonStatus.FAILED)
+
+
 class RunStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from inspections.models import OffenceType, Sector
 from scoring.features.registry import FEATURES
-from scoring.models import ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
+from scoring.models import ModelComparison, ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.evaluation import figure_text, gates_failed
 from scoring.services.versions import retrain_key
 
@@ -149,3 +149,45 @@ def retrain_state(*, sector: str, offence: str) -> RetrainState | None:
     task = AsyncResult(entry["task"])
     result = task.result if task.state == "SUCCESS" and isinstance(task.result, dict) else None
     return RetrainState(entry["by"], entry["at"], task.state, result)
+
+
+BANDS = ("red", "orange", "green", "blue")
+_COMPARED = (
+    ("roc_auc", "ROC AUC"),
+    ("average_precision", "Average precision"),
+    ("precision_at_k", "Precision at capacity"),
+    ("lift", "Lift of the red band (random controls)"),
+    ("brier", "Brier score"),
+)
+
+
+@dataclass(frozen=True)
+class ComparisonShown:
+    comparison: ModelComparison
+    figures: list[tuple[str, str, str]]  # name, first's figure, second's (with intervals)
+    bands: list[tuple[str, str, str]]  # band, first's hit rate, second's
+    chart: dict  # what the charts draw (static/js/comparison-chart.js)
+
+
+def comparison_shown(*, comparison: ModelComparison) -> ComparisonShown:
+    result = comparison.result or {}
+    first, second = (result.get("figures", {}).get(str(pk), {}) for pk in (comparison.first_id, comparison.second_id))
+    figures = [(label, figure_text(first, name), figure_text(second, name)) for name, label in _COMPARED]
+    bands = [(band, _band_rate(first, band), _band_rate(second, band)) for band in BANDS]
+    chart = {
+        "versions": [comparison.first_id, comparison.second_id],
+        "reliability": [metrics.get("reliability", []) for metrics in (first, second)],
+        "bands": [
+            [(metrics.get("band_hit_rates", {}).get(band) or {}).get("rate") for band in BANDS]
+            for metrics in (first, second)
+        ],
+        "histograms": result.get("histograms", []),
+    }
+    return ComparisonShown(comparison, figures, bands, chart)
+
+
+def _band_rate(metrics: dict, band: str) -> str:
+    entry = (metrics.get("band_hit_rates") or {}).get(band) or {}
+    if not entry.get("rows"):
+        return "-"
+    return f"{entry.get('hits', 0)} of {entry['rows']} ({100 * (entry.get('rate') or 0):.0f} %)"

@@ -70,6 +70,14 @@ def upload_check(upload_id: int) -> str:
     return model_upload_check(upload_id=upload_id).status
 
 
+@shared_task(name="scoring.versions_compare", acks_late=True, time_limit=30 * MINUTES)
+def versions_compare(comparison_id: int) -> str:
+    """Two versions on the same data, for the model pages (scoring.services.comparisons)."""
+    from scoring.services.comparisons import comparison_execute
+
+    return comparison_execute(comparison_id=comparison_id).status
+
+
 @shared_task(name="scoring.run_execute", acks_late=True, time_limit=60 * MINUTES)
 def run_execute(run_id: int) -> dict[str, Any]:
     """Execute one queued run. Delivered again after its worker died (acks_late), the service

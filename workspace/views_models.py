@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inspections.models import OffenceType, Sector
 from scoring import selectors
 from scoring.features.registry import FeatureRefused
-from scoring.models import ModelUpload, ModelVersion
+from scoring.models import ModelComparison, ModelUpload, ModelVersion
 from scoring.services.artifacts import ArtifactRefused
+from scoring.services.comparisons import comparison_request
 from scoring.services.uploads import MAX_UPLOAD_BYTES, model_upload_create
 from scoring.services.versions import (
     NOTE_MAX_CHARS,
@@ -199,6 +200,42 @@ def model_upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(ModelUpload.objects.defer("file").select_related("sector", "offence_type"), pk=pk)
     template = "workspace/_upload_state.html" if request.htmx else "workspace/model_upload_detail.html"
     return render(request, template, {"upload": upload})
+
+
+@require_POST
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def comparison_new(request: HttpRequest) -> HttpResponse:
+    """Compare two versions of a pair on today's data (a worker computes it)."""
+    versions = ModelVersion.objects.defer("artifact")
+    first = _version_or_none(versions, request.POST.get("first"))
+    second = _version_or_none(versions, request.POST.get("second"))
+    if first is None or second is None:
+        messages.error(request, _("Choose two versions to compare."))
+        return redirect("workspace:model_pairs")
+    try:
+        comparison = comparison_request(first=first, second=second, user=request.user)
+    except VersionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("workspace:model_pair", sector=first.sector_id, offence=first.offence_type_id)
+    except QUEUE_ERRORS:
+        messages.error(request, _("The task queue cannot be reached: nothing was queued. Try again later."))
+        return redirect("workspace:model_pair", sector=first.sector_id, offence=first.offence_type_id)
+    return redirect("workspace:comparison", pk=comparison.pk)
+
+
+def _version_or_none(versions, value: str | None) -> ModelVersion | None:
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None
+    return versions.filter(pk=int(value)).first()
+
+
+@require_GET
+@permission_required(PAGES_PERMISSION, raise_exception=True)
+def comparison(request: HttpRequest, pk: int) -> HttpResponse:
+    found = get_object_or_404(ModelComparison.objects.select_related("first__sector", "first__offence_type"), pk=pk)
+    context = {"shown": selectors.comparison_shown(comparison=found), "comparison": found}
+    template = "workspace/_comparison.html" if request.htmx else "workspace/comparison.html"
+    return render(request, template, context)
 
 
 _DONE = {

@@ -318,6 +318,11 @@ def _scores(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.nda
     return model.predict_proba(frame[features].to_numpy())[:, 1]
 
 
+def scores_of(artifact: Artifact, frame: pd.DataFrame) -> np.ndarray:
+    """The artifact's scores of feature rows (columns as features_read)."""
+    return _scores(artifact.model, frame, artifact.features)
+
+
 def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, float]) -> dict:
     """Metrics of an artifact on the validation inspections, bands set on a sample of the sector."""
     valid = data.validation

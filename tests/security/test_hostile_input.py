@@ -439,6 +439,13 @@ def _model_upload(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/models/uploads/{segment}/", "model upload state", plan)
 
 
+def _comparison(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    base = f"first={world.version}&second={world.version}"
+    yield from _posts(reverse("workspace:comparison_new"), ["first", "second"], "compare", plan, base=base)
+    if plan.full:
+        yield from _segments(lambda segment: f"/models/comparisons/{segment}/", "comparison", plan)
+
+
 def _model_card(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _gets(reverse("workspace:model_card", args=[world.version]), ["download"], "model card", plan)
     if plan.full:
@@ -560,6 +567,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "model-pair": ({"workspace:model_pair", "workspace:lists_state", "workspace:pair_retrain"}, _model_pair, "analyst"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
     "model-card": ({"workspace:model_card"}, _model_card, "task_force"),
+    "comparison": ({"workspace:comparison_new", "workspace:comparison"}, _comparison, "analyst"),
     "model-upload": ({"workspace:model_upload", "workspace:model_upload_detail"}, _model_upload, "analyst"),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
