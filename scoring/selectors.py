@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from celery.result import AsyncResult
 from celery.states import READY_STATES
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
-from inspections.models import OffenceType, Sector
+from inspections.models import Employer, OffenceType, Sector
 from scoring.features.registry import FEATURES
 from scoring.models import ModelComparison, ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.evaluation import figure_text, gates_failed
 from scoring.services.versions import retrain_key
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 @dataclass(frozen=True)
@@ -167,10 +171,18 @@ class ComparisonShown:
     figures: list[tuple[str, str, str]]  # name, first's figure, second's (with intervals)
     bands: list[tuple[str, str, str]]  # band, first's hit rate, second's
     chart: dict  # what the charts draw (static/js/comparison-chart.js)
+    entering: list[str]  # enterprise numbers the user may see
+    leaving: list[str]
 
 
-def comparison_shown(*, comparison: ModelComparison) -> ComparisonShown:
+def comparison_shown(*, comparison: ModelComparison, user: AbstractBaseUser) -> ComparisonShown:
     result = comparison.result or {}
+    named = [*result.get("entering", []), *result.get("leaving", [])]
+    visible = set(
+        Employer.objects.visible_to(user)
+        .filter(enterprise_number__in=named)
+        .values_list("enterprise_number", flat=True)
+    )
     first, second = (result.get("figures", {}).get(str(pk), {}) for pk in (comparison.first_id, comparison.second_id))
     figures = [(label, figure_text(first, name), figure_text(second, name)) for name, label in _COMPARED]
     bands = [(band, _band_rate(first, band), _band_rate(second, band)) for band in BANDS]
@@ -183,7 +195,9 @@ def comparison_shown(*, comparison: ModelComparison) -> ComparisonShown:
         ],
         "histograms": result.get("histograms", []),
     }
-    return ComparisonShown(comparison, figures, bands, chart)
+    entering = [number for number in result.get("entering", []) if number in visible]
+    leaving = [number for number in result.get("leaving", []) if number in visible]
+    return ComparisonShown(comparison, figures, bands, chart, entering, leaving)
 
 
 def _band_rate(metrics: dict, band: str) -> str:

@@ -71,6 +71,8 @@ def model_pair(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
 @permission_required(PAGES_PERMISSION, raise_exception=True)
 def lists_state(request: HttpRequest, sector: str, offence: str) -> HttpResponse:
     """The rescore's progress bar (htmx, polled while a rescore is under way)."""
+    get_object_or_404(Sector, pk=sector)
+    get_object_or_404(OffenceType, pk=offence)
     context = {
         "state": selectors.lists_state(sector=sector, offence=offence),
         "retrain": selectors.retrain_state(sector=sector, offence=offence),
@@ -233,7 +235,7 @@ def _version_or_none(versions, value: str | None) -> ModelVersion | None:
 @permission_required(PAGES_PERMISSION, raise_exception=True)
 def comparison(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(ModelComparison.objects.select_related("first__sector", "first__offence_type"), pk=pk)
-    context = {"shown": selectors.comparison_shown(comparison=found), "comparison": found}
+    context = {"shown": selectors.comparison_shown(comparison=found, user=request.user), "comparison": found}
     template = "workspace/_comparison.html" if request.htmx else "workspace/comparison.html"
     return render(request, template, context)
 
