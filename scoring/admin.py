@@ -138,9 +138,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
         return super().get_queryset(request).defer("artifact").select_related("sector", "offence_type")
 
+    def _frozen(self, request: HttpRequest, obj: ModelVersion | None) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
     def get_form(self, request: HttpRequest, obj: ModelVersion | None = None, **kwargs: Any) -> type[forms.ModelForm]:
-        form = UploadForm if obj is None else BandCutoffsForm
-        kwargs["form"] = form
+        if self._frozen(request, obj):  # shown, never changed: every field read-only
+            kwargs.update(form=forms.ModelForm, fields=[])
+            return super().get_form(request, obj, **kwargs)
+        kwargs["form"] = UploadForm if obj is None else BandCutoffsForm
         kwargs["fields"] = None
         klass = super().get_form(request, obj, **kwargs)
         klass.user = request.user  # type: ignore[attr-defined]
@@ -154,11 +159,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> tuple[str, ...]:
+        if self._frozen(request, obj):
+            return ("review_note", *self.readonly_fields)
         return self.readonly_fields if obj is not None else ()
 
     def get_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> list[str]:
         if obj is None:
             return ["sector", "offence_type", "file"]
+        if self._frozen(request, obj):
+            return ["review_note", *self.readonly_fields]
         return ["red", "orange", "green", "review_note", *self.readonly_fields]
 
 
