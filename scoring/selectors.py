@@ -26,6 +26,7 @@ class PairSummary:
     offence: OffenceType
     active: ModelVersion | None
     waiting: int  # candidates and approved versions
+    retrain: RetrainState | None = None
 
 
 def pairs_overview() -> list[PairSummary]:
@@ -39,7 +40,13 @@ def pairs_overview() -> list[PairSummary]:
         .order_by()
     }
     return [
-        PairSummary(sector, offence, active.get((sector.pk, offence.pk)), waiting.get((sector.pk, offence.pk), 0))
+        PairSummary(
+            sector,
+            offence,
+            active.get((sector.pk, offence.pk)),
+            waiting.get((sector.pk, offence.pk), 0),
+            retrain_state(sector=sector.pk, offence=offence.pk),
+        )
         for sector in Sector.objects.all()
         for offence in OffenceType.objects.all()
     ]

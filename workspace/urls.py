@@ -35,6 +35,7 @@ urlpatterns = [
     path("inspections/<path:reference>/outcome/", views.inspection_outcome, name="inspection_outcome"),
     path("models/", views_models.model_pairs, name="model_pairs"),
     path("models/upload/", views_models.model_upload, name="model_upload"),
+    path("models/retrain/", views_models.retrain_all, name="retrain_all"),
     path("models/compare/", views_models.comparison_new, name="comparison_new"),
     path("models/comparisons/<int:pk>/", views_models.comparison, name="comparison"),
     path("models/uploads/<int:pk>/", views_models.model_upload_detail, name="model_upload_detail"),

@@ -47,7 +47,9 @@ class DecisionForm(forms.Form):
 @require_GET
 @permission_required(PAGES_PERMISSION, raise_exception=True)
 def model_pairs(request: HttpRequest) -> HttpResponse:
-    return render(request, "workspace/model_pairs.html", {"pairs": selectors.pairs_overview()})
+    pairs = selectors.pairs_overview()
+    running = any(pair.retrain and pair.retrain.running for pair in pairs)
+    return render(request, "workspace/model_pairs.html", {"pairs": pairs, "running": running})
 
 
 @require_GET
@@ -80,6 +82,24 @@ def lists_state(request: HttpRequest, sector: str, offence: str) -> HttpResponse
         "offence": offence,
     }
     return render(request, "workspace/_lists_state.html", context)
+
+
+@require_POST
+@permission_required("scoring.add_modelversion", raise_exception=True)
+def retrain_all(request: HttpRequest) -> HttpResponse:
+    """Retrain every pair now: one task per pair, each followed on its page and here."""
+    queued = 0
+    for summary in selectors.pairs_overview():
+        try:
+            pair_retrain_request(sector=summary.sector.pk, offence=summary.offence.pk, user=request.user)
+        except VersionRefused:
+            continue  # that pair's retrain is under way already
+        except QUEUE_ERRORS:
+            messages.error(request, _("The task queue cannot be reached: nothing was queued. Try again later."))
+            return redirect("workspace:model_pairs")
+        queued += 1
+    messages.success(request, _("%(count)s retrains are queued.") % {"count": queued})
+    return redirect("workspace:model_pairs")
 
 
 @require_POST

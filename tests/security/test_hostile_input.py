@@ -446,6 +446,10 @@ def _comparison(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/models/comparisons/{segment}/", "comparison", plan)
 
 
+def _retrain_all(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _posts(reverse("workspace:retrain_all"), ["page"], "retrain all", plan)
+
+
 def _model_card(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _gets(reverse("workspace:model_card", args=[world.version]), ["download"], "model card", plan)
     if plan.full:
@@ -564,6 +568,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "target-change": ({"workspace:target_change"}, _target_change, "task_force"),
     "visit-sheet": ({"workspace:visit_sheet"}, _visit_sheet, "inspector"),
     "model-pairs": ({"workspace:model_pairs"}, _plain("workspace:model_pairs"), "analyst"),
+    "retrain-all": ({"workspace:retrain_all"}, _retrain_all, "analyst"),
     "model-pair": ({"workspace:model_pair", "workspace:lists_state", "workspace:pair_retrain"}, _model_pair, "analyst"),
     "model-decision": ({"workspace:model_version_decide"}, _model_decision, "analyst"),
     "model-card": ({"workspace:model_card"}, _model_card, "task_force"),

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.urls import reverse
 
+from inspections.models import OffenceType, Sector
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring.selectors import retrain_state
 from scoring.services.versions import VersionRefused, pair_retrain_request, retrain_key
@@ -85,3 +86,26 @@ def test_a_click_while_another_is_being_queued_is_refused(django_capture_on_comm
     finally:
         cache.delete(f"{retrain_key(SECTOR, OFFENCE)}:claim")
     assert queued == [] and cache.get(retrain_key(SECTOR, OFFENCE)) is None
+
+
+@pytest.mark.django_db
+def test_retrain_all_queues_one_task_per_pair_and_the_overview_follows_them(
+    client, django_capture_on_commit_callbacks
+) -> None:
+    _login(client, ANALYST, "analyst")
+    pairs = [
+        (sector, offence)
+        for sector in Sector.objects.values_list("pk", flat=True)
+        for offence in OffenceType.objects.values_list("pk", flat=True)
+    ]
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            response = client.post(reverse("workspace:retrain_all"), follow=True)
+        page = response.content.decode()
+
+        assert len(queued) == len(pairs) == 12
+        assert f"{len(pairs)} retrains are queued" in text(page)
+        assert page.count("under way") == 12 and 'hx-trigger="every 5s"' in page
+    finally:
+        for sector, offence in pairs:
+            cache.delete(retrain_key(sector, offence))

@@ -163,6 +163,7 @@ READS_NO_EMPLOYER_DATA = {
     "model_pair",
     "lists_state",
     "pair_retrain",
+    "retrain_all",
     "model_version_decide",
     "model_card",
     "model_upload",
@@ -204,6 +205,7 @@ def _model_requests(user, number: str) -> dict[str, tuple[str, str, dict, set[ty
         "model_pair": ("get", reverse("workspace:model_pair", args=pair), {}, set()),
         "lists_state": ("get", reverse("workspace:lists_state", args=pair), {}, set()),
         "pair_retrain": ("post", reverse("workspace:pair_retrain", args=pair), {}, set()),
+        "retrain_all": ("post", reverse("workspace:retrain_all"), {}, set()),
         "model_version_decide": (
             "post",
             reverse("workspace:model_version_decide", args=[version.pk, "refuse"]),
