@@ -189,6 +189,8 @@ class ModelUpload(models.Model):
     file_sha256 = models.CharField(max_length=64)
     description = models.TextField(_("description"), blank=True)
     band_cutoffs = models.JSONField(_("band cut-offs"), default=dict, validators=[band_cutoffs_validate])
+    training_from = models.DateField(_("trained on inspections from"), null=True, blank=True)
+    training_to = models.DateField(_("trained on inspections up to"), null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("uploaded by"))
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
     status = models.CharField(_("status"), max_length=20, choices=UploadStatus.choices, default=UploadStatus.QUEUED)

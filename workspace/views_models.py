@@ -4,6 +4,8 @@ Thin: reads through scoring.selectors, writes through scoring.services.versions.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -166,6 +168,12 @@ class UploadForm(forms.Form):
     description = forms.CharField(
         label=gettext_lazy("Description"), required=False, max_length=NOTE_MAX_CHARS, widget=forms.Textarea({"rows": 3})
     )
+    training_from = forms.DateField(
+        label=gettext_lazy("Trained on inspections from"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    training_to = forms.DateField(
+        label=gettext_lazy("Trained on inspections up to"), required=False, widget=forms.DateInput({"type": "date"})
+    )
     red = forms.FloatField(label=gettext_lazy("Red: top share"), min_value=0.001, max_value=1, initial=0.05)
     orange = forms.FloatField(
         label=gettext_lazy("Orange: top share, red included"), min_value=0.001, max_value=1, initial=0.15
@@ -185,7 +193,16 @@ class UploadForm(forms.Form):
         shares = [data.get(name) for name in ("red", "orange", "green")]
         if None not in shares and not shares[0] < shares[1] < shares[2]:
             raise forms.ValidationError(_("The shares must grow from red to orange to green."))
+        window = data.get("training_from"), data.get("training_to")
+        if (window[0] is None) != (window[1] is None):
+            raise forms.ValidationError(_("Give both ends of the training window, or neither."))
+        if window[0] and window[1] and window[0] > window[1]:
+            raise forms.ValidationError(_("The training window must start before it ends."))
         return data
+
+    def training_window(self) -> tuple[date, date] | None:
+        start, end = self.cleaned_data.get("training_from"), self.cleaned_data.get("training_to")
+        return (start, end) if start and end else None
 
 
 @require_http_methods(["GET", "POST"])
@@ -204,6 +221,7 @@ def model_upload(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 description=data["description"],
                 band_cutoffs={name: data[name] for name in ("red", "orange", "green")},
+                training_window=form.training_window(),
             )
         except ArtifactRefused as exc:
             form.add_error("file", str(exc))

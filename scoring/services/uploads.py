@@ -44,6 +44,7 @@ def model_version_upload(
     as_of: date | None = None,
     band_cutoffs: dict[str, float] | None = None,
     description: str = "",
+    training_window: tuple[date, date] | None = None,
 ) -> ModelVersion:
     """Check an uploaded artifact, validate it on the latest year of inspections, store it as a candidate."""
     if not data:
@@ -73,8 +74,9 @@ def model_version_upload(
         artifact_sha256=artifact_sha256(data),
         features=artifact.features,
         # Trained outside: its training window and data are not known here.
-        training_from=training.cutoff,
-        training_to=training.cutoff,
+        # Trained elsewhere: its window as the uploader gives it, or unknown (the cut-off).
+        training_from=training_window[0] if training_window else training.cutoff,
+        training_to=training_window[1] if training_window else training.cutoff,
         validation_to=as_of,
         training_rows=0,
         validation_rows=len(valid),
@@ -107,6 +109,7 @@ def model_upload_create(
     user: AbstractBaseUser,
     description: str = "",
     band_cutoffs: dict[str, float] | None = None,
+    training_window: tuple[date, date] | None = None,
     queue: str | None = None,
 ) -> ModelUpload:
     """Keep a file sent from the model pages and queue its check (model_upload_check)."""
@@ -125,6 +128,8 @@ def model_upload_create(
         file_sha256=artifact_sha256(data),
         description=description,
         band_cutoffs=dict(band_cutoffs or DEFAULT_BAND_CUTOFFS),
+        training_from=training_window[0] if training_window else None,
+        training_to=training_window[1] if training_window else None,
         uploaded_by=user,
     )
     options = {"queue": queue} if queue else {}
@@ -161,6 +166,7 @@ def model_upload_check(*, upload_id: int) -> ModelUpload:
             user=upload.uploaded_by,
             band_cutoffs=upload.band_cutoffs,
             description=upload.description,
+            training_window=(upload.training_from, upload.training_to) if upload.training_from else None,
         )
     except (ArtifactRefused, FeatureRefused, TrainingRefused) as exc:
         _upload_finish(upload, UploadStatus.REFUSED, str(exc))

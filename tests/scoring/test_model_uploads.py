@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import numpy as np
@@ -145,3 +146,35 @@ def test_the_page_follows_the_upload_until_it_is_checked(client, artifact, djang
     assert response.status_code == 302
     assert "Queued" in state.content.decode() and 'hx-trigger="every 2s"' in state.content.decode()
     assert upload.file_sha256 and upload.file_size == len(artifact)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (("2025-01-01", ""), "both ends"),
+        (("2026-01-01", "2025-01-01"), "start before it ends"),
+        (("x", ""), "valid date"),
+    ],
+)
+def test_a_bad_training_window_is_refused_and_nothing_is_kept(client, artifact, window, message) -> None:
+    client.force_login(_analyst())
+    form = {"sector": SECTOR, "offence": OFFENCE, "red": "0.05", "orange": "0.15", "green": "0.4"}
+    form |= {"training_from": window[0], "training_to": window[1]}
+
+    response = client.post(reverse("workspace:model_upload"), {**form, "file": SimpleUploadedFile("m.skops", artifact)})
+
+    assert response.status_code == 400 and message in text(response.content.decode())
+    assert not ModelUpload.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_training_window_given_goes_with_the_version(
+    inspected, artifact, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        upload = _create(_analyst(), artifact, training_window=(dt.date(2023, 1, 1), dt.date(2025, 6, 30)))
+
+    version = model_upload_check(upload_id=upload.pk).version
+
+    assert (version.training_from, version.training_to) == (dt.date(2023, 1, 1), dt.date(2025, 6, 30))
