@@ -1,0 +1,116 @@
+"""Four eyes in the browser: an analyst's upload is approved by the task force and activated
+by another analyst; the page says which version the lists show until the rescore is done."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Group
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+
+from inspections.models import OffenceType, Sector
+from inspections.roles import ANALYST, TASK_FORCE
+from scoring.features.registry import FEATURE_NAMES
+from scoring.models import ModelEventAction, ModelStatus, ModelVersion
+from scoring.services.artifacts import artifact_dump
+from scoring.services.versions import model_event_record
+from tests.factories import UserFactory
+from tests.workspace.support import OFFENCE, SECTOR, publish_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+PASSWORD = "correct horse battery staple"
+PASSING = {
+    "rows": 200,
+    "roc_auc": 0.8,
+    "intervals": {"roc_auc": [0.74, 0.86]},
+    "lower_bounds": {"roc_auc": 0.75},
+    "band_hit_rates": {
+        "red": {"rows": 20, "hits": 15, "rate": 0.75},
+        "orange": {"rows": 40, "hits": 20, "rate": 0.5},
+        "green": {"rows": 60, "hits": 15, "rate": 0.25},
+        "blue": {"rows": 80, "hits": 8, "rate": 0.1},
+    },
+}
+
+
+def _person(role: str, name: str):
+    user = UserFactory(username=name, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _login(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav")
+
+
+def _candidate(maker) -> ModelVersion:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, len(FEATURE_NAMES)))
+    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
+    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
+    version = ModelVersion.objects.create(
+        sector=Sector.objects.get(pk=SECTOR),
+        offence_type=OffenceType.objects.get(pk=OFFENCE),
+        status=ModelStatus.CANDIDATE,
+        artifact=artifact_dump(model=model, features=list(FEATURE_NAMES)),
+        artifact_sha256="x",
+        features=list(FEATURE_NAMES),
+        training_from="2025-01-01",
+        training_to="2025-01-01",
+        validation_to="2026-01-01",
+        training_rows=0,
+        validation_rows=200,
+        training_data_sha256="",
+        sklearn_version="",
+        metrics=PASSING,
+        created_by=maker,
+        origin="uploaded by maker",
+    )
+    model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded")
+    return version
+
+
+def test_an_upload_goes_live_with_two_people_and_the_page_says_what_the_lists_show(
+    live_server_url: str, browser_page
+) -> None:
+    published = publish_run(30)
+    maker = _person(ANALYST, "maker")
+    _person(TASK_FORCE, "lead")
+    _person(ANALYST, "ana")
+    version = _candidate(maker)
+    page = browser_page
+    row = f"#version-{version.pk}"
+
+    # The maker is not offered approval of their own version.
+    _login(page, live_server_url, "maker")
+    page.click("nav >> text=Models")
+    page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
+    assert page.locator(f"{row} >> text=You made this version").count() == 1
+    assert page.locator(f"{row} button:has-text('Approve')").count() == 0
+
+    # The task force approves; an analyst who did not make it activates it.
+    _login(page, live_server_url, "lead")
+    page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
+    page.fill(f"{row} textarea", "Checked on last year's files.")
+    page.click(f"{row} button:has-text('Approve')")
+    page.wait_for_selector("text=is approved")
+    _login(page, live_server_url, "ana")
+    page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
+    page.click(f"{row} button:has-text('Activate')")
+    page.wait_for_selector("text=the lists change once its rescore finishes")
+
+    shown = published.run.model_version_id
+    expected = f"The lists still show version {shown} until the rescore with version {version.pk} finishes."
+    assert expected in page.inner_text("#lists-state")
+    assert page.locator("#lists-state progress").count() == 1
+    history = page.inner_text("#model-history")
+    assert "approved" in history and "lead" in history and "Checked on last year's files." in history
+    assert "activated" in history and "ana" in history
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.ACTIVE
