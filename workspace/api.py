@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inspections.models import Employer, Inspection, OffenceType, ReportKind, Sector
-from inspections.services.outcomes import inspection_outcome_record
 from scoring.features.registry import FeatureRefused, reason_text
 from scoring.models import ModelVersion, Score
 from scoring.services.artifacts import ArtifactRefused
@@ -128,13 +127,6 @@ def employer_scores(request: Request, enterprise_number: str) -> Response:
     return Response({**data, "scores": EmployerScore(scores, many=True).data})
 
 
-def _visible_inspection(request: Request, reference: str) -> Inspection:
-    if "\x00" in reference:
-        raise Http404
-    inspections = Inspection.objects.filter(employer__in=Employer.objects.visible_to(request.user))
-    return get_object_or_404(inspections.select_related("employer", "inspector"), reference=reference)
-
-
 def _outcome(inspection: Inspection) -> dict[str, Any]:
     return {
         "reference": inspection.reference,
@@ -164,7 +156,7 @@ def _outcome(inspection: Inspection) -> dict[str, Any]:
 @api_view(["GET", "POST"])
 def inspection_outcome(request: Request, reference: str) -> Response:
     """The outcome of an inspection; recorded by the task force or the inspector it is planned for."""
-    inspection = _visible_inspection(request, reference)
+    inspection = selectors.visible_inspection(user=request.user, reference=reference)
     if request.method == "GET":
         return Response(_outcome(inspection))
     if not inspection.outcome_editable_by(request.user):
@@ -180,16 +172,8 @@ def inspection_outcome(request: Request, reference: str) -> Response:
     form = OutcomeForm(given, offences=offences)
     if not form.is_valid():
         return Response({"errors": form.errors}, status=400)
-    data = form.cleaned_data
     try:
-        inspection = inspection_outcome_record(
-            inspection=inspection,
-            user=request.user,
-            status=data["status"],
-            visit_date=data["visit_date"],
-            summary=data["summary"],
-            findings=form.findings(),
-        )
+        inspection = form.record(inspection=inspection, user=request.user)
     except ValidationError as exc:
         return Response({"errors": {"__all__": exc.messages}}, status=400)
     return Response(_outcome(inspection))

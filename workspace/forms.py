@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inspections.models import Inspection, InspectionStatus, OffenceType, Region, ReportKind, Sector, SubRegion
 from inspections.roles import INSPECTOR
-from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome
+from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome, inspection_outcome_record
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
 from workspace.worklists import MAX_SIZE as WORKLIST_MAX_SIZE
 from workspace.worklists import WorklistRequest
@@ -108,6 +108,18 @@ class OutcomeForm(forms.Form):
             for offence in self.offences
             if data.get(f"{offence.code}-checked")
         ]
+
+    def record(self, *, inspection: Inspection, user: Any) -> Inspection:
+        """Store the valid form's outcome through the service (its ValidationError says why not)."""
+        data = self.cleaned_data
+        return inspection_outcome_record(
+            inspection=inspection,
+            user=user,
+            status=data["status"],
+            visit_date=data["visit_date"],
+            summary=data["summary"],
+            findings=self.findings(),
+        )
 
     @staticmethod
     def initial_for(inspection: Inspection) -> dict[str, Any]:

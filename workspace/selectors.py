@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
@@ -152,6 +154,17 @@ def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | 
 def run_lookups_forget() -> None:
     """Empty this process's copies of the runs' lookups (benchmarks of uncached pages)."""
     _run_lookup.cache_clear()
+
+
+def visible_inspection(*, user: User, reference: str, employer: Employer | None = None) -> Inspection:
+    """The inspection with this reference, of an employer the user may see (of `employer` if
+    given); 404 otherwise, and for a reference no column could hold (a NUL character)."""
+    if "\x00" in reference:
+        raise Http404
+    inspections = Inspection.objects.filter(employer__in=Employer.objects.visible_to(user))
+    if employer is not None:
+        inspections = inspections.filter(employer=employer)
+    return get_object_or_404(inspections.select_related("employer", "inspector"), reference=reference)
 
 
 def employer_scores(*, employer: Employer) -> list[Score]:

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inspections.models import Employer, Inspection, OffenceType, Sector
 from inspections.selectors import employer_counts_by_sector_region, outcome_history
-from inspections.services.outcomes import inspection_outcome_record
 from scoring.models import Band, Score
 from workspace import selectors, services
 from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
@@ -167,7 +166,7 @@ def target_add(request: HttpRequest, enterprise_number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
     """The outcome of one inspection and its history; the form for those who may record it."""
-    inspection = _visible_inspection(request, reference)
+    inspection = selectors.visible_inspection(user=request.user, reference=reference)
     editable = inspection.outcome_editable_by(request.user)
     offences = list(OffenceType.objects.order_by("code"))
     form = OutcomeForm(request.POST or None, initial=OutcomeForm.initial_for(inspection), offences=offences)
@@ -197,28 +196,9 @@ def inspection_outcome(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "workspace/inspection_outcome.html", context, status=status)
 
 
-def _visible_inspection(request: HttpRequest, reference: str, employer: Employer | None = None) -> Inspection:
-    """The inspection with this reference, of an employer the user may see (of `employer` if
-    given); 404 otherwise, and for a reference no column could hold (a NUL character)."""
-    if "\x00" in reference:
-        raise Http404
-    inspections = Inspection.objects.filter(employer__in=Employer.objects.visible_to(request.user))
-    if employer is not None:
-        inspections = inspections.filter(employer=employer)
-    return get_object_or_404(inspections.select_related("employer", "inspector"), reference=reference)
-
-
 def _outcome_recorded(request: HttpRequest, inspection: Inspection, form: OutcomeForm) -> bool:
-    data = form.cleaned_data
     try:
-        inspection_outcome_record(
-            inspection=inspection,
-            user=request.user,
-            status=data["status"],
-            visit_date=data["visit_date"],
-            summary=data["summary"],
-            findings=form.findings(),
-        )
+        form.record(inspection=inspection, user=request.user)
     except ValidationError as exc:
         for message in exc.messages:
             form.add_error(None, message)
@@ -241,7 +221,9 @@ def judgement_record(request: HttpRequest, enterprise_number: str, offence: str)
     if score is None:  # none published, or hidden from this user (blinding)
         raise Http404(_("No published score of this employer for that offence type."))
     reference = request.POST.get("inspection", "")
-    inspection = _visible_inspection(request, reference, employer=employer) if reference else None
+    inspection = (
+        selectors.visible_inspection(user=request.user, reference=reference, employer=employer) if reference else None
+    )
     if inspection is not None and not inspection.outcome_editable_by(request.user):
         raise PermissionDenied(_("Only the inspector it is planned for, or the task force, judges on an inspection."))
     try:
@@ -276,7 +258,7 @@ def target_change(request: HttpRequest, reference: str, action: str) -> HttpResp
     """Reschedule (`plan`, planned_date) or remove (`remove`, reason) a target of My targets."""
     if action not in ("plan", "remove"):
         raise Http404
-    inspection = _visible_inspection(request, reference)
+    inspection = selectors.visible_inspection(user=request.user, reference=reference)
     try:
         if action == "plan":
             planned = _day(request.POST.get("planned_date", ""))
@@ -306,7 +288,7 @@ def _day(text: str) -> date:
 @require_GET
 def visit_sheet(request: HttpRequest, reference: str) -> HttpResponse:
     """A printable sheet for the visit: identity, declarations, earlier findings, notes; no score."""
-    inspection = _visible_inspection(request, reference)
+    inspection = selectors.visible_inspection(user=request.user, reference=reference)
     employer = inspection.employer
     context = {
         "inspection": inspection,

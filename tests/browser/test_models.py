@@ -3,36 +3,19 @@ by another analyst; the page says which version the lists show until the rescore
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
-from inspections.models import OffenceType, Sector
 from inspections.roles import ANALYST, TASK_FORCE
-from scoring.features.registry import FEATURE_NAMES
 from scoring.models import ModelEventAction, ModelStatus, ModelVersion
-from scoring.services.artifacts import artifact_dump
 from scoring.services.versions import model_event_record
 from tests.factories import UserFactory
-from tests.workspace.support import OFFENCE, SECTOR, publish_run
+from tests.scoring.support import OFFENCE, PASSING, SECTOR, model_file, stored_version
+from tests.workspace.support import publish_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "correct horse battery staple"
-PASSING = {
-    "rows": 200,
-    "roc_auc": 0.8,
-    "intervals": {"roc_auc": [0.74, 0.86]},
-    "lower_bounds": {"roc_auc": 0.75},
-    "band_hit_rates": {
-        "red": {"rows": 20, "hits": 15, "rate": 0.75},
-        "orange": {"rows": 40, "hits": 20, "rate": 0.5},
-        "green": {"rows": 60, "hits": 15, "rate": 0.25},
-        "blue": {"rows": 80, "hits": 8, "rate": 0.1},
-    },
-}
 
 
 def _person(role: str, name: str):
@@ -51,28 +34,7 @@ def _login(page, base: str, username: str) -> None:
 
 
 def _candidate(maker) -> ModelVersion:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, len(FEATURE_NAMES)))
-    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
-    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
-    version = ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=SECTOR),
-        offence_type=OffenceType.objects.get(pk=OFFENCE),
-        status=ModelStatus.CANDIDATE,
-        artifact=artifact_dump(model=model, features=list(FEATURE_NAMES)),
-        artifact_sha256="x",
-        features=list(FEATURE_NAMES),
-        training_from="2025-01-01",
-        training_to="2025-01-01",
-        validation_to="2026-01-01",
-        training_rows=0,
-        validation_rows=200,
-        training_data_sha256="",
-        sklearn_version="",
-        metrics=PASSING,
-        created_by=maker,
-        origin="uploaded by maker",
-    )
+    version = stored_version(model_file(), maker=maker, metrics=PASSING)
     model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded")
     return version
 
@@ -80,7 +42,7 @@ def _candidate(maker) -> ModelVersion:
 def test_an_upload_goes_live_with_two_people_and_the_page_says_what_the_lists_show(
     live_server_url: str, browser_page
 ) -> None:
-    published = publish_run(30)
+    published = publish_run(30, sector=SECTOR, offence=OFFENCE)
     maker = _person(ANALYST, "maker")
     _person(TASK_FORCE, "lead")
     _person(ANALYST, "ana")

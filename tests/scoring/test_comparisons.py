@@ -4,60 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
-from inspections.models import OffenceType, Sector
 from inspections.roles import ANALYST, INSPECTOR
-from scoring.features.registry import FEATURE_NAMES
-from scoring.models import ComparisonStatus, ModelComparison, ModelStatus, ModelVersion
-from scoring.services.artifacts import artifact_dump
+from scoring.models import ComparisonStatus, ModelComparison, ModelStatus
 from scoring.services.comparisons import comparison_execute, comparison_request
 from scoring.services.versions import VersionRefused
 from tests.factories import ModelVersionFactory, UserFactory
+from tests.scoring.support import OFFENCE, SECTOR, model_file, stored_version
 from tests.workspace.support import text
 
-from .conftest import OFFENCE, SECTOR, generated_data
-
-FEATURES = list(FEATURE_NAMES)
-
-
-def _artifact(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(300, len(FEATURES)))
-    y = (X[:, seed % 5] + rng.normal(size=300) > 0.8).astype(int)
-    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
-    return artifact_dump(model=model, features=FEATURES)
+from .conftest import generated_data
 
 
 @pytest.fixture(scope="module")
 def inspected(django_db_setup, django_db_blocker) -> Iterator[None]:
     with generated_data(django_db_blocker):
         yield
-
-
-def _version(data: bytes) -> ModelVersion:
-    return ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=SECTOR),
-        offence_type=OffenceType.objects.get(pk=OFFENCE),
-        status=ModelStatus.CANDIDATE,
-        artifact=data,
-        artifact_sha256="x",
-        features=FEATURES,
-        training_from="2025-01-01",
-        training_to="2025-01-01",
-        validation_to="2026-01-01",
-        training_rows=0,
-        validation_rows=0,
-        training_data_sha256="",
-        sklearn_version="",
-        origin="test",
-    )
 
 
 def _analyst():
@@ -70,7 +36,7 @@ def _analyst():
 def test_the_same_file_twice_gives_the_same_figures_and_another_model_differs(
     inspected, django_capture_on_commit_callbacks
 ) -> None:
-    original, again, other = _version(_artifact(0)), _version(_artifact(0)), _version(_artifact(1))
+    original, again, other = stored_version(model_file(0)), stored_version(model_file(0)), stored_version(model_file(1))
     analyst = _analyst()
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
@@ -120,7 +86,7 @@ def test_a_file_that_fails_its_check_ends_the_comparison_with_the_reason(django_
 
 @pytest.mark.django_db
 def test_the_page_shows_both_versions_side_by_side(inspected, client, django_capture_on_commit_callbacks) -> None:
-    first, second = _version(_artifact(0)), _version(_artifact(1))
+    first, second = stored_version(model_file(0)), stored_version(model_file(1))
     client.force_login(_analyst())
 
     with django_capture_on_commit_callbacks(execute=False):

@@ -5,37 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from kombu.exceptions import OperationalError
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring import tasks
-from scoring.features.registry import FEATURE_NAMES
 from scoring.models import ModelEventAction, ModelStatus, ModelUpload, UploadStatus
-from scoring.services.artifacts import ArtifactRefused, artifact_dump
+from scoring.services.artifacts import ArtifactRefused
 from scoring.services.uploads import model_upload_check, model_upload_create
 from tests.factories import UserFactory
+from tests.scoring.support import model_file
 from tests.workspace.support import text
 
 from .conftest import OFFENCE, SECTOR, generated_data
 
-FEATURES = list(FEATURE_NAMES)
-
 
 @pytest.fixture(scope="module")
 def artifact() -> bytes:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, len(FEATURES)))
-    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
-    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
-    return artifact_dump(model=model, features=FEATURES)
+    return model_file()
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
-from inspections.models import OffenceType, Sector
 from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
-from scoring.features.registry import FEATURE_NAMES
 from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services import versions
-from scoring.services.artifacts import artifact_dump
 from scoring.services.versions import (
     VersionRefused,
     model_event_record,
@@ -27,32 +21,14 @@ from scoring.services.versions import (
     model_version_refuse,
 )
 from tests.factories import UserFactory
+from tests.scoring.support import FAILING, OFFENCE, PASSING, SECTOR, model_file, stored_version
 
 pytestmark = pytest.mark.django_db
-
-FEATURES = list(FEATURE_NAMES)
-SECTOR, OFFENCE = "cleaning", "part_time_abuse"
-PASSING = {
-    "rows": 200,
-    "roc_auc": 0.8,
-    "lower_bounds": {"roc_auc": 0.72},
-    "band_hit_rates": {
-        "red": {"rows": 20, "hits": 15, "rate": 0.75},
-        "orange": {"rows": 40, "hits": 20, "rate": 0.5},
-        "green": {"rows": 60, "hits": 15, "rate": 0.25},
-        "blue": {"rows": 80, "hits": 8, "rate": 0.1},
-    },
-}
-FAILING = {**PASSING, "lower_bounds": {"roc_auc": 0.45}}
 
 
 @pytest.fixture(scope="module")
 def artifact() -> bytes:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, len(FEATURES)))
-    y = (X[:, 0] + rng.normal(size=300) > 0.8).astype(int)
-    model = Pipeline([("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]).fit(X, y)
-    return artifact_dump(model=model, features=FEATURES)
+    return model_file()
 
 
 def _person(role: str, name: str):
@@ -72,24 +48,7 @@ def people() -> dict[str, object]:
 
 
 def _version(artifact: bytes, maker, metrics: dict, status: str = ModelStatus.CANDIDATE) -> ModelVersion:
-    version = ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=SECTOR),
-        offence_type=OffenceType.objects.get(pk=OFFENCE),
-        status=status,
-        artifact=artifact,
-        artifact_sha256="x",
-        features=FEATURES,
-        training_from="2025-01-01",
-        training_to="2025-01-01",
-        validation_to="2026-01-01",
-        training_rows=0,
-        validation_rows=200,
-        training_data_sha256="",
-        sklearn_version="",
-        metrics=metrics,
-        created_by=maker,
-        origin="uploaded",
-    )
+    version = stored_version(artifact, maker=maker, metrics=metrics, status=status)
     model_event_record(version=version, action=ModelEventAction.CREATED, user=maker, note="uploaded")
     return version
 
