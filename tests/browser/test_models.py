@@ -9,28 +9,18 @@ from django.contrib.auth.models import Group
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring.models import ModelEventAction, ModelStatus, ModelVersion
 from scoring.services.versions import model_event_record
+from tests.browser.support import PASSWORD, login
 from tests.factories import UserFactory
 from tests.scoring.support import OFFENCE, PASSING, SECTOR, model_file, stored_version
 from tests.workspace.support import publish_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-PASSWORD = "correct horse battery staple"
-
 
 def _person(role: str, name: str):
     user = UserFactory(username=name, password=PASSWORD)
     user.groups.add(Group.objects.get(name=role))
     return user
-
-
-def _login(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav")
 
 
 def _candidate(maker) -> ModelVersion:
@@ -51,19 +41,19 @@ def test_an_upload_goes_live_with_two_people_and_the_page_says_what_the_lists_sh
     row = f"#version-{version.pk}"
 
     # The maker is not offered approval of their own version.
-    _login(page, live_server_url, "maker")
+    login(page, live_server_url, "maker")
     page.click("nav >> text=Models")
     page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
     assert page.locator(f"{row} >> text=You made this version").count() == 1
     assert page.locator(f"{row} button:has-text('Approve')").count() == 0
 
     # The task force approves; an analyst who did not make it activates it.
-    _login(page, live_server_url, "lead")
+    login(page, live_server_url, "lead")
     page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
     page.fill(f"{row} textarea", "Checked on last year's files.")
     page.click(f"{row} button:has-text('Approve')")
     page.wait_for_selector("text=is approved")
-    _login(page, live_server_url, "ana")
+    login(page, live_server_url, "ana")
     page.goto(f"{live_server_url}/models/{SECTOR}/{OFFENCE}/")
     page.click(f"{row} button:has-text('Activate')")
     page.wait_for_selector("text=the lists change once its rescore finishes")

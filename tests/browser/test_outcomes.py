@@ -8,22 +8,12 @@ from django.contrib.auth.models import Group
 
 from inspections.models import OffenceType, Sector
 from inspections.roles import INSPECTOR, TASK_FORCE
+from tests.browser.support import PASSWORD, login
 from tests.factories import UserFactory
 from tests.workspace.support import OFFENCE, SECTOR, publish_run
 from workspace.models import Worklist
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-PASSWORD = "correct horse battery staple"
-
-
-def _login(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav")
 
 
 def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser_page) -> None:
@@ -35,7 +25,7 @@ def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser
     page = browser_page
 
     # The task force draws a worklist of 10 and gives it to the inspector.
-    _login(page, live_server_url, "lead")
+    login(page, live_server_url, "lead")
     page.click("nav >> text=Worklists")
     page.select_option("#id_sector", SECTOR)
     page.select_option("#id_offence", OFFENCE)
@@ -49,7 +39,7 @@ def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser
     assert "No worklist inspection is completed yet." in page.content()
 
     # The inspector sees it among their targets, opens the first and records what was found.
-    _login(page, live_server_url, "ines")
+    login(page, live_server_url, "ines")
     page.click("nav >> text=My targets")
     worklist = Worklist.objects.get()
     first = worklist.entries.get(position=1).inspection.reference
@@ -73,7 +63,7 @@ def test_a_worklist_outcome_reaches_the_statistics(live_server_url: str, browser
     assert "No worklist inspection is completed yet." in page.content()
 
     # The task force's statistics now count it, in the worklist table and per origin.
-    _login(page, live_server_url, "lead")
+    login(page, live_server_url, "lead")
     page.goto(live_server_url + "/statistics/")
     lift = page.locator("#table-lift tbody tr").first.inner_text()
     assert Sector.objects.get(pk=SECTOR).name in lift and OffenceType.objects.get(pk=OFFENCE).name in lift
