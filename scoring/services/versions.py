@@ -27,7 +27,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from scoring.features.registry import FeatureRefused, features_check
-from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, ScoringRun
+from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.artifact_checks import artifact_check, sector_sample
 from scoring.services.evaluation import gates_failed
 
@@ -38,6 +38,8 @@ logger = logging.getLogger("scoring.versions")
 
 JUSTIFICATION_MIN_CHARS = 20
 NOTE_MAX_CHARS = 2000
+# What the broker or the cache raise when Redis cannot be reached.
+QUEUE_ERRORS = (OSError, KombuOperationalError, RedisError)
 
 
 class VersionRefused(Exception):
@@ -167,7 +169,14 @@ def _active_retire(version: ModelVersion, user: AbstractBaseUser | None) -> None
 def _run_queue(run_id: int) -> None:
     from scoring.tasks import run_execute
 
-    run_execute.delay(run_id)
+    try:
+        run_execute.delay(run_id)
+    except QUEUE_ERRORS:
+        # The version is active all the same; the next nightly rescore scores with it.
+        logger.exception("the rescore of run %s could not be queued", run_id)
+        ScoringRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, message="The task queue could not be reached; the next nightly rescore will run."
+        )
 
 
 def _note_clean(text: str) -> str:
@@ -182,8 +191,6 @@ def _note_clean(text: str) -> str:
 # A retrain asked for from the model pages: the Celery task's id, kept in the shared cache
 # for as long as a retrain may take (the task's time limit), so that the page follows it.
 RETRAIN_SECONDS = 60 * 60
-# What the broker or the cache raise when Redis cannot be reached.
-QUEUE_ERRORS = (OSError, KombuOperationalError, RedisError)
 
 
 def retrain_key(sector: str, offence: str) -> str:

@@ -9,8 +9,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
+from kombu.exceptions import OperationalError
 
 from inspections.roles import ANALYST, INSPECTOR, TASK_FORCE
+from scoring import tasks
 from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services import versions
 from scoring.services.versions import (
@@ -205,3 +207,20 @@ def test_two_activations_of_a_pair_at_once_wait_for_each_other(artifact, monkeyp
     assert errors == []
     statuses = sorted(ModelVersion.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True))
     assert statuses == [ModelStatus.ACTIVE, ModelStatus.RETIRED]
+
+
+def test_without_the_queue_the_version_is_active_and_its_rescore_marked_failed(
+    artifact, people, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_execute, "delay", unreachable)
+    version = _version(artifact, people["maker"], PASSING)
+    model_version_approve(version=version, user=people["second"])
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(version=version, user=people["maker"])
+
+    assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.ACTIVE
+    run = ScoringRun.objects.get(model_version=version)
+    assert run.status == RunStatus.FAILED and "task queue" in run.message
