@@ -111,7 +111,7 @@ def test_a_model_trained_before_importance_was_stored_says_so(logged_in) -> None
 
     assert response.context["strongest"].features == []
     html = response.content.decode()
-    assert "trained before MiningWatch stored what raises its scores" in html
+    assert "The active model does not say what raises its scores" in html
     assert "No active model yet." not in html and "headcount" not in html
 
 
