@@ -39,16 +39,17 @@ def pairs_overview() -> list[PairSummary]:
         .annotate(n=Count("pk", filter=Q(status__in=[ModelStatus.CANDIDATE, ModelStatus.APPROVED])))
         .order_by()
     }
+    pairs = [(sector, offence) for sector in Sector.objects.all() for offence in OffenceType.objects.all()]
+    claims = cache.get_many([retrain_key(sector.pk, offence.pk) for sector, offence in pairs])  # one round trip
     return [
         PairSummary(
             sector,
             offence,
             active.get((sector.pk, offence.pk)),
             waiting.get((sector.pk, offence.pk), 0),
-            retrain_state(sector=sector.pk, offence=offence.pk),
+            _retrain_state(claims.get(retrain_key(sector.pk, offence.pk))),
         )
-        for sector in Sector.objects.all()
-        for offence in OffenceType.objects.all()
+        for sector, offence in pairs
     ]
 
 
@@ -154,7 +155,10 @@ class RetrainState:
 
 
 def retrain_state(*, sector: str, offence: str) -> RetrainState | None:
-    entry = cache.get(retrain_key(sector, offence))
+    return _retrain_state(cache.get(retrain_key(sector, offence)))
+
+
+def _retrain_state(entry: dict | None) -> RetrainState | None:
     if not entry:
         return None
     task = AsyncResult(entry["task"])

@@ -31,17 +31,22 @@ from workspace.forms import OutcomeForm
 from workspace.views_models import DECISIONS
 
 
-class ScoreRow(serializers.Serializer):
+class ScoreReasons(serializers.Serializer):
+    """A score's reasons in words, as the pages give them."""
+
+    reasons = serializers.SerializerMethodField()
+
+    def get_reasons(self, score: Score) -> list[str]:
+        return [reason_text(name, value) for name, value in score.reasons()]
+
+
+class ScoreRow(ScoreReasons):
     enterprise_number = serializers.CharField(source="employer.enterprise_number")
     name = serializers.CharField(source="employer.name")
     rank = serializers.IntegerField(source="rank_shown")
     percentile = serializers.FloatField(source="percentile_shown")
     band = serializers.IntegerField()
     subregion = serializers.CharField(source="subregion_id", allow_null=True)
-    reasons = serializers.SerializerMethodField()
-
-    def get_reasons(self, score: Score) -> list[str]:
-        return [reason_text(name, value) for name, value in score.reasons()]
 
 
 _LIST_FILTERS = ["sector", "offence", "region", "subregion", "band", "size_class", "legal_form", "not_inspected", "q"]
@@ -88,17 +93,13 @@ def ranked_list(request: Request) -> Response:
     )
 
 
-class EmployerScore(serializers.Serializer):
+class EmployerScore(ScoreReasons):
     offence = serializers.CharField(source="run.offence_type_id")
     band = serializers.IntegerField()
     rank = serializers.IntegerField(source="rank_shown")
     percentile = serializers.FloatField(source="percentile_shown")
     model_version = serializers.IntegerField(source="run.model_version_id")
     scores_as_of = serializers.DateField(source="run.as_of")
-    reasons = serializers.SerializerMethodField()
-
-    def get_reasons(self, score: Score) -> list[str]:
-        return [reason_text(name, value) for name, value in score.reasons()]
 
 
 @extend_schema(

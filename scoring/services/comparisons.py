@@ -23,7 +23,7 @@ from scoring.models import ComparisonStatus, ModelComparison, ModelVersion
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import Artifact, ArtifactRefused
 from .training import TrainingRefused, TrainingSet, scores_of, training_set_build, validation_metrics
-from .versions import QUEUE_ERRORS, VersionRefused
+from .versions import VersionRefused, task_send_on_commit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -58,20 +58,16 @@ def comparison_request(
                 ModelComparison.objects.filter(pk=found.pk).update(status=ComparisonStatus.QUEUED, message="")
     except IntegrityError:  # the same comparison asked for at the same moment
         return ModelComparison.objects.get(first=first, second=second, as_of=as_of)
-    options = {"queue": queue} if queue else {}
+    from scoring.tasks import versions_compare
 
-    def send() -> None:
-        from scoring.tasks import versions_compare
-
-        try:
-            versions_compare.apply_async(args=[comparison.pk], **options)
-        except QUEUE_ERRORS:
-            ModelComparison.objects.filter(pk=comparison.pk).update(
-                status=ComparisonStatus.FAILED, message="The task queue could not be reached."
-            )
-            raise
-
-    transaction.on_commit(send)
+    task_send_on_commit(
+        versions_compare,
+        args=[comparison.pk],
+        queue=queue,
+        unsent=lambda: ModelComparison.objects.filter(pk=comparison.pk).update(
+            status=ComparisonStatus.FAILED, message="The task queue could not be reached."
+        ),
+    )
     return comparison
 
 

@@ -13,7 +13,6 @@ from datetime import date
 import sklearn
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.utils import timezone
 
 from inspections.models import OffenceType, Sector
@@ -30,7 +29,7 @@ from scoring.models import (
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, active_comparison, training_set_build, validation_metrics
-from .versions import QUEUE_ERRORS, model_event_record
+from .versions import model_event_record, task_send_on_commit
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -132,22 +131,15 @@ def model_upload_create(
         training_to=training_window[1] if training_window else None,
         uploaded_by=user,
     )
-    options = {"queue": queue} if queue else {}
+    from scoring.tasks import upload_check
 
-    def send() -> None:
-        from scoring.tasks import upload_check
-
-        try:
-            upload_check.apply_async(args=[upload.pk], **options)
-        except QUEUE_ERRORS:
-            ModelUpload.objects.filter(pk=upload.pk).update(
-                status=UploadStatus.REFUSED,
-                message="The task queue could not be reached: send the file again.",
-                file=b"",
-            )
-            raise
-
-    transaction.on_commit(send)
+    unsent = {"status": UploadStatus.REFUSED, "message": "The task queue could not be reached: send the file again."}
+    task_send_on_commit(
+        upload_check,
+        args=[upload.pk],
+        queue=queue,
+        unsent=lambda: ModelUpload.objects.filter(pk=upload.pk).update(**unsent, file=b""),
+    )
     return upload
 
 

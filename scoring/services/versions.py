@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from celery.result import AsyncResult
 from celery.states import READY_STATES
@@ -40,6 +41,29 @@ JUSTIFICATION_MIN_CHARS = 20
 NOTE_MAX_CHARS = 2000
 # What the broker or the cache raise when Redis cannot be reached.
 QUEUE_ERRORS = (OSError, KombuOperationalError, RedisError)
+
+
+def task_send_on_commit(
+    task: Any,
+    *,
+    args: list,
+    kwargs: dict | None = None,
+    queue: str | None = None,
+    task_id: str | None = None,
+    unsent: Callable[[], None],
+) -> None:
+    """Send a Celery task once the transaction commits. When Redis cannot be reached,
+    `unsent` records that nothing was queued, and the error goes on to the caller."""
+    options = {"queue": queue} if queue else {}
+
+    def send() -> None:
+        try:
+            task.apply_async(args=args, kwargs=kwargs or {}, task_id=task_id, **options)
+        except QUEUE_ERRORS:
+            unsent()
+            raise
+
+    transaction.on_commit(send)
 
 
 class VersionRefused(Exception):
@@ -217,17 +241,12 @@ def pair_retrain_request(*, sector: str, offence: str, user: AbstractBaseUser, q
         cache.set(key, entry, RETRAIN_SECONDS)
     finally:
         cache.delete(f"{key}:claim")
-    origin = f"retrained on demand by {user}"
-
-    options = {"queue": queue} if queue else {}
-
-    def send() -> None:
-        try:
-            kwargs = {"origin": origin, "user_id": user.pk}
-            pair_retrain.apply_async(args=[sector, offence], kwargs=kwargs, task_id=task_id, **options)
-        except QUEUE_ERRORS:
-            cache.delete(retrain_key(sector, offence))  # nothing to follow
-            raise
-
-    transaction.on_commit(send)
+    task_send_on_commit(
+        pair_retrain,
+        args=[sector, offence],
+        kwargs={"origin": f"retrained on demand by {user}", "user_id": user.pk},
+        queue=queue,
+        task_id=task_id,
+        unsent=lambda: cache.delete(key),  # nothing to follow
+    )
     return task_id

@@ -39,11 +39,16 @@ def model_file(seed: int = 0) -> bytes:
 
 
 def stored_version(
-    data: bytes, *, maker=None, metrics: dict | None = None, status: str = ModelStatus.CANDIDATE
+    data: bytes,
+    *,
+    maker=None,
+    metrics: dict | None = None,
+    status: str = ModelStatus.CANDIDATE,
+    sector: str = SECTOR,
 ) -> ModelVersion:
-    """A version of (SECTOR, OFFENCE) holding `data`, as an upload stores one."""
+    """A version of (sector, OFFENCE) holding `data`, stored without the upload's checks."""
     return ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=SECTOR),
+        sector=Sector.objects.get(pk=sector),
         offence_type=OffenceType.objects.get(pk=OFFENCE),
         status=status,
         artifact=data,

@@ -36,7 +36,6 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.tree._tree import TREE_LEAF, Tree
 
-from inspections.models import OffenceType, Sector
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
 from scoring.models import ModelStatus, ModelVersion, RunStatus
 from scoring.services import artifact_sandbox
@@ -45,6 +44,7 @@ from scoring.services.runs import scoring_run_create, scoring_run_execute
 from scoring.services.uploads import model_version_upload
 from scoring.services.versions import model_version_activate
 from tests.factories import EmployerFactory, UserFactory
+from tests.scoring.support import stored_version
 
 FEATURES = list(FEATURE_NAMES)
 SECTOR, OFFENCE = "cleaning", "part_time_abuse"
@@ -488,23 +488,7 @@ def test_the_check_sees_no_secret_of_the_server(monkeypatch) -> None:
 
 def _stored(payload: bytes, status: str = ModelStatus.CANDIDATE, sector: str = SECTOR) -> ModelVersion:
     """A version stored without the upload's check, as an older release or the database might hold it."""
-    return ModelVersion.objects.create(
-        sector=Sector.objects.get(pk=sector),
-        offence_type=OffenceType.objects.get(pk=OFFENCE),
-        status=status,
-        artifact=payload,
-        artifact_sha256="x",
-        features=FEATURES,
-        training_from="2025-01-01",
-        training_to="2025-01-01",
-        validation_to="2026-01-01",
-        training_rows=0,
-        validation_rows=0,
-        training_data_sha256="",
-        sklearn_version="",
-        metrics={},
-        band_cutoffs={"red": 0.05, "orange": 0.15, "green": 0.5},
-    )
+    return stored_version(payload, status=status, sector=sector)
 
 
 @pytest.mark.django_db
