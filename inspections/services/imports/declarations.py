@@ -19,7 +19,7 @@ from miningwatch import bulk
 
 from . import checks
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
-from .reading import CsvLayout, csv_chunks, csv_import
+from .reading import CsvLayout, Progress, csv_chunks, csv_import
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
@@ -72,9 +72,9 @@ class Employers:
         return ids
 
 
-def declaration_import(*, path: Path) -> ImportResult:
+def declaration_import(*, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
     """Create or update the quarterly declarations of a CSV file, all of them or none."""
-    return csv_import(path, COLUMNS, _write)
+    return csv_import(path, COLUMNS, _write, progress=progress, max_errors=max_errors)
 
 
 def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
@@ -90,6 +90,7 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
     if problems:
         raise FileRefused
     stored = _stored(cursor, keys)
+    layout.progress("writing", 0, layout.records)
     with bulk.indexes_suspended(cursor, _TABLE) if big else nullcontext():
         bulk.copy_in(cursor, _TABLE, _DB_COLUMNS, _text(text[~stored]))
         keys, payload = ("employer_id", "quarter"), _text(text[stored])

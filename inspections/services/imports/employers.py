@@ -21,7 +21,7 @@ from miningwatch import bulk
 
 from . import checks
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
-from .reading import CsvLayout, csv_chunks, csv_import
+from .reading import CsvLayout, Progress, csv_chunks, csv_import
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
@@ -61,9 +61,9 @@ class _Known:
     seen_nsso: checks.SeenKeys = field(default_factory=checks.SeenKeys)
 
 
-def employer_import(*, path: Path) -> ImportResult:
+def employer_import(*, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
     """Create or update the employers of a CSV file, all of them or none."""
-    return csv_import(path, COLUMNS, _write)
+    return csv_import(path, COLUMNS, _write, progress=progress, max_errors=max_errors)
 
 
 def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
@@ -74,6 +74,7 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
         created, changed = _rows_stream(cursor, layout, known, problems)
         if problems:
             raise FileRefused
+        layout.progress("writing", 0, layout.records)
         # updated_at changes only when something else does
         updated = bulk.rows_update(cursor, table=_TABLE, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:1],
                                    compared=_DB_COLUMNS[1:-1], payload=b"".join(changed))  # fmt: skip

@@ -22,7 +22,7 @@ from miningwatch import bulk
 from . import checks
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 from .declarations import Employers
-from .reading import CsvLayout, csv_chunks, csv_import
+from .reading import CsvLayout, Progress, csv_chunks, csv_import
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
@@ -59,9 +59,9 @@ _INSPECTION_COLUMNS = ("reference", "employer_id", "origin", "status", "inspecto
 _FINDING_COLUMNS = ("inspection_id", "offence_type_id", "found", "workers_regularised", "contributions_recovered")
 
 
-def inspection_import(*, path: Path) -> ImportResult:
+def inspection_import(*, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
     """Create or update the inspections and findings of a CSV file, all of them or none."""
-    return csv_import(path, COLUMNS, _write)
+    return csv_import(path, COLUMNS, _write, progress=progress, max_errors=max_errors)
 
 
 def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
@@ -75,6 +75,7 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
     _rows_agree_check(rows, problems)
     if problems:
         raise FileRefused
+    layout.progress("writing", 0, layout.records)
     return _rows_write(cursor, rows)
 
 

@@ -65,6 +65,10 @@ _STRAY_QUOTE = (
 csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
+# Told how far an import is: its phase ("checking", "writing"), rows done, rows in all.
+Progress = Callable[[str, int, int], None]
+
+
 @dataclass
 class CsvLayout:
     """Where the rows of a file are (pandas returns them in this order)."""
@@ -76,6 +80,7 @@ class CsvLayout:
     lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # where each row starts
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # its values; 0: a blank line
     longest: int = 0  # no value is longer (characters)
+    progress: Progress = field(default=lambda phase, done, total: None)  # told as rows are checked and written
 
     @property
     def records(self) -> int:
@@ -87,12 +92,19 @@ Writer = Callable[["CursorWrapper", CsvLayout, Problems], ImportResult]
 logger = logging.getLogger("inspections.imports")
 
 
-def csv_import(path: Path, columns: tuple[str, ...], write: Writer) -> ImportResult:
+def csv_import(
+    path: Path, columns: tuple[str, ...], write: Writer, *, progress: Progress | None = None, max_errors: int = 0
+) -> ImportResult:
     """Read the file and run `write` in one transaction: a problem found anywhere, even
-    in the last row, leaves nothing stored."""
-    problems, layout, start = Problems(limit=settings.IMPORT_MAX_ERRORS_SHOWN), None, time.perf_counter()
+    in the last row, leaves nothing stored. The first `max_errors` problems are worded
+    (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
+    problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
+    layout, start = None, time.perf_counter()
     try:
         layout = csv_layout_read(path=path, expected=columns, problems=problems)
+        if progress is not None:
+            layout.progress = progress
+        layout.progress("checking", 0, layout.records)
         with transaction.atomic(), connection.cursor() as cursor:
             result = write(cursor, layout, problems)
     except FileRefused:
@@ -339,6 +351,7 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
         for name in layout.columns:
             checks.cells[name] = _cells_tidy(name, checks, layout)
         yield checks
+        layout.progress("checking", int(np.count_nonzero(layout.counts[:done])), layout.records)
     if done != len(layout.lines):
         # The walk and pandas disagree on where rows are: never guess.
         problems.add_one(0, "", "The file could not be read consistently (unusual quoting or line endings).")
