@@ -15,7 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "miningwatch.settings")
 django.setup()
 
 from inspections.models import DataImport, Employer  # noqa: E402
-from inspections.services.import_queue import data_import_queue  # noqa: E402
+from inspections.services.data_imports import data_import_queue  # noqa: E402
 
 csv_text = (
     "enterprise_number,nsso_number,name,legal_form,nace_code,joint_committee,postal_code,start_date,end_date\n"
@@ -26,7 +26,7 @@ path.write_text(csv_text, encoding="utf-8")
 data_import = data_import_queue(kind="employers", path=path, user=None)
 for _ in range(60):
     data_import.refresh_from_db()
-    if data_import.status in (DataImport.Status.SUCCEEDED, DataImport.Status.FAILED):
+    if data_import.finished:
         break
     time.sleep(1)
 assert data_import.status == DataImport.Status.SUCCEEDED, (data_import.status, data_import.message, data_import.errors)

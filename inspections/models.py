@@ -575,37 +575,68 @@ class InspectorScope(models.Model):
 
 
 class DataImport(models.Model):
-    """One CSV file imported (or refused) as a whole: the record behind every import."""
+    """One file imported (or refused) as a whole: the record behind every import, from the
+    upload page, the API or `manage.py import_csv`. Written only by the import services
+    (inspections.services.uploads, imports.execution); the admin shows it read-only."""
 
     class Kind(models.TextChoices):
         EMPLOYERS = "employers", _("Employers")
         DECLARATIONS = "declarations", _("Declarations")
-        INSPECTIONS = "inspections", _("Inspections")
+        INSPECTIONS = "inspections", _("Inspections with findings")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        FAILED = "failed", _("Failed")
+        SUCCEEDED = "succeeded", _("Imported")
+        REFUSED = "refused", _("Refused")  # the file has bad rows: nothing imported
+        FAILED = "failed", _("Failed")  # stopped on an error or a lost worker: nothing imported
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     file_path = models.CharField(max_length=500)
-    original_name = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    rows_read = models.PositiveIntegerField(default=0)
-    rows_created = models.PositiveIntegerField(default=0)
-    rows_updated = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    original_name = models.CharField(_("file"), max_length=255, blank=True)
+    file_format = models.CharField(_("format"), max_length=10, choices=Format.choices, default=Format.CSV)
+    file_size = models.BigIntegerField(_("size (bytes)"), default=0)
+    file_sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    language = models.CharField(max_length=10, blank=True)  # of the uploader: the report is worded in it
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_created = models.PositiveIntegerField(_("created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("changed"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_count = models.PositiveIntegerField(_("problems"), default=0)
+    errors = models.JSONField(default=list, blank=True)  # the first ones, for the page; all in report_path
+    report_path = models.CharField(max_length=500, blank=True)  # every problem, as CSV
+    message = models.TextField(_("message"), blank=True)
+    retry_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         verbose_name = _("data import")
 
     def __str__(self) -> str:
         return f"{self.kind} import {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def advisory_key(self) -> int:
+        """Key of the PostgreSQL advisory lock its worker holds while it runs: a running
+        import whose lock is free lost its worker (imports.execution.data_imports_abandoned_fail)."""
+        return 0x1D0_0000_0000 + int(self.pk)
+
+    @property
+    def retryable(self) -> bool:
+        """Failed (not refused) and its file still kept: it can run again."""
+        return self.status == self.Status.FAILED and bool(self.file_path)

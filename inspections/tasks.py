@@ -1,7 +1,8 @@
 """Celery tasks: thin, named, take ids, safe to run twice (the service claims the row).
 
 The hard time limit is many times a 1,000,000-row import (docs/benchmarks.md): an import
-killed by it rolls back whole (one transaction), though its record still says running."""
+killed by it rolls back whole (one transaction) and is marked failed once its lock is free
+(data_imports_abandoned_fail)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ from celery import shared_task
 
 @shared_task(name="inspections.data_import_run", acks_late=True, time_limit=2 * 60 * 60)
 def data_import_run(data_import_id: int) -> None:
-    from inspections.services.imports import data_import_execute
+    from inspections.services.data_imports import data_import_execute
 
     data_import_execute(data_import_id=data_import_id)

@@ -195,7 +195,14 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # --- Imports --------------------------------------------------------------------
 # The longest accepted cell; longer cells are rejected with a message, not stored.
 IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=1000)
-IMPORT_MAX_ERRORS_SHOWN = 100
+IMPORT_MAX_ERRORS_SHOWN = 100  # on the import's page and by `import_csv`
+# The downloadable report lists every problem up to this many; a file with more is the
+# wrong file, not one with typos (the report then says how many more there are).
+IMPORT_REPORT_MAX_ERRORS = env.int("IMPORT_REPORT_MAX_ERRORS", default=100_000)
+# Files sent from the upload page: kept under generated names here (never served), shared by
+# the web and worker processes (docker-compose.yml mounts one volume on both).
+IMPORT_UPLOAD_DIR = Path(env.str("IMPORT_UPLOAD_DIR", default=str(MEDIA_ROOT / "imports")))
+IMPORT_UPLOAD_MAX_MB = env.int("IMPORT_UPLOAD_MAX_MB", default=500)
 
 
 # --- Scoring --------------------------------------------------------------------

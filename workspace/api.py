@@ -20,12 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inspections.models import Employer, Inspection, OffenceType, ReportKind, Sector
+from miningwatch.queueing import QUEUE_ERRORS
 from scoring.features.registry import FeatureRefused, reason_text
 from scoring.models import ModelVersion, Score
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.evaluation import gates_failed
 from scoring.services.uploads import MAX_UPLOAD_BYTES, model_upload_create
-from scoring.services.versions import NOTE_MAX_CHARS, QUEUE_ERRORS, VersionRefused
+from scoring.services.versions import NOTE_MAX_CHARS, VersionRefused
 from workspace import selectors, views_lists
 from workspace.forms import OutcomeForm
 from workspace.views_models import DECISIONS

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inspections.models import OffenceType, Sector
+from miningwatch.queueing import QUEUE_ERRORS
 from scoring import selectors
 from scoring.features.registry import FeatureRefused
 from scoring.models import ModelComparison, ModelUpload, ModelVersion
@@ -26,7 +27,6 @@ from scoring.services.comparisons import comparison_request
 from scoring.services.uploads import MAX_UPLOAD_BYTES, model_upload_create
 from scoring.services.versions import (
     NOTE_MAX_CHARS,
-    QUEUE_ERRORS,
     VersionRefused,
     model_version_activate,
     model_version_approve,

@@ -18,12 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inspections.models import Employer
+from miningwatch.queueing import task_send_on_commit
 from scoring.models import ComparisonStatus, ModelComparison, ModelVersion
 
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import Artifact, ArtifactRefused
 from .training import TrainingRefused, TrainingSet, scores_of, training_set_build, validation_metrics
-from .versions import VersionRefused, task_send_on_commit
+from .versions import VersionRefused
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

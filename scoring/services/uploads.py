@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from inspections.models import OffenceType, Sector
+from miningwatch.queueing import task_send_on_commit
 from scoring.features.registry import FeatureRefused
 from scoring.models import (
     DEFAULT_BAND_CUTOFFS,
@@ -29,7 +30,7 @@ from scoring.models import (
 from .artifact_checks import artifact_check, sector_sample
 from .artifacts import ArtifactRefused, artifact_sha256
 from .training import MIN_VALIDATION, TrainingRefused, active_comparison, training_set_build, validation_metrics
-from .versions import model_event_record, task_send_on_commit
+from .versions import model_event_record
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 

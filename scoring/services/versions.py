@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from celery.result import AsyncResult
 from celery.states import READY_STATES
@@ -24,9 +23,8 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import RedisError
 
+from miningwatch.queueing import QUEUE_ERRORS, task_send_on_commit
 from scoring.features.registry import FeatureRefused, features_check
 from scoring.models import ModelEvent, ModelEventAction, ModelStatus, ModelVersion, RunStatus, ScoringRun
 from scoring.services.artifact_checks import artifact_check, sector_sample
@@ -39,31 +37,6 @@ logger = logging.getLogger("scoring.versions")
 
 JUSTIFICATION_MIN_CHARS = 20
 NOTE_MAX_CHARS = 2000
-# What the broker or the cache raise when Redis cannot be reached.
-QUEUE_ERRORS = (OSError, KombuOperationalError, RedisError)
-
-
-def task_send_on_commit(
-    task: Any,
-    *,
-    args: list,
-    kwargs: dict | None = None,
-    queue: str | None = None,
-    task_id: str | None = None,
-    unsent: Callable[[], None],
-) -> None:
-    """Send a Celery task once the transaction commits. When Redis cannot be reached,
-    `unsent` records that nothing was queued, and the error goes on to the caller."""
-    options = {"queue": queue} if queue else {}
-
-    def send() -> None:
-        try:
-            task.apply_async(args=args, kwargs=kwargs or {}, task_id=task_id, **options)
-        except QUEUE_ERRORS:
-            unsent()
-            raise
-
-    transaction.on_commit(send)
 
 
 class VersionRefused(Exception):

@@ -4,25 +4,17 @@ and the DataImport record. Refused files are in test_import_bad_input.py."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import random
 import string
 from decimal import Decimal
 
 import numpy as np
 import pytest
-from django.core.management import CommandError, call_command
 from django.db import connection
 from stdnum.be import vat
 
-from inspections.models import DataImport, Declaration, Employer, Finding, Inspection
-from inspections.services.imports import (
-    data_import_create,
-    data_import_execute,
-    declaration_import,
-    employer_import,
-    inspection_import,
-)
+from inspections.models import Declaration, Employer, Finding, Inspection
+from inspections.services.imports import declaration_import, employer_import, inspection_import
 from inspections.services.imports.checks import enterprise_numbers_check
 from miningwatch import bulk
 from tests.factories import EmployerFactory, InspectionFactory, UserFactory
@@ -289,92 +281,6 @@ def test_inspections_and_findings_are_upserted(tmp_path):
     changed = inspection_import(path=csv_write(tmp_path / "changed.csv", rows, INSPECTION_COLUMNS))
     assert (changed.rows_created, changed.rows_updated, changed.rows_unchanged) == (0, 1, 2)
     assert Inspection.objects.get(reference="INS-2").status == "completed"
-
-
-# --- DataImport and the command -----------------------------------------------------------------
-
-
-def test_data_import_execute_records_the_outcome_and_runs_once(tmp_path):
-    data_import = data_import_create(kind="employers", path=_employers_file(tmp_path))
-    assert data_import.status == DataImport.Status.QUEUED
-    data_import_execute(data_import_id=data_import.pk)
-    data_import.refresh_from_db()
-    assert data_import.status == DataImport.Status.SUCCEEDED
-    assert (data_import.rows_read, data_import.rows_created, data_import.error_count) == (3, 3, 0)
-    assert "3 created, 0 updated, 0 unchanged" in data_import.message
-    assert data_import.started_at <= data_import.finished_at
-    finished = data_import.finished_at
-    data_import_execute(data_import_id=data_import.pk)  # a second delivery of the task
-    data_import.refresh_from_db()
-    assert (data_import.finished_at, Employer.objects.count()) == (finished, 3)
-
-
-def test_data_import_execute_leaves_a_row_another_worker_claimed(tmp_path):
-    data_import = data_import_create(kind="employers", path=_employers_file(tmp_path))
-    DataImport.objects.filter(pk=data_import.pk).update(status=DataImport.Status.RUNNING)
-    data_import_execute(data_import_id=data_import.pk)
-    assert Employer.objects.count() == 0
-
-
-def test_data_import_execute_records_a_refused_file(tmp_path):
-    path = csv_write(tmp_path / "bad.csv", [employer_row(1, postal_code="0000")], EMPLOYER_COLUMNS)
-    data_import = data_import_create(kind="employers", path=path)
-    data_import_execute(data_import_id=data_import.pk)
-    data_import.refresh_from_db()
-    assert data_import.status == DataImport.Status.FAILED
-    assert data_import.error_count == 1
-    assert data_import.errors == [
-        {"line": 2, "column": "postal_code", "reason": "'0000' is not a known Belgian postal code."}
-    ]
-
-
-def test_command_prints_a_summary(tmp_path):
-    out = io.StringIO()
-    call_command("import_csv", "employers", str(_employers_file(tmp_path)), stdout=out)
-    assert "3 row(s) read: 3 created, 0 updated, 0 unchanged." in out.getvalue()
-    assert DataImport.objects.get().status == DataImport.Status.SUCCEEDED
-
-
-def test_command_lists_the_problems_and_exits_with_status_1(tmp_path):
-    rows = [employer_row(n, nace_code="99.999") for n in range(150)]
-    path = csv_write(tmp_path / "bad.csv", rows, EMPLOYER_COLUMNS)
-    err = io.StringIO()
-    with pytest.raises(CommandError) as refused:
-        call_command("import_csv", "employers", str(path), stderr=err)
-    assert refused.value.returncode == 1
-    assert "150 error(s)" in str(refused.value)
-    lines = err.getvalue().splitlines()
-    assert lines[0] == "line 2, column nace_code: '99.999' is not a known NACE-BEL code (written like 43.320)."
-    assert len(lines) == 101 and lines[-1] == "... and 50 more."
-    assert Employer.objects.count() == 0
-
-
-def test_data_import_execute_records_a_missing_file(tmp_path):
-    data_import = data_import_create(kind="declarations", path=tmp_path / "gone.csv")
-    data_import_execute(data_import_id=data_import.pk)
-    data_import.refresh_from_db()
-    assert data_import.status == DataImport.Status.FAILED
-    assert data_import.errors[0]["reason"].startswith("The file cannot be read")
-
-
-def test_data_import_execute_records_an_unexpected_error(tmp_path, monkeypatch):
-    from inspections.services.imports import execution
-
-    def broken(*, path):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setitem(execution.IMPORTERS, "employers", broken)
-    data_import = data_import_create(kind="employers", path=_employers_file(tmp_path))
-    data_import_execute(data_import_id=data_import.pk)
-    data_import.refresh_from_db()
-    assert data_import.status == DataImport.Status.FAILED
-    assert data_import.message == "The import stopped on an unexpected error: disk on fire"
-    assert data_import.finished_at is not None
-
-
-def test_data_import_create_refuses_an_unknown_kind(tmp_path):
-    with pytest.raises(ValueError, match="Unknown import kind 'payslips'"):
-        data_import_create(kind="payslips", path=tmp_path / "x.csv")
 
 
 def test_header_names_ignore_case_and_spaces(tmp_path):

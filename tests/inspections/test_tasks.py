@@ -7,7 +7,7 @@ import time
 import pytest
 
 from inspections.models import DataImport, Employer
-from inspections.services.import_queue import data_import_queue
+from inspections.services.data_imports import data_import_queue
 from tests.processes import celery_worker
 
 EMPLOYERS_CSV = (
@@ -21,7 +21,7 @@ def _wait_until_finished(data_import: DataImport, timeout: float = 60) -> DataIm
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         data_import.refresh_from_db()
-        if data_import.status in (DataImport.Status.SUCCEEDED, DataImport.Status.FAILED):
+        if data_import.finished:
             return data_import
         time.sleep(0.3)
     raise AssertionError(f"import {data_import.pk} still {data_import.status} after {timeout}s")
@@ -48,7 +48,7 @@ def test_worker_reports_refused_file_and_changes_nothing(tmp_path) -> None:
     path.write_text(EMPLOYERS_CSV.replace("0403170701", "0403170702"), encoding="utf-8")
     with celery_worker() as queue:
         finished = _wait_until_finished(data_import_queue(kind="employers", path=path, user=None, queue=queue))
-    assert finished.status == DataImport.Status.FAILED
+    assert finished.status == DataImport.Status.REFUSED
     assert finished.error_count == 1
     assert finished.errors[0]["line"] == 2
     assert not Employer.objects.exists()

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from inspections.models import DataImport, Employer
-from inspections.services.imports.execution import data_import_execute
+from inspections.services.data_imports import data_import_execute
 from miningwatch import stamps
 from tests.inspections.import_support import EMPLOYER_COLUMNS, csv_write, employer_row
 from tests.workspace.support import OFFENCE, SECTOR, inspect, publish_run, ranks_shown, table_rows
@@ -69,7 +69,7 @@ def test_a_successful_import_forgets_the_rendered_lists(db, tmp_path, django_cap
 def test_a_refused_import_keeps_the_rendered_lists(db, tmp_path, django_capture_on_commit_callbacks) -> None:
     before = _stamps_now()
     path = csv_write(tmp_path / "employers.csv", [employer_row(1, enterprise_number="0123456789")], EMPLOYER_COLUMNS)
-    assert _import(path, django_capture_on_commit_callbacks).status == DataImport.Status.FAILED
+    assert _import(path, django_capture_on_commit_callbacks).status == DataImport.Status.REFUSED
     assert _stamps_now() == before
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inspections.models import DataImport
-from inspections.services.imports import data_import_create, data_import_execute
+from inspections.services.data_imports import data_import_create, data_import_execute
 
 
 class Command(BaseCommand):

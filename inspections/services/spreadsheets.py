@@ -1,0 +1,102 @@
+"""Excel workbooks (.xlsx) in, CSV out: an uploaded workbook is turned into the CSV the
+import reads, so that every check runs once, on one format (docs/data-format.md).
+
+openpyxl parses the workbook's XML with defusedxml (installed beside it), and the archive
+is measured before it is opened: a workbook that unpacks to more than a set size is
+refused, not read into memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+
+ZIP_SIGNATURE = b"PK\x03\x04"
+_WORKBOOK_PART = "xl/workbook.xml"
+
+
+class SpreadsheetRefused(Exception):
+    """The file is not a workbook that can be read; the message says why."""
+
+
+def is_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_SIGNATURE)
+
+
+def workbook_check(path: Path) -> None:
+    """Refuse a ZIP archive that is not an Excel workbook, or one too large once unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise SpreadsheetRefused(_("This is a damaged ZIP archive, not a CSV file or an Excel workbook.")) from None
+    if _WORKBOOK_PART not in names:
+        raise SpreadsheetRefused(_("This is a ZIP archive, not a CSV file or an Excel workbook (.xlsx)."))
+    limit = settings.IMPORT_UPLOAD_MAX_MB * 4
+    if unpacked > limit * 1024 * 1024:
+        raise SpreadsheetRefused(
+            _("The workbook unpacks to more than %(limit)d MB: send it as CSV.") % {"limit": limit}
+        )
+
+
+def xlsx_to_csv(source: Path, target: Path) -> None:
+    """Write the first sheet of a workbook as UTF-8 CSV: one line per row, as the sheet's rows
+    are numbered, so that a problem on line n is on row n of the sheet."""
+    from openpyxl import load_workbook  # only the worker converts workbooks
+
+    workbook_check(source)
+    with open(source, "rb") as stream:  # a stream: openpyxl would judge a path by its suffix
+        try:
+            workbook = load_workbook(stream, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds on a broken workbook
+            raise SpreadsheetRefused(_("The workbook cannot be read: %(error)s") % {"error": exc}) from None
+        _sheet_write(workbook, target)
+
+
+def _sheet_write(workbook: Workbook, target: Path) -> None:
+    try:
+        sheet = workbook.worksheets[0]
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            width = None
+            for row in sheet.iter_rows(values_only=True):
+                cells = list(row)
+                width = _width(cells) if width is None else width
+                if not any(value is not None for value in cells[width:]):
+                    cells = cells[:width]  # cells formatted but empty beyond the header's columns
+                # An empty row stays a blank line, so that the lines keep the sheet's row numbers.
+                writer.writerow([_cell_text(value) for value in cells] if any(v is not None for v in cells) else [])
+    finally:
+        workbook.close()
+
+
+def _width(header: list[object]) -> int:
+    """The header's columns, without the empty cells after its last name."""
+    while header and header[-1] is None:
+        header = header[:-1]
+    return len(header)
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the CSV format writes it: dates as YYYY-MM-DD, whole numbers without '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
