@@ -175,6 +175,17 @@ class InspectorScopeAdmin(admin.ModelAdmin):
 
 @admin.register(models.DataImport)
 class DataImportAdmin(admin.ModelAdmin):
+    """The import history, read-only: imports are sent from the upload page (or `import_csv`)."""
+
     list_display = ("pk", "kind", "original_name", "status", "rows_read", "rows_created", "rows_updated", "created_at")
     list_filter = ("kind", "status")
     readonly_fields = [field.name for field in models.DataImport._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.DataImport | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.DataImport | None = None) -> bool:
+        return False

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import (
+    DataImport,
     Employer,
     Inspection,
     InspectionChange,
@@ -104,3 +105,44 @@ def _report_text(finding: dict) -> str:
     if finding["report"] == ReportKind.NONE:
         return ""
     return "; " + str(dict(ReportKind.choices).get(finding["report"], finding["report"]))
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far a queued or running import is, as its worker last told (services.data_imports)."""
+
+    phase: str  # waiting, converting, checking, writing, done; "" before the worker took it
+    done: int
+    total: int
+
+    @property
+    def label(self) -> str:
+        return str(_PHASES.get(self.phase, _("Queued")))
+
+    @property
+    def share(self) -> float | None:
+        """Share of rows checked, or None while no count is known (the bar then spins)."""
+        if self.phase == "checking" and self.total:
+            return min(self.done / self.total, 1.0)
+        return None
+
+
+_PHASES = {
+    "waiting": _("Waiting for the import of the same kind before it"),
+    "converting": _("Reading the workbook"),
+    "checking": _("Checking rows"),
+    "writing": _("Writing"),
+    "done": _("Finishing"),
+}
+
+
+def data_import_progress(*, data_import: DataImport) -> ImportProgress:
+    from inspections.services.data_imports import progress_read
+
+    told = progress_read(data_import.pk) if data_import.status == DataImport.Status.RUNNING else {}
+    return ImportProgress(str(told.get("phase", "")), int(told.get("done", 0)), int(told.get("total", 0)))
+
+
+def data_imports_listed() -> QuerySet[DataImport]:
+    """The import history, newest first: everyone who may see it sees all of it."""
+    return DataImport.objects.select_related("created_by").defer("errors")

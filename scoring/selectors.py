@@ -17,6 +17,8 @@ from scoring.services.evaluation import figure_text, gates_failed
 from scoring.services.versions import retrain_key
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
 
 
@@ -216,3 +218,26 @@ def _band_rate(metrics: dict, band: str) -> str:
     if not entry.get("rows"):
         return "-"
     return f"{entry.get('hits', 0)} of {entry['rows']} ({100 * (entry.get('rate') or 0):.0f} %)"
+
+
+@dataclass(frozen=True)
+class RescoreState:
+    """The scoring runs made since a moment (an import finished): how many, how far."""
+
+    runs: int
+    finished: int
+    share: float  # mean progress of the runs
+
+    @property
+    def running(self) -> bool:
+        return self.finished < self.runs
+
+
+def rescore_since(when: datetime) -> RescoreState | None:
+    """None when no run was made since `when`."""
+    runs = list(ScoringRun.objects.filter(created_at__gte=when).values_list("status", "progress"))
+    if not runs:
+        return None
+    finished = sum(status not in (RunStatus.QUEUED, RunStatus.RUNNING) for status, _progress in runs)
+    share = sum(1.0 if status not in (RunStatus.QUEUED, RunStatus.RUNNING) else progress for status, progress in runs)
+    return RescoreState(len(runs), finished, share / len(runs))

@@ -7,7 +7,16 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from inspections.models import Inspection, InspectionStatus, OffenceType, Region, ReportKind, Sector, SubRegion
+from inspections.models import (
+    DataImport,
+    Inspection,
+    InspectionStatus,
+    OffenceType,
+    Region,
+    ReportKind,
+    Sector,
+    SubRegion,
+)
 from inspections.roles import INSPECTOR
 from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome, inspection_outcome_record
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
@@ -166,3 +175,13 @@ class WorklistForm(forms.Form):
             subregion=data["subregion"],
             inspector=data["inspector"],
         )
+
+
+class DataUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("The file holds"), choices=DataImport.Kind.choices, widget=forms.RadioSelect, initial="employers"
+    )
+    file = forms.FileField(
+        label=_("File (CSV or Excel .xlsx)"),
+        widget=forms.ClearableFileInput({"accept": ".csv,.txt,.xlsx,text/csv"}),
+    )

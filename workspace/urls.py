@@ -5,7 +5,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from inspections.converters import EnterpriseNumberConverter
-from workspace import api, views, views_lists, views_models, views_worklists
+from workspace import api, views, views_imports, views_lists, views_models, views_worklists
 
 register_converter(EnterpriseNumberConverter, "enterprise_number")
 
@@ -44,6 +44,11 @@ urlpatterns = [
     path("models/<slug:sector>/<slug:offence>/retrain/", views_models.pair_retrain, name="pair_retrain"),
     path("models/versions/<int:pk>/card.md", views_models.model_card, name="model_card"),
     path("models/versions/<int:pk>/<slug:decision>/", views_models.model_version_decide, name="model_version_decide"),
+    path("imports/", views_imports.data_imports, name="data_imports"),
+    path("imports/<int:pk>/", views_imports.data_import, name="data_import"),
+    path("imports/<int:pk>/problems.csv", views_imports.data_import_report, name="data_import_report"),
+    path("imports/<int:pk>/again/", views_imports.data_import_again, name="data_import_again"),
+    path("imports/<int:pk>/rescore/", views_imports.data_import_rescore, name="data_import_rescore"),
     path("profiles/", views.risk_profiles, name="risk_profiles"),
     path("profiles/<slug:sector>/<slug:offence>/", views.risk_profile, name="risk_profile"),
     # The API authenticates by token as well: not behind the login page's redirect.

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from inspections.models import OffenceType, Sector
+from miningwatch.queueing import task_send_on_commit
 from scoring.models import ModelVersion, RunStatus, ScoringRun
 
 from .runs import scores_tidy, scoring_run_create, scoring_run_execute, scoring_runs_abandoned_fail
@@ -151,3 +153,13 @@ def _run_execute(run: ScoringRun, progress: RunProgress | None) -> ScoringRun:
     if run.status == RunStatus.SUCCEEDED:
         report(1.0)  # the service reports up to 0.9 while scoring; publishing is the rest
     return run
+
+
+def rescore_request(*, user: AbstractBaseUser, queue: str | None = None) -> None:
+    """Queue a rescore of every active model now, as the nightly run would (scoring.rescore_all);
+    raises one of QUEUE_ERRORS when the task queue cannot be reached."""
+    if not user.has_perm("scoring.add_modelversion"):
+        raise PermissionDenied
+    from scoring.tasks import rescore_all
+
+    task_send_on_commit(rescore_all, args=[], kwargs={"queue": queue}, queue=queue, unsent=lambda: None)

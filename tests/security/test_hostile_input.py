@@ -467,6 +467,15 @@ def _model_decision(world: World, role: str, plan: Plan) -> Iterator[Request]:
         )
 
 
+def _data_imports(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _posts(reverse("workspace:data_imports"), ["kind"], "data upload", plan, base="kind=employers")
+    if plan.full:
+        yield from _segments(lambda segment: f"/imports/{segment}/", "data import", plan)
+        yield from _segments(lambda segment: f"/imports/{segment}/problems.csv", "import problems", plan)
+        yield from _segments(lambda segment: f"/imports/{segment}/again/", "import again", plan, "post")
+        yield from _segments(lambda segment: f"/imports/{segment}/rescore/", "import rescore", plan, "post")
+
+
 def _api_list(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("workspace:api_ranked_list")
     yield from _gets(url, [*LIST_PARAMS, "after"], "api list", plan, scoped=LIST_SCOPED, strays=LIST_STRAYS)
@@ -574,6 +583,17 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "model-card": ({"workspace:model_card"}, _model_card, "task_force"),
     "comparison": ({"workspace:comparison_new", "workspace:comparison"}, _comparison, "analyst"),
     "model-upload": ({"workspace:model_upload", "workspace:model_upload_detail"}, _model_upload, "analyst"),
+    "data-imports": (
+        {
+            "workspace:data_imports",
+            "workspace:data_import",
+            "workspace:data_import_report",
+            "workspace:data_import_again",
+            "workspace:data_import_rescore",
+        },
+        _data_imports,
+        "analyst",
+    ),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
     "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),
