@@ -63,9 +63,9 @@ class WorkerProcess:
 
 
 @contextmanager
-def celery_worker() -> Iterator[str]:
+def celery_worker(**env: str) -> Iterator[str]:
     """A real `celery worker` process on a queue of its own; yields the queue name."""
-    with celery_worker_process() as worker:
+    with celery_worker_process(**env) as worker:
         yield worker.queue
 
 

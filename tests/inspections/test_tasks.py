@@ -52,3 +52,48 @@ def test_worker_reports_refused_file_and_changes_nothing(tmp_path) -> None:
     assert finished.error_count == 1
     assert finished.errors[0]["line"] == 2
     assert not Employer.objects.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_mid_import_leaves_nothing_and_the_import_runs_again(tmp_path, settings) -> None:
+    from django.contrib.auth.models import Group
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from inspections.roles import ANALYST
+    from inspections.services.data_imports import (
+        data_import_retry,
+        data_imports_abandoned_fail,
+        data_upload_create,
+        progress_read,
+    )
+    from tests.factories import UserFactory
+    from tests.inspections.import_support import EMPLOYER_COLUMNS, csv_text, employer_row
+    from tests.processes import celery_worker_process
+
+    settings.IMPORT_UPLOAD_DIR = tmp_path / "uploads"
+    analyst = UserFactory(username="analyst")
+    analyst.groups.add(Group.objects.get(name=ANALYST))
+    content = csv_text([employer_row(n) for n in range(500)], EMPLOYER_COLUMNS).encode()
+    env = {"IMPORT_UPLOAD_DIR": str(settings.IMPORT_UPLOAD_DIR)}
+    with celery_worker_process(app="tests.inspections.slow_import_worker", **env) as worker:
+        data_import = data_upload_create(
+            kind="employers", upload=SimpleUploadedFile("e.csv", content), user=analyst, queue=worker.queue
+        )
+        deadline = time.monotonic() + 60
+        while not (progress_read(data_import.pk).get("phase") == "checking" and progress_read(data_import.pk)["done"]):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.05)
+        assert Employer.objects.count() == 0  # rows streamed so far are in its open transaction only
+        worker.kill()
+    deadline = time.monotonic() + 20
+    while not data_imports_abandoned_fail():  # PostgreSQL ends the dead session, and its lock, soon
+        assert time.monotonic() < deadline, "the killed worker's import was never marked failed"
+        time.sleep(0.2)
+    data_import.refresh_from_db()
+    assert data_import.status == DataImport.Status.FAILED and data_import.retryable
+    assert "The worker stopped during the import" in data_import.message
+    assert Employer.objects.count() == 0
+    with celery_worker(**env) as queue:
+        retry = _wait_until_finished(data_import_retry(data_import=data_import, user=analyst, queue=queue))
+    assert (retry.status, retry.rows_created, Employer.objects.count()) == (DataImport.Status.SUCCEEDED, 500, 500)
