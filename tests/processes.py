@@ -93,6 +93,8 @@ def celery_worker_process(*, app: str = "miningwatch", **env: str) -> Iterator[W
         "--loglevel",
         "info",
     ]
+    # What the worker's tasks send without a queue named stays on its queue, not on the default.
+    env = {"CELERY_TASK_DEFAULT_QUEUE": queue, **env}
     process = subprocess.Popen(
         cmd, cwd=ROOT, env=child_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -139,12 +141,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server() -> Iterator[str]:
-    """The production web server on a free port; yields its base URL."""
+def gunicorn_server(**env: str) -> Iterator[str]:
+    """The production web server on a free port; yields its base URL (`env` adds variables)."""
     port = free_port()
     cmd = [str(BIN / "gunicorn"), "miningwatch.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     # A session of its own, stopped as a group: no worker outlives the test.
-    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(SECURE_COOKIES="0"), start_new_session=True)
+    process = subprocess.Popen(cmd, cwd=ROOT, env=child_env(SECURE_COOKIES="0", **env), start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_http(base + "/health/", timeout=60)

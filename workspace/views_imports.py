@@ -25,6 +25,8 @@ from inspections.services.data_imports import (
     data_import_retry,
     data_imports_abandoned_fail,
     data_upload_create,
+    rescore_asked,
+    rescore_asked_mark,
 )
 from miningwatch.queueing import QUEUE_ERRORS
 from scoring.selectors import rescore_since
@@ -90,6 +92,7 @@ def data_import(request: HttpRequest, pk: int) -> HttpResponse:
         "data_import": shown,
         "progress": selectors.data_import_progress(data_import=shown),
         "rescore": rescore_since(shown.finished_at) if shown.status == DataImport.Status.SUCCEEDED else None,
+        "rescore_asked": rescore_asked(shown.pk),
     }
     template = "workspace/_import_state.html" if request.htmx else "workspace/data_import.html"
     return render(request, template, context)
@@ -128,6 +131,7 @@ def data_import_rescore(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(DataImport.objects.only("pk"), pk=pk, status=DataImport.Status.SUCCEEDED)
     try:
         rescore_request(user=request.user)
+        rescore_asked_mark(pk)
     except QUEUE_ERRORS:
         messages.error(request, QUEUE_DOWN)
     else:

@@ -375,6 +375,17 @@ def progress_read(data_import_id: int) -> dict[str, object]:
     return {}
 
 
+def rescore_asked_mark(data_import_id: int) -> None:
+    """Someone asked for a rescore after this import: its page follows it until the runs exist."""
+    cache.set(f"data-import:{data_import_id}:rescore", True, _PROGRESS_SECONDS)
+
+
+def rescore_asked(data_import_id: int) -> bool:
+    with suppress(*QUEUE_ERRORS):
+        return bool(cache.get(f"data-import:{data_import_id}:rescore"))
+    return False
+
+
 def _progress_reporter(data_import_id: int) -> Callable[[str, int, int], None]:
     def report(phase: str, done: int, total: int) -> None:
         progress_write(data_import_id, phase, done, total)
