@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from django.utils.translation import gettext_lazy as _  # lazy: a refused value is worded only if shown
 from stdnum.be import vat as be_enterprise_number
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
@@ -38,7 +39,7 @@ def columns_check(spec: Mapping[str, Column], checks: RowChecks) -> dict[str, np
         values = checks.cells[name]
         empty = values == ""
         if column.required:
-            checks.fail(name, empty, "A value is required.")
+            checks.fail(name, empty, _("A value is required."))
         if column.default is not None:
             values = np.where(empty, column.default, values)
         if column.parse is not None:
@@ -81,18 +82,18 @@ def enterprise_number_reason(value: object) -> str:
     try:
         be_enterprise_number.validate(str(value))
     except InvalidLength:
-        why = "it must have 10 digits"
+        why = _("it must have 10 digits")
     except InvalidComponent:
-        why = "it must start with 0 or 1"
+        why = _("it must start with 0 or 1")
     except InvalidChecksum:
-        why = "the last two digits (the mod-97 check) do not match the first eight"
+        why = _("the last two digits (the mod-97 check) do not match the first eight")
     except InvalidFormat:
-        why = "it must be made of digits, e.g. 0403170701"
+        why = _("it must be made of digits, e.g. 0403170701")
     except ValidationError as exc:
         why = exc.message
     else:
-        why = "it is not valid"
-    return f"'{value}' is not a valid enterprise number: {why}."
+        why = _("it is not valid")
+    return _("'%(value)s' is not a valid enterprise number: %(why)s.") % {"value": value, "why": why}
 
 
 def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
@@ -164,14 +165,16 @@ def parse_distinct(values: np.ndarray, parse: Callable[[str], T]) -> tuple[np.nd
 
 
 def reason_of(parse: Callable[[str], object]) -> Callable[[object], str]:
-    """The message `parse` gives for a value (the Reason of a failed parse_distinct)."""
+    """Why `parse` refuses a value, in words (the Reason of a failed parse_distinct). Parsers
+    raise ValueError(message, values): translated and filled in here, for the few rows shown."""
 
     def word(value: object) -> str:
         try:
             parse(str(value))
         except ValueError as exc:
-            return str(exc)
-        return f"'{value}' is not valid."
+            message, values = exc.args
+            return message % values
+        return _("'%(value)s' is not valid.") % {"value": value}
 
     return word
 
@@ -186,18 +189,20 @@ def lookup(values: np.ndarray, mapping: Mapping[str, T]) -> tuple[np.ndarray, np
 
 def _year_check(text: str, year: int) -> None:
     if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
-        raise ValueError(f"'{text}': the year must be between {DATE_YEARS[0]} and {DATE_YEARS[1]}.")
+        years = {"value": text, "first": DATE_YEARS[0], "last": DATE_YEARS[1]}
+        raise ValueError(_("'%(value)s': the year must be between %(first)s and %(last)s."), years)
 
 
 def iso_date(text: str) -> int:
-    """Days since 0001-01-01 of an ISO date (YYYY-MM-DD), or ValueError in words."""
+    """Days since 0001-01-01 of an ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        raise ValueError(f"'{text}' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31).")
+        raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31)."), {"value": text})
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
     try:
         ordinal = dt.date(year, month, day).toordinal()
     except ValueError:
-        raise ValueError(f"'{text}' is not a real date (no day {day} in month {month} of {year}).") from None
+        message = _("'%(value)s' is not a real date (no day %(day)s in month %(month)s of %(year)s).")
+        raise ValueError(message, {"value": text, "day": day, "month": month, "year": year}) from None
     _year_check(text, year)
     return ordinal
 
@@ -205,10 +210,10 @@ def iso_date(text: str) -> int:
 def quarter_start(text: str) -> str:
     """'2024-Q3' -> '2024-07-01' (the first day of the quarter), or ValueError."""
     if not re.fullmatch(r"[0-9]{4}-[Qq][0-9]", text):
-        raise ValueError(f"'{text}' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3).")
+        raise ValueError(_("'%(value)s' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3)."), {"value": text})
     year, number = int(text[:4]), int(text[-1])
     if number not in _QUARTER_MONTHS:
-        raise ValueError(f"'{text}': a year has quarters Q1 to Q4.")
+        raise ValueError(_("'%(value)s': a year has quarters Q1 to Q4."), {"value": text})
     _year_check(text, year)
     return f"{year:04d}-{_QUARTER_MONTHS[number]:02d}-01"
 
@@ -217,11 +222,11 @@ def count(text: str) -> int:
     """A whole number from 0 to 2,147,483,647."""
     if re.fullmatch(r"[0-9]+", text):
         if int(text) > INT_MAX:
-            raise ValueError(f"'{text}' is too large (at most {INT_MAX}).")
+            raise ValueError(_("'%(value)s' is too large (at most %(max)s)."), {"value": text, "max": INT_MAX})
         return int(text)
     if text.startswith("-") and _number_like(text[1:]):
-        raise ValueError(f"'{text}' is negative; it must be 0 or more.")
-    raise ValueError(f"'{text}' is not a whole number (digits only, e.g. 12).")
+        raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), {"value": text})
+    raise ValueError(_("'%(value)s' is not a whole number (digits only, e.g. 12)."), {"value": text})
 
 
 def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], float]:
@@ -232,18 +237,19 @@ def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Calla
     def parse(text: str) -> float:
         if form.fullmatch(text):
             if maximum is not None and float(text) > maximum:
-                raise ValueError(f"'{text}' is above {maximum:g}.")
+                raise ValueError(_("'%(value)s' is above %(maximum)s."), {"value": text, "maximum": f"{maximum:g}"})
             return float(text)
+        values = {"value": text, "decimals": decimals, "digits": whole}  # the text is refused from here on
         if text.startswith("-") and _number_like(text[1:]):
-            raise ValueError(f"'{text}' is negative; it must be 0 or more.")
+            raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), values)
         if "," in text and _number_like(text.replace(",", ".", 1)):
-            raise ValueError(f"'{text}': write decimals with a dot, e.g. 8.5.")
-        whole_part, _, fraction = text.partition(".")
+            raise ValueError(_("'%(value)s': write decimals with a dot, e.g. 8.5."), values)
+        whole_part, fraction = text.partition(".")[::2]
         if _number_like(text) and len(fraction) > decimals:
-            raise ValueError(f"'{text}' has more than {decimals} decimals.")
+            raise ValueError(_("'%(value)s' has more than %(decimals)s decimals."), values)
         if _number_like(text) and len(whole_part) > whole:
-            raise ValueError(f"'{text}' is too large (at most {whole} digits before the dot).")
-        raise ValueError(f"'{text}' is not a number (e.g. 1234.50).")
+            raise ValueError(_("'%(value)s' is too large (at most %(digits)s digits before the dot)."), values)
+        raise ValueError(_("'%(value)s' is not a number (e.g. 1234.50)."), values)
 
     return parse
 
@@ -257,16 +263,17 @@ def boolean(text: str) -> bool:
     folded = text.lower()
     if folded in ("true", "1", "yes", "false", "0", "no"):
         return folded in ("true", "1", "yes")
-    raise ValueError(f"'{text}' is not one of true/false, 1/0, yes/no.")
+    raise ValueError(_("'%(value)s' is not one of true/false, 1/0, yes/no."), {"value": text})
 
 
-def choice(options: Iterable[str], what: str, *, fold: Callable[[str], str] = str.lower) -> Callable[[str], str]:
-    """A parser of codes (case-insensitive): returns the code as stored."""
+def choice(options: Iterable[str], message: str, *, fold: Callable[[str], str] = str.lower) -> Callable[[str], str]:
+    """A parser of codes (case-insensitive): returns the code as stored; `message` (with
+    %(value)s and %(options)s) says why a code is refused."""
     folded = {fold(code): code for code in options}
 
     def parse(text: str) -> str:
         if fold(text) not in folded:
-            raise ValueError(f"'{text}' is not a known {what}; use one of: {', '.join(options)}.")
+            raise ValueError(message, {"value": text, "options": ", ".join(options)})
         return folded[fold(text)]
 
     return parse
@@ -277,7 +284,7 @@ def pattern(regex: str, message: str) -> Callable[[str], str]:
 
     def parse(text: str) -> str:
         if not compiled.fullmatch(text):
-            raise ValueError(message.format(value=text))
+            raise ValueError(message, {"value": text})
         return text
 
     return parse

@@ -12,17 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.utils.translation import gettext as _
 
-# A reason is either a template ("'{value}' is not a date") or a function of the value.
+# A reason is either a template ("'{value}' is not a date", translated) or a function of the value.
 Reason = str | Callable[[object], str]
 _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character one must not be
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind: may it be empty, how is a value read (`parse` runs once
-    per distinct value and raises ValueError with the reason), what stands in for an
-    empty cell. Lookups, keys and rules across columns are checked by the kind itself."""
+    """A column of a file kind: may it be empty, how is a value read (`parse` runs once per
+    distinct value, raising ValueError(message, values): checks.reason_of), what stands in
+    for an empty cell. Lookups, keys and rules across columns are checked by the kind itself."""
 
     required: bool = True
     parse: Callable[[str], object] | None = None
@@ -63,13 +64,13 @@ class ImportResult:
         return cls(rows_read=rows_read, errors=problems.first(), error_count=problems.count)
 
     def summary(self) -> str:
-        if not self.ok:
-            listed = f" The first {len(self.errors)} are listed." if self.error_count > len(self.errors) else ""
-            return f"File refused, nothing imported: {self.error_count} error(s) in {self.rows_read} row(s).{listed}"
-        return (
-            f"{self.rows_read} row(s) read: {self.rows_created} created, "
-            f"{self.rows_updated} updated, {self.rows_unchanged} unchanged."
-        )
+        n = {"read": self.rows_read, "created": self.rows_created, "updated": self.rows_updated}
+        n |= {"unchanged": self.rows_unchanged, "errors": self.error_count, "listed": len(self.errors)}
+        if self.ok:
+            return _("%(read)s row(s) read: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % n
+        refused = _("File refused, nothing imported: %(errors)s error(s) in %(read)s row(s).") % n
+        listed = _("The first %(listed)s are listed.") % n
+        return f"{refused} {listed}" if self.error_count > len(self.errors) else refused
 
 
 class FileRefused(Exception):
@@ -122,8 +123,8 @@ class Problems:
         elif value is not None:
             text = str(value)
             shown = text if len(text) <= _VALUE_SHOWN_CHARS else text[: _VALUE_SHOWN_CHARS - 1] + "…"
-            reason = reason.format(value=shown)
-        return ImportProblem(line=int(lines[at]), column=column, reason=reason)
+            reason = str(reason).format(value=shown)
+        return ImportProblem(line=int(lines[at]), column=column, reason=str(reason))  # lazy ones worded now
 
 
 class RowChecks:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from django.utils.translation import gettext as _
 
 from inspections.models import Declaration, Employer
 from miningwatch import bulk
@@ -67,7 +68,7 @@ class Employers:
         row_checks.fail(column, ~valid, checks.enterprise_number_reason)
         at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
         ids = np.where(self.keys[at] == keys, self.ids[at], 0) if len(self.keys) else np.zeros(len(keys), np.int64)
-        reason = "No employer with enterprise number {value} in the database: import the employers first."
+        reason = _("No employer with enterprise number {value} in the database: import the employers first.")
         row_checks.fail(column, valid & (ids == 0), reason, numbers)
         return ids
 
@@ -85,7 +86,7 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
     parts.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object)))
     lines, keys, text = (np.concatenate([part[i] for part in parts]) for i in range(3))
     first = checks.SeenKeys().first_lines(keys, lines)
-    reason = "This employer already has a declaration for this quarter on line {value}."
+    reason = _("This employer already has a declaration for this quarter on line {value}.")
     problems.add(lines[first != lines], "quarter", reason, first[first != lines])
     if problems:
         raise FileRefused
@@ -108,7 +109,7 @@ def _chunk_check(row_checks: RowChecks, employers: Employers) -> tuple[np.ndarra
     both = row_checks.good("fte", "headcount")
     above = np.zeros(len(both), dtype=bool)
     above[both] = parsed["fte"][both].astype(float) > parsed["headcount"][both].astype(float)
-    row_checks.fail("fte", above, "{value} full-time equivalents is more than the headcount.")
+    row_checks.fail("fte", above, _("{value} full-time equivalents is more than the headcount."))
     good = row_checks.good()
     quarter = parsed["quarter"][good]
     columns = [ids[good].astype(str).astype(object), quarter]

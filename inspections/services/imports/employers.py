@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, PostalCode
 from miningwatch import bulk
@@ -26,14 +28,19 @@ from .reading import CsvLayout, Progress, csv_chunks, csv_import
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
 
+_LEGAL_FORM = checks.choice(
+    LegalForm.values, gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."), fold=str.upper
+)
 SPEC = {
     "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
     "name": Column(),
-    "legal_form": Column(parse=checks.choice(LegalForm.values, "legal form", fold=str.upper)),
+    "legal_form": Column(parse=_LEGAL_FORM),
     "nace_code": Column(),  # looked up, with its sector
     "joint_committee": Column(
-        parse=checks.pattern(r"[0-9]{3}(\.[0-9]{2})?", "'{value}' is not a joint committee (e.g. 124 or 302.01).")
+        parse=checks.pattern(
+            r"[0-9]{3}(\.[0-9]{2})?", gettext_lazy("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
+        )
     ),
     "postal_code": Column(),  # looked up, with its sub-region
     "start_date": Column(parse=checks.iso_date),
@@ -136,18 +143,18 @@ def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.nda
     numbers, valid, keys = checks.enterprise_numbers_check(cells["enterprise_number"])
     row_checks.fail("enterprise_number", ~valid, checks.enterprise_number_reason)
     nsso_ok, nsso_keys = checks.digit_keys(cells["nsso_number"], (9, 10))
-    reason = "'{value}' is not a social-security employer number (9 or 10 digits)."
+    reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
     row_checks.fail("nsso_number", ~nsso_ok & (cells["nsso_number"] != ""), reason)
     too_long = checks.lengths(cells["name"]) > _NAME_MAX
-    row_checks.fail("name", too_long, f"The name is longer than {_NAME_MAX} characters.")
+    row_checks.fail("name", too_long, _("The name is longer than %(max)s characters.") % {"max": _NAME_MAX})
     nace_ok, sector = checks.lookup(cells["nace_code"], known.nace_sector)
-    row_checks.fail("nace_code", ~nace_ok, "'{value}' is not a known NACE-BEL code (written like 43.320).")
+    row_checks.fail("nace_code", ~nace_ok, _("'{value}' is not a known NACE-BEL code (written like 43.320)."))
     postal_ok, subregion = checks.lookup(cells["postal_code"], known.postal_subregion)
-    row_checks.fail("postal_code", ~postal_ok, "'{value}' is not a known Belgian postal code.")
+    row_checks.fail("postal_code", ~postal_ok, _("'{value}' is not a known Belgian postal code."))
     both = row_checks.good("start_date", "end_date") & (cells["end_date"] != "")
     before = np.zeros(len(both), dtype=bool)
     before[both] = parsed["end_date"][both].astype(np.int64) < parsed["start_date"][both].astype(np.int64)
-    row_checks.fail("end_date", before, "The end date {value} is before the start date.")
+    row_checks.fail("end_date", before, _("The end date {value} is before the start date."))
     _duplicates_check(row_checks, known, keys, valid, nsso_keys, nsso_ok)
     stored = (numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), parsed["legal_form"])
     stored += (cells["nace_code"], cells["joint_committee"], cells["postal_code"], sector, subregion)
@@ -169,11 +176,12 @@ def _duplicates_check(
     first = np.zeros(len(keys), dtype=np.int64)
     first[valid] = known.seen.first_lines(keys[valid], lines[valid])
     repeated = valid & (first != lines)
-    row_checks.fail("enterprise_number", repeated, "The same enterprise number is already on line {value}.", first)
+    reason = _("The same enterprise number is already on line {value}.")
+    row_checks.fail("enterprise_number", repeated, reason, first)
     given = nsso_ok & row_checks.good("nsso_number")
     nsso_first = np.zeros(len(keys), dtype=np.int64)
     nsso_first[given] = known.seen_nsso.first_lines(nsso_keys[given], lines[given])
-    reason = "The same social-security number is already on line {value}."
+    reason = _("The same social-security number is already on line {value}.")
     row_checks.fail("nsso_number", given & (nsso_first != lines), reason, nsso_first)
     at = _position(known.nsso_keys, nsso_keys)
     holder = np.zeros(len(keys), dtype=np.int64)
@@ -183,7 +191,7 @@ def _duplicates_check(
 
 
 def _nsso_owner(key: object) -> str:
-    return f"This social-security number already belongs to employer {int(key):010d}."
+    return _("This social-security number already belongs to employer %(number)s.") % {"number": f"{int(key):010d}"}
 
 
 def _render(rows: dict[str, np.ndarray], mask: np.ndarray, now: str) -> bytes:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inspections.models import Finding, Inspection, InspectionOrigin, InspectionStatus, OffenceType
 from miningwatch import bulk
@@ -29,11 +31,15 @@ if TYPE_CHECKING:
 
 _REFERENCE_MAX = Inspection._meta.get_field("reference").max_length
 _OPTIONAL_DATE = Column(required=False, parse=checks.iso_date)
+_ORIGIN, _STATUS = (
+    checks.choice(InspectionOrigin.values, gettext_lazy("'%(value)s' is not a known origin; use one of: %(options)s.")),
+    checks.choice(InspectionStatus.values, gettext_lazy("'%(value)s' is not a known status; use one of: %(options)s.")),
+)
 SPEC = {
     "reference": Column(),
     "enterprise_number": Column(),  # of an employer in the database: Employers.check
-    "origin": Column(parse=checks.choice(InspectionOrigin.values, "origin")),
-    "status": Column(parse=checks.choice(InspectionStatus.values, "status")),
+    "origin": Column(parse=_ORIGIN),
+    "status": Column(parse=_STATUS),
     "inspector": Column(required=False),  # a username, looked up
     "planned_date": _OPTIONAL_DATE,
     "visit_date": _OPTIONAL_DATE,
@@ -69,7 +75,8 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
     bulk.table_lock(cursor, _FINDINGS)
     employers = Employers.read(cursor)
     users = dict(get_user_model().objects.values_list("username", "pk"))
-    offences = checks.choice(OffenceType.objects.values_list("code", flat=True), "offence type")
+    unknown = _("'%(value)s' is not a known offence type; use one of: %(options)s.")
+    offences = checks.choice(OffenceType.objects.values_list("code", flat=True), unknown)
     frames = [_chunk_check(chunk, employers, users, offences) for chunk in csv_chunks(layout, problems=problems)]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["line", "reference"])
     _rows_agree_check(rows, problems)
@@ -86,23 +93,23 @@ def _chunk_check(
     cells = row_checks.cells
     parsed = checks.columns_check(SPEC, row_checks)
     reference_long = checks.lengths(cells["reference"]) > _REFERENCE_MAX
-    row_checks.fail("reference", reference_long, f"At most {_REFERENCE_MAX} characters.")
+    row_checks.fail("reference", reference_long, _("At most %(max)s characters.") % {"max": _REFERENCE_MAX})
     employer_ids = employers.check(row_checks, "enterprise_number")
     offence_ok, offence = checks.parse_distinct(cells["offence_type"], offences)
     row_checks.fail("offence_type", ~offence_ok, checks.reason_of(offences))
     inspector_ok, inspector = checks.lookup(cells["inspector"], users)
     given = cells["inspector"] != ""
-    row_checks.fail("inspector", given & ~inspector_ok, "No user with the username '{value}'.")
+    row_checks.fail("inspector", given & ~inspector_ok, _("No user with the username '{value}'."))
     no_date = (cells["planned_date"] == "") & (cells["visit_date"] == "")
-    row_checks.fail("planned_date", no_date, "Give a planned date or a visit date (or both).")
+    row_checks.fail("planned_date", no_date, _("Give a planned date or a visit date (or both)."))
     completed = (parsed["status"] == InspectionStatus.COMPLETED) & (cells["visit_date"] == "")
-    row_checks.fail("visit_date", completed, "A completed inspection needs a visit date.")
+    row_checks.fail("visit_date", completed, _("A completed inspection needs a visit date."))
     not_found = row_checks.good("found") & (parsed["found"] == False)  # noqa: E712 - elementwise
     for column in ("workers_regularised", "contributions_recovered"):
         nonzero = np.zeros(len(not_found), dtype=bool)
         judged = not_found & row_checks.good(column)
         nonzero[judged] = parsed[column][judged].astype(float) > 0
-        row_checks.fail(column, nonzero, "Nothing can be regularised or recovered when no offence was found.")
+        row_checks.fail(column, nonzero, _("Nothing can be regularised or recovered when no offence was found."))
     rows = {
         "line": row_checks.lines,
         "reference": cells["reference"],
@@ -130,7 +137,7 @@ def _rows_agree_check(rows: pd.DataFrame, problems: Problems) -> None:
         return
     first_line = rows.groupby("reference", sort=False)["line"].transform("first").to_numpy()
     first_row = rows.drop_duplicates("reference").set_index("reference")
-    reason = "Differs from the same reference on line {value}; rows of one inspection must agree."
+    reason = _("Differs from the same reference on line {value}; rows of one inspection must agree.")
     for column, compared in _SHARED.items():
         differs = rows[compared].to_numpy() != first_row[compared].reindex(rows["reference"]).to_numpy()
         there = first_row[column].reindex(rows["reference"]).to_numpy()[differs]
@@ -141,7 +148,7 @@ def _rows_agree_check(rows: pd.DataFrame, problems: Problems) -> None:
         problems.add(rows["line"].to_numpy()[differs], column, reason, np.array(shown, dtype=object))
     twice = rows.duplicated(["reference", "offence_type_id"]).to_numpy()
     first_finding = rows.groupby(["reference", "offence_type_id"], sort=False)["line"].transform("first").to_numpy()
-    reason = "This reference already has this offence type on line {value}."
+    reason = _("This reference already has this offence type on line {value}.")
     problems.add(rows["line"].to_numpy()[twice], "offence_type", reason, first_finding[twice])
 
 

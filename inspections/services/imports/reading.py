@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .common import FileRefused, ImportResult, Problems, RowChecks
 
@@ -41,23 +43,23 @@ BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
 BLOCK_BYTES = 16 * 1024 * 1024
 CHUNK_ROWS = 100_000
-SAVE_AS = "export it from the spreadsheet as 'CSV UTF-8' (comma or semicolon separated)"
+SAVE_AS = gettext_lazy("export it from the spreadsheet as 'CSV UTF-8' (comma or semicolon separated)")
 _SIGNATURES = {
-    b"\x89PNG": "a PNG image",
-    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx or OpenDocument workbook is one)",
-    b"PK\x05\x06": "a ZIP archive",
-    b"\xd0\xcf\x11\xe0": "an old-style Office document (an Excel .xls workbook?)",
-    b"%PDF": "a PDF document",
-    b"\x1f\x8b": "a gzip archive",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\xff\xfe": "UTF-16 text",
-    b"\xfe\xff": "UTF-16 text",
+    b"\x89PNG": gettext_lazy("a PNG image"),
+    b"PK\x03\x04": gettext_lazy("a ZIP archive (an Excel .xlsx or OpenDocument workbook is one)"),
+    b"PK\x05\x06": gettext_lazy("a ZIP archive"),
+    b"\xd0\xcf\x11\xe0": gettext_lazy("an old-style Office document (an Excel .xls workbook?)"),
+    b"%PDF": gettext_lazy("a PDF document"),
+    b"\x1f\x8b": gettext_lazy("a gzip archive"),
+    b"\xff\xd8\xff": gettext_lazy("a JPEG image"),
+    b"GIF8": gettext_lazy("a GIF image"),
+    b"\xff\xfe": gettext_lazy("UTF-16 text"),
+    b"\xfe\xff": gettext_lazy("UTF-16 text"),
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, decoded with surrogateescape
-_LINE_ENDS = "save the file with Windows (CRLF) or Unix (LF) line endings."
-_STRAY_QUOTE = (
+_LINE_ENDS = gettext_lazy("save the file with Windows (CRLF) or Unix (LF) line endings.")
+_STRAY_QUOTE = gettext_lazy(
     'A quote (") inside a value that is not itself enclosed in quotes. Enclose the whole value in '
     'quotes and write the quote twice, e.g. "Café ""De Hoek"" BV".'
 )
@@ -131,8 +133,8 @@ def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems
     if problems:
         raise FileRefused
     wrong = (layout.counts > 0) & (layout.counts != len(expected))
-    reason = f"{{value}} value(s) where the header has {len(expected)}; quote values that contain the delimiter."
-    problems.add(layout.lines[wrong], "", reason, layout.counts[wrong])
+    reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
+    problems.add(layout.lines[wrong], "", reason % {"count": len(expected)}, layout.counts[wrong])
     return layout
 
 
@@ -148,45 +150,47 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
         with open(path, "rb") as handle:
             head = handle.read(HEADER_MAX_BYTES + len(BOM) + 1)
     except OSError as exc:
-        _refused(problems, 0, f"The file cannot be read: {exc.strerror or exc}.")
+        _refused(problems, 0, _("The file cannot be read: %(error)s.") % {"error": exc.strerror or exc})
     start = len(BOM) if head.startswith(BOM) else 0
     end = head.find(b"\n", start)
     kinds = [kind for signature, kind in _SIGNATURES.items() if head.startswith(signature)]
     if size == 0:
-        _refused(problems, 0, "The file is empty.")
+        _refused(problems, 0, _("The file is empty."))
     if kinds or b"\x00" in head[:8192]:
-        kind = f": it looks like {kinds[0]}" if kinds else " (it holds binary data)"
-        _refused(problems, 0, f"This is not a CSV text file{kind}; {SAVE_AS}.")
+        binary = _("This is not a CSV text file (it holds binary data); %(save_as)s.")
+        reason = _("This is not a CSV text file: it looks like %(kind)s; %(save_as)s.") if kinds else binary
+        _refused(problems, 0, reason % {"kind": kinds[0] if kinds else "", "save_as": SAVE_AS})
     if not head[start:].strip() and size <= len(head):
-        _refused(problems, 0, "The file is empty: it has no header line.")
+        _refused(problems, 0, _("The file is empty: it has no header line."))
     if end < 0 and size > len(head):
-        _refused(problems, 1, "The first line is too long to be a header.")
+        _refused(problems, 1, _("The first line is too long to be a header."))
     end = len(head) if end < 0 else end  # a file of only a header, without a final line feed
     try:
         header = head[start:end].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as exc:
-        _refused(problems, 1, f"The header is not UTF-8 text (byte 0x{head[start + exc.start]:02X}); {SAVE_AS}.")
+        reason = _("The header is not UTF-8 text (byte 0x%(byte)02X); %(save_as)s.")
+        _refused(problems, 1, reason % {"byte": head[start + exc.start], "save_as": SAVE_AS})
     if "\r" in header:
-        _refused(problems, 1, f"Lines end with a carriage return (CR) alone: {_LINE_ENDS}")
+        _refused(problems, 1, _("Lines end with a carriage return (CR) alone: %(fix)s") % {"fix": _LINE_ENDS})
     return header, min(end + 1, size)
 
 
 def _header_check(header: str, expected: tuple[str, ...], problems: Problems) -> tuple[str, tuple[str, ...]]:
     """Delimiter and column names: the exact set expected, in any order."""
-    listed = ", ".join(expected)
+    listed = {"columns": ", ".join(expected)}
     # The column names hold neither ',' nor ';', so whichever appears more separates them.
     delimiter = ";" if header.count(";") > header.count(",") else ","
     if not header.strip():
-        _refused(problems, 1, f"The first line is empty: it must be the header ({listed}).")
+        _refused(problems, 1, _("The first line is empty: it must be the header (%(columns)s).") % listed)
     if delimiter not in header:
-        _refused(problems, 1, f"The header has no ',' or ';' between column names; expected: {listed}.")
+        _refused(problems, 1, _("The header has no ',' or ';' between column names; expected: %(columns)s.") % listed)
     names = tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
     for name in sorted({name for name in names if names.count(name) > 1}):
-        problems.add_one(1, name, "This column appears more than once in the header.")
+        problems.add_one(1, name, _("This column appears more than once in the header."))
     for name in [name for name in expected if name not in names]:
-        problems.add_one(1, name, "This column is missing from the header.")
+        problems.add_one(1, name, _("This column is missing from the header."))
     for name in [name for name in names if name not in expected]:
-        problems.add_one(1, name or "(empty)", f"Unknown column; the columns are: {listed}.")
+        problems.add_one(1, name or _("(empty)"), _("Unknown column; the columns are: %(columns)s.") % listed)
     if problems:
         raise FileRefused
     return delimiter, names
@@ -299,19 +303,20 @@ def _csv_error(message: str, first: int, line: int, text: str, delimiter: str, r
         values = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter))
         tail = values[-1][-1] if values and values[-1] else ""
         opened = first + text[: len(text) - len(tail)].count("\n")
-        refusals.add("unclosed", opened, "A quoted value starts on this line and is never closed.")
+        refusals.add("unclosed", opened, _("A quoted value starts on this line and is never closed."))
     elif message.startswith("new-line character"):
-        refusals.add("cr", line, f"A carriage return (CR) without a line feed: {_LINE_ENDS}")
+        refusals.add("cr", line, _("A carriage return (CR) without a line feed: %(fix)s") % {"fix": _LINE_ENDS})
     elif "expected after" in message:
         refusals.add("quote", line, _STRAY_QUOTE)
     else:
-        refusals.add("csv", line, f"The line cannot be read: {message}.")
+        refusals.add("csv", line, _("The line cannot be read: %(error)s.") % {"error": message})
 
 
 def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals) -> str:
     """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column)."""
     if b"\x00" in raw:
-        refusals.add("nul", number, f"This line holds a NUL byte: this is not a CSV text file; {SAVE_AS}.")
+        reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
+        refusals.add("nul", number, reason % {"save_as": SAVE_AS})
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -320,8 +325,10 @@ def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals
             refusals.add("utf8", number, "")  # only counted
             return text
         context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
-        guess = "the file looks Latin-1/Windows-1252 encoded"
-        reason = f"Not UTF-8 text (byte 0x{raw[exc.start]:02X} in '{context}'; {guess}); {SAVE_AS}."
+        reason = _(
+            "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
+            "%(save_as)s."
+        ) % {"byte": raw[exc.start], "context": context, "save_as": SAVE_AS}
         try:  # the column of the first undecodable byte, if the line parses on its own
             values = next(csv.reader([text.rstrip("\r\n")], delimiter=layout.delimiter))
         except csv.Error:
@@ -354,7 +361,7 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
         layout.progress("checking", int(np.count_nonzero(layout.counts[:done])), layout.records)
     if done != len(layout.lines):
         # The walk and pandas disagree on where rows are: never guess.
-        problems.add_one(0, "", "The file could not be read consistently (unusual quoting or line endings).")
+        problems.add_one(0, "", _("The file could not be read consistently (unusual quoting or line endings)."))
 
 
 def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
@@ -371,7 +378,7 @@ def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
             yield from reader
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             # The walk refuses what pandas cannot parse; this is a last guard, not a path.
-            problems.add_one(0, "", f"The file could not be parsed: {exc}")
+            problems.add_one(0, "", _("The file could not be parsed: %(error)s") % {"error": exc})
 
 
 def _cells_tidy(name: str, checks: RowChecks, layout: CsvLayout) -> np.ndarray:
@@ -380,13 +387,14 @@ def _cells_tidy(name: str, checks: RowChecks, layout: CsvLayout) -> np.ndarray:
     values, limit = checks.cells[name], settings.IMPORT_MAX_CELL_CHARS
     if layout.longest > limit:
         sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        checks.fail(name, sizes > limit, f"The value has {{value}} characters; at most {limit} are allowed.", sizes)
+        reason = _("The value has {value} characters; at most %(limit)s are allowed.") % {"limit": limit}
+        checks.fail(name, sizes > limit, reason, sizes)
         values = np.where(sizes > limit, "", values)
     joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
     if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
         values = pd.Series(values, dtype=object).str.strip(" \t").to_numpy(dtype=object)
     if not joined.replace("\x00", "").isprintable():  # also true of a no-break space, say: look closer
         control = pd.Series(values, dtype=object).str.contains(_CONTROL).to_numpy(dtype=bool)
-        checks.fail(name, control, "The value holds a tab, a line break or another control character.")
+        checks.fail(name, control, _("The value holds a tab, a line break or another control character."))
         values = np.where(control, "", values)
     return values
