@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from inspections.models import DataImport
 from inspections.services.imports import ImportProblem, ImportResult, declarations, employers, inspections
 from inspections.services.imports.common import FileRefused, Problems
-from inspections.services.imports.reading import _header_line
+from inspections.services.imports.reading import header_names
 from inspections.services.spreadsheets import SpreadsheetRefused, is_zip, workbook_check, xlsx_to_csv
 from miningwatch import stamps
 from miningwatch.queueing import QUEUE_ERRORS, task_send_on_commit
@@ -184,13 +184,6 @@ def upload_check(*, path: Path, kind: str) -> str:
     if problem is not None:
         raise UploadRefused(problem)
     return DataImport.Format.CSV
-
-
-def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
-    """The column names of a CSV file's header (FileRefused, with the problem, if it has none)."""
-    header, _start = _header_line(path, problems)
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    return tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
 
 
 def columns_problem(*, path: Path, kind: str) -> str | None:

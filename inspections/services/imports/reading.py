@@ -175,11 +175,22 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
     return header, min(end + 1, size)
 
 
+def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
+    """A file's column names, tidied as the import reads them (FileRefused if it has no header):
+    what the upload page reads to tell one kind of file from another."""
+    header, _start = _header_line(path, problems)
+    return tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=_delimiter(header))))
+
+
+def _delimiter(header: str) -> str:
+    # The column names hold neither ',' nor ';', so whichever appears more separates them.
+    return ";" if header.count(";") > header.count(",") else ","
+
+
 def _header_check(header: str, expected: tuple[str, ...], problems: Problems) -> tuple[str, tuple[str, ...]]:
     """Delimiter and column names: the exact set expected, in any order."""
     listed = {"columns": ", ".join(expected)}
-    # The column names hold neither ',' nor ';', so whichever appears more separates them.
-    delimiter = ";" if header.count(";") > header.count(",") else ","
+    delimiter = _delimiter(header)
     if not header.strip():
         _refused(problems, 1, _("The first line is empty: it must be the header (%(columns)s).") % listed)
     if delimiter not in header:
