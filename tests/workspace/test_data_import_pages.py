@@ -245,3 +245,35 @@ def test_the_admin_shows_imports_read_only(admin_client, sent, django_capture_on
     assert admin_client.post(reverse("admin:inspections_dataimport_delete", args=[done.pk])).status_code == 403
     done.refresh_from_db()
     assert done.status == DataImport.Status.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("language", "header", "reason", "result"),
+    [
+        (
+            "nl",
+            ["regel", "kolom", "reden"],
+            "'0000' is geen gekende Belgische postcode.",
+            "Geweigerd: er is niets geïmporteerd.",
+        ),
+        (
+            "fr",
+            ["ligne", "colonne", "raison"],
+            "« 0000 » n'est pas un code postal belge connu.",
+            "Refusé : rien n'a été importé.",
+        ),
+    ],
+)
+def test_the_report_is_in_the_uploaders_language(
+    client, sent, django_capture_on_commit_callbacks, settings, language, header, reason, result
+):
+    browser = _browser(client, ANALYST, "analyst")
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    refused = _upload_and_run(browser, django_capture_on_commit_callbacks, _employers(count=2, postal_code="0000"))
+    assert refused.language == language
+    report = browser.get(reverse("workspace:data_import_report", args=[refused.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    assert rows[0] == header
+    assert rows[1] == ["2", "postal_code", reason]
+    page = text(browser.get(reverse("workspace:data_import", args=[refused.pk])).content.decode())
+    assert result in page
