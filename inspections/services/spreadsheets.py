@@ -57,10 +57,9 @@ def xlsx_to_csv(source: Path, target: Path) -> None:
     workbook_check(source)
     with open(source, "rb") as stream:  # a stream: openpyxl would judge a path by its suffix
         try:
-            workbook = load_workbook(stream, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a broken workbook
+            _sheet_write(load_workbook(stream, read_only=True, data_only=True), target)
+        except Exception as exc:  # openpyxl and defusedxml raise many kinds on a broken or hostile workbook
             raise SpreadsheetRefused(_("The workbook cannot be read: %(error)s") % {"error": exc}) from None
-        _sheet_write(workbook, target)
 
 
 def _sheet_write(workbook: Workbook, target: Path) -> None:

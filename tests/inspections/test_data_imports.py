@@ -440,3 +440,28 @@ def test_a_retry_the_queue_cannot_take_leaves_the_failed_import_as_it_was(
     failed.refresh_from_db()
     assert failed.retryable and DataImport.objects.count() == 1
     assert len(_stored_files(upload_dir)) == 1
+
+
+def test_workbooks_are_parsed_with_defusedxml(send, analyst, queued):
+    import zipfile
+
+    from openpyxl import xml
+
+    assert xml.DEFUSEDXML
+    # A sheet whose XML declares an entity that expands a billion times: refused, not expanded.
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(_workbook([list(EMPLOYER_COLUMNS)]))) as source,
+        zipfile.ZipFile(buffer, "w") as bomb,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+                    f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)
+                )
+                data = f"<!DOCTYPE worksheet [{entities}]>".encode() + data.replace(b"<v>", b"<v>&i;", 1)
+            bomb.writestr(item, data)
+    data_import = _run(send("employers", buffer.getvalue(), analyst, name="bomb.xlsx"))
+    assert data_import.status == DataImport.Status.REFUSED
+    assert data_import.errors[0]["reason"].startswith("The workbook cannot be read")  # EntitiesForbidden inside
