@@ -106,7 +106,8 @@ def data_import_report(request: HttpRequest, pk: int) -> FileResponse:
     path = Path(shown.report_path) if shown.report_path else None
     if path is None or path.parent != settings.IMPORT_UPLOAD_DIR.resolve() or not path.is_file():
         raise Http404("This import has no problem report.")
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"import-{pk}-problems.csv")  # noqa: SIM115
+    # FileResponse closes the file once it is sent.
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"import-{pk}-problems.csv")
 
 
 @require_POST

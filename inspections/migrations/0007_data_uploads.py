@@ -11,108 +11,139 @@ def refused_mark(apps, schema_editor):
     DataImport.objects.filter(status="failed", error_count__gt=0).update(status="refused")
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inspections', '0006_inspection_outcomes'),
+        ("inspections", "0006_inspection_outcomes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='dataimport',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'data import'},
+            name="dataimport",
+            options={"ordering": ["-created_at", "-id"], "verbose_name": "data import"},
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='file_format',
-            field=models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'XLSX')], default='csv', max_length=10, verbose_name='format'),
+            model_name="dataimport",
+            name="file_format",
+            field=models.CharField(
+                choices=[("csv", "CSV"), ("xlsx", "XLSX")], default="csv", max_length=10, verbose_name="format"
+            ),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='file_sha256',
-            field=models.CharField(blank=True, max_length=64, verbose_name='SHA-256'),
+            model_name="dataimport",
+            name="file_sha256",
+            field=models.CharField(blank=True, max_length=64, verbose_name="SHA-256"),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='file_size',
-            field=models.BigIntegerField(default=0, verbose_name='size (bytes)'),
+            model_name="dataimport",
+            name="file_size",
+            field=models.BigIntegerField(default=0, verbose_name="size (bytes)"),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='language',
+            model_name="dataimport",
+            name="language",
             field=models.CharField(blank=True, max_length=10),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='report_path',
+            model_name="dataimport",
+            name="report_path",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='retry_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='retries', to='inspections.dataimport'),
+            model_name="dataimport",
+            name="retry_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="retries",
+                to="inspections.dataimport",
+            ),
         ),
         migrations.AddField(
-            model_name='dataimport',
-            name='rows_unchanged',
-            field=models.PositiveIntegerField(default=0, verbose_name='unchanged'),
+            model_name="dataimport",
+            name="rows_unchanged",
+            field=models.PositiveIntegerField(default=0, verbose_name="unchanged"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='sent'),
+            model_name="dataimport",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="sent"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL, verbose_name='by'),
+            model_name="dataimport",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="by",
+            ),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='error_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='problems'),
+            model_name="dataimport",
+            name="error_count",
+            field=models.PositiveIntegerField(default=0, verbose_name="problems"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='finished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='finished'),
+            model_name="dataimport",
+            name="finished_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="finished"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='kind',
-            field=models.CharField(choices=[('employers', 'Employers'), ('declarations', 'Declarations'), ('inspections', 'Inspections with findings')], max_length=20, verbose_name='kind'),
+            model_name="dataimport",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("employers", "Employers"),
+                    ("declarations", "Declarations"),
+                    ("inspections", "Inspections with findings"),
+                ],
+                max_length=20,
+                verbose_name="kind",
+            ),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='message',
-            field=models.TextField(blank=True, verbose_name='message'),
+            model_name="dataimport",
+            name="message",
+            field=models.TextField(blank=True, verbose_name="message"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='original_name',
-            field=models.CharField(blank=True, max_length=255, verbose_name='file'),
+            model_name="dataimport",
+            name="original_name",
+            field=models.CharField(blank=True, max_length=255, verbose_name="file"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='rows_created',
-            field=models.PositiveIntegerField(default=0, verbose_name='created'),
+            model_name="dataimport",
+            name="rows_created",
+            field=models.PositiveIntegerField(default=0, verbose_name="created"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='rows_read',
-            field=models.PositiveIntegerField(default=0, verbose_name='rows read'),
+            model_name="dataimport",
+            name="rows_read",
+            field=models.PositiveIntegerField(default=0, verbose_name="rows read"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='rows_updated',
-            field=models.PositiveIntegerField(default=0, verbose_name='changed'),
+            model_name="dataimport",
+            name="rows_updated",
+            field=models.PositiveIntegerField(default=0, verbose_name="changed"),
         ),
         migrations.AlterField(
-            model_name='dataimport',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Imported'), ('refused', 'Refused'), ('failed', 'Failed')], default='queued', max_length=20, verbose_name='status'),
+            model_name="dataimport",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Imported"),
+                    ("refused", "Refused"),
+                    ("failed", "Failed"),
+                ],
+                default="queued",
+                max_length=20,
+                verbose_name="status",
+            ),
         ),
         migrations.RunPython(refused_mark, migrations.RunPython.noop),
     ]
