@@ -19,7 +19,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inspections.models import Employer, Inspection, OffenceType, ReportKind, Sector
+from inspections import selectors as import_selectors
+from inspections.models import DataImport, Employer, Inspection, OffenceType, ReportKind, Sector
+from inspections.services.data_imports import UploadRefused, data_imports_abandoned_fail, data_upload_create
 from miningwatch.queueing import QUEUE_ERRORS
 from scoring.features.registry import FeatureRefused, reason_text
 from scoring.models import ModelVersion, Score
@@ -313,3 +315,83 @@ def model_upload(request: Request) -> Response:
     except QUEUE_ERRORS:
         return Response({"errors": {"__all__": ["The task queue cannot be reached: nothing was queued."]}}, status=503)
     return Response({"upload": upload.pk, "status": upload.status}, status=202)
+
+
+# --- Data imports --------------------------------------------------------------------------------
+
+
+class ImportsPermission(BasePermission):
+    """Everyone who sees the import history reads it; those who may send files send them."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        needed = "inspections.view_dataimport" if request.method == "GET" else "inspections.add_dataimport"
+        return bool(request.user and request.user.has_perm(needed))
+
+
+class ImportRow(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    file_name = serializers.CharField(source="original_name")
+    file_size = serializers.IntegerField()
+    file_sha256 = serializers.CharField()
+    status = serializers.CharField()
+    sent_by = serializers.CharField(source="created_by", allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    rows_read = serializers.IntegerField()
+    rows_created = serializers.IntegerField()
+    rows_updated = serializers.IntegerField()
+    rows_unchanged = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class ImportShown(ImportRow):
+    errors = serializers.ListField(child=serializers.DictField(), help_text="the first problems: line, column, reason")
+    progress = serializers.SerializerMethodField()
+
+    def get_progress(self, data_import: DataImport) -> dict[str, Any]:
+        progress = import_selectors.data_import_progress(data_import=data_import)
+        return {"phase": progress.phase, "done": progress.done, "total": progress.total}
+
+
+class ImportRequest(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DataImport.Kind.choices)
+    file = serializers.FileField()
+
+
+@extend_schema(methods=["GET"], responses=ImportRow(many=True))
+@extend_schema(
+    methods=["POST"],
+    request={"multipart/form-data": ImportRequest},
+    responses=inline_serializer("ImportSent", {"id": serializers.IntegerField(), "status": serializers.CharField()}),
+)
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser])
+@permission_classes([IsAuthenticated, ImportsPermission])
+def data_imports(request: Request) -> Response:
+    """GET: the latest 50 imports. POST: send a CSV or XLSX file (202); a worker imports it, all
+    of it or none; GET /api/imports/<id>/ follows it."""
+    if request.method == "GET":
+        return Response(ImportRow(import_selectors.data_imports_listed()[:50], many=True).data)
+    given = ImportRequest(data=request.data)
+    if not given.is_valid():
+        return Response({"errors": given.errors}, status=400)
+    try:
+        sent = data_upload_create(
+            kind=given.validated_data["kind"], upload=given.validated_data["file"], user=request.user
+        )
+    except UploadRefused as exc:
+        return Response({"errors": {"file": [str(exc)]}}, status=400)
+    except QUEUE_ERRORS:
+        return Response({"errors": {"__all__": ["The task queue cannot be reached: nothing was stored."]}}, status=503)
+    return Response({"id": sent.pk, "status": sent.status}, status=202)
+
+
+@extend_schema(responses=ImportShown)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated, ImportsPermission])
+def data_import(request: Request, pk: int) -> Response:
+    """One import: its status, progress while it runs, counts, and the first problems of a refused file."""
+    data_imports_abandoned_fail()
+    return Response(ImportShown(get_object_or_404(DataImport.objects.select_related("created_by"), pk=pk)).data)

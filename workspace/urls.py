@@ -66,5 +66,7 @@ urlpatterns = [
         login_not_required(api.model_version_decide),
         name="api_model_version_decide",
     ),
+    path("api/imports/", login_not_required(api.data_imports), name="api_data_imports"),
+    path("api/imports/<int:pk>/", login_not_required(api.data_import), name="api_data_import"),
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
 ]

@@ -476,6 +476,13 @@ def _data_imports(world: World, role: str, plan: Plan) -> Iterator[Request]:
         yield from _segments(lambda segment: f"/imports/{segment}/rescore/", "import rescore", plan, "post")
 
 
+def _api_imports(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:api_data_imports"), ["page"], "api imports", plan, scoped=[])
+    yield from _posts(reverse("workspace:api_data_imports"), ["kind"], "api import", plan, base="kind=employers")
+    if plan.full:
+        yield from _segments(lambda segment: f"/api/imports/{segment}/", "api import state", plan)
+
+
 def _api_list(world: World, role: str, plan: Plan) -> Iterator[Request]:
     url = reverse("workspace:api_ranked_list")
     yield from _gets(url, [*LIST_PARAMS, "after"], "api list", plan, scoped=LIST_SCOPED, strays=LIST_STRAYS)
@@ -594,6 +601,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
         _data_imports,
         "analyst",
     ),
+    "api-imports": ({"workspace:api_data_imports", "workspace:api_data_import"}, _api_imports, "analyst"),
     "api-list": ({"workspace:api_ranked_list"}, _api_list, "limited_inspector"),
     "api-employer": ({"workspace:api_employer_scores"}, _api_employer, "limited_inspector"),
     "api-outcome": ({"workspace:api_outcome"}, _api_outcome, "task_force"),

@@ -182,3 +182,69 @@ def test_a_date_sent_as_a_number_is_read_as_text() -> None:
     response = client.post(url, {"status": "completed", "visit_date": 20261002}, format="json")
 
     assert response.status_code == 400 and "visit_date" in response.json()["errors"]
+
+
+# --- Data imports --------------------------------------------------------------------------------
+
+
+def _employers_csv(**values) -> bytes:
+    from tests.inspections.import_support import EMPLOYER_COLUMNS, csv_text, employer_row
+
+    return csv_text([employer_row(n, **values) for n in range(2)], EMPLOYER_COLUMNS).encode()
+
+
+def test_an_import_sent_and_followed_through_the_api(
+    tmp_path, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from inspections import tasks
+    from inspections.models import DataImport
+    from inspections.services.data_imports import data_import_execute
+
+    settings.IMPORT_UPLOAD_DIR = tmp_path
+    monkeypatch.setattr(tasks.data_import_run, "apply_async", lambda *args, **kwargs: None)
+    client, _ = _api(ANALYST, "analyst")
+    upload = SimpleUploadedFile("e.csv", _employers_csv(postal_code="0000"))
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(reverse("workspace:api_data_imports"), {"kind": "employers", "file": upload})
+    assert sent.status_code == 202 and sent.json()["status"] == "queued"
+    data_import_execute(data_import_id=sent.json()["id"])
+    shown = client.get(reverse("workspace:api_data_import", args=[sent.json()["id"]])).json()
+    assert (shown["status"], shown["error_count"], shown["file_name"]) == ("refused", 2, "e.csv")
+    assert shown["errors"][0] == {
+        "line": 2,
+        "column": "postal_code",
+        "reason": "'0000' is not a known Belgian postal code.",
+    }
+    listed = client.get(reverse("workspace:api_data_imports")).json()
+    assert [row["id"] for row in listed] == [sent.json()["id"]] and listed[0]["sent_by"] == "analyst"
+    assert DataImport.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"kind": "employers"}, 400, "No file was submitted."),
+        ({"kind": "payslips", "file": b"x"}, 400, "is not a valid choice"),
+        ({"kind": "employers", "file": b""}, 400, "The submitted file is empty."),
+        ({"kind": "declarations", "file": None}, 400, "This is a file of Employers, not of Declarations"),
+    ],
+)
+def test_bad_imports_through_the_api_get_400_and_store_nothing(tmp_path, settings, body, status, message) -> None:
+    from inspections.models import DataImport
+
+    settings.IMPORT_UPLOAD_DIR = tmp_path
+    client, _ = _api(ANALYST, "analyst")
+    if "file" in body:
+        body = {**body, "file": SimpleUploadedFile("f.csv", _employers_csv() if body["file"] is None else body["file"])}
+    answer = client.post(reverse("workspace:api_data_imports"), body)
+    assert answer.status_code == status and message in str(answer.json())
+    assert DataImport.objects.count() == 0 and not list(tmp_path.iterdir())
+
+
+def test_inspectors_neither_send_nor_read_imports() -> None:
+    client, _ = _api(INSPECTOR, "inspector")
+    assert client.get(reverse("workspace:api_data_imports")).status_code == 403
+    assert client.post(reverse("workspace:api_data_imports"), {"kind": "employers"}).status_code == 403
+    assert client.get(reverse("workspace:api_data_import", args=[1])).status_code == 403
+    lead, _ = _api(TASK_FORCE, "lead")
+    assert lead.get(reverse("workspace:api_data_import", args=[999])).status_code == 404
