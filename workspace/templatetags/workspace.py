@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django import template
+from django.utils.translation import pgettext
 
 from scoring.features.registry import reason_text
 from scoring.models import Band, Score
@@ -46,3 +47,9 @@ def markdown_text(value: object) -> str:
     or HTML would act on is escaped."""
     line = " ".join(str(value or "").split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon after a label, as the language writes it: French puts a no-break space before it."""
+    return pgettext("the colon after a label, as in 'Status: planned'", ":")
