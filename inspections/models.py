@@ -577,7 +577,7 @@ class InspectorScope(models.Model):
 class DataImport(models.Model):
     """One file imported (or refused) as a whole: the record behind every import, from the
     upload page, the API or `manage.py import_csv`. Written only by the import services
-    (inspections.services.uploads, imports.execution); the admin shows it read-only."""
+    (inspections.services.data_imports); the admin shows it read-only."""
 
     class Kind(models.TextChoices):
         EMPLOYERS = "employers", _("Employers")
@@ -633,7 +633,7 @@ class DataImport(models.Model):
     @property
     def advisory_key(self) -> int:
         """Key of the PostgreSQL advisory lock its worker holds while it runs: a running
-        import whose lock is free lost its worker (imports.execution.data_imports_abandoned_fail)."""
+        import whose lock is free lost its worker (services.data_imports.data_imports_abandoned_fail)."""
         return 0x1D0_0000_0000 + int(self.pk)
 
     @property

@@ -6,11 +6,16 @@ killed by it rolls back whole (one transaction) and is marked failed once its lo
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
+WAIT_SECONDS = 15  # before trying again an import whose kind is being imported
 
-@shared_task(name="inspections.data_import_run", acks_late=True, time_limit=2 * 60 * 60)
-def data_import_run(data_import_id: int) -> None:
+
+@shared_task(name="inspections.data_import_run", bind=True, acks_late=True, time_limit=2 * 60 * 60, max_retries=None)
+def data_import_run(self: Any, data_import_id: int) -> None:
     from inspections.services.data_imports import data_import_execute
 
-    data_import_execute(data_import_id=data_import_id)
+    if not data_import_execute(data_import_id=data_import_id):
+        raise self.retry(countdown=WAIT_SECONDS)

@@ -204,7 +204,15 @@ IMPORT_REPORT_MAX_ERRORS = env.int("IMPORT_REPORT_MAX_ERRORS", default=100_000)
 # Files sent from the upload page: kept under generated names here (never served), shared by
 # the web and worker processes (docker-compose.yml mounts one volume on both).
 IMPORT_UPLOAD_DIR = Path(env.str("IMPORT_UPLOAD_DIR", default=str(MEDIA_ROOT / "imports")))
-IMPORT_UPLOAD_MAX_MB = env.int("IMPORT_UPLOAD_MAX_MB", default=500)
+# A worker holds about 20 MB of memory per MB of CSV it imports (docs/benchmarks.md).
+IMPORT_UPLOAD_MAX_MB = env.int("IMPORT_UPLOAD_MAX_MB", default=200)
+# Problem reports and the files of failed imports are deleted after this many days.
+IMPORT_KEEP_DAYS = env.int("IMPORT_KEEP_DAYS", default=90)
+FILE_UPLOAD_HANDLERS = [
+    "miningwatch.uploads.BodySizeLimitHandler",  # first: a body over the limit is never read
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 
 # --- Scoring --------------------------------------------------------------------

@@ -109,9 +109,12 @@ def rescore_all(as_of_iso: str | None = None, queue: str | None = None) -> list[
 
 @shared_task(name="scoring.rescore_tidy", acks_late=True, time_limit=30 * MINUTES)
 def rescore_tidy() -> int:
-    """After the runs of a rescore: drop older runs' scores, refresh the statistics."""
+    """After the runs of a rescore: drop older runs' scores, refresh the statistics, and
+    delete the data import files no record needs any more (the night is quiet)."""
+    from inspections.services.data_imports import data_imports_tidy
     from scoring.services.runs import scores_tidy
 
+    data_imports_tidy()
     return scores_tidy()
 
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
@@ -181,7 +182,16 @@ class DataUploadForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("The file holds"), choices=DataImport.Kind.choices, widget=forms.RadioSelect, initial="employers"
     )
-    file = forms.FileField(
-        label=_("File (CSV or Excel .xlsx)"),
-        widget=forms.ClearableFileInput({"accept": ".csv,.txt,.xlsx,text/csv"}),
-    )
+    file = forms.FileField(label=_("File (CSV or Excel .xlsx)"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = settings.IMPORT_UPLOAD_MAX_MB
+        # The browser refuses a file over the limit before sending it (static/js/upload-size.js).
+        self.fields["file"].widget.attrs.update(
+            {
+                "accept": ".csv,.txt,.xlsx,text/csv",
+                "data-max-bytes": limit * 2**20,
+                "data-too-large": _("The file is larger than %(limit)d MB.") % {"limit": limit},
+            }
+        )

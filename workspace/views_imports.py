@@ -29,6 +29,7 @@ from inspections.services.data_imports import (
     rescore_asked_mark,
 )
 from miningwatch.queueing import QUEUE_ERRORS
+from miningwatch.uploads import body_limit_bytes
 from scoring.selectors import rescore_since
 from scoring.services.nightly import rescore_request
 from workspace.forms import DataUploadForm
@@ -60,8 +61,8 @@ def _upload(request: HttpRequest) -> tuple[DataUploadForm, DataImport | None]:
     if not request.user.has_perm("inspections.add_dataimport"):
         raise PermissionDenied
     limit = settings.IMPORT_UPLOAD_MAX_MB
-    if int(request.META.get("CONTENT_LENGTH") or 0) > (limit + 1) * 1024 * 1024:
-        # Refused before Django reads the body: a file of several GB is never written to disk.
+    if _body_bytes(request) > body_limit_bytes():
+        # Its body was left unread (miningwatch.uploads): say why the file is missing.
         form = DataUploadForm()
         form.cleaned_data = {}  # an unbound form takes an error once it has (empty) cleaned data
         form.add_error("file", _("The file is larger than %(limit)d MB.") % {"limit": limit})
@@ -80,13 +81,18 @@ def _upload(request: HttpRequest) -> tuple[DataUploadForm, DataImport | None]:
     return form, None
 
 
+def _body_bytes(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 @require_GET
 @permission_required("inspections.view_dataimport", raise_exception=True)
 def data_import(request: HttpRequest, pk: int) -> HttpResponse:
     """Where an import stands: its progress bar (polled by htmx), then its result."""
-    found = get_object_or_404(DataImport.objects.only("status"), pk=pk)
-    if found.status == DataImport.Status.RUNNING:
-        data_imports_abandoned_fail()
+    data_imports_abandoned_fail()  # a running import whose worker is gone shows as failed
     shown = get_object_or_404(DataImport.objects.select_related("created_by", "retry_of"), pk=pk)
     context = {
         "data_import": shown,

@@ -21,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,8 +108,9 @@ def data_upload_create(
     limit = settings.IMPORT_UPLOAD_MAX_MB
     if upload.size is not None and upload.size > limit * 1024 * 1024:
         raise UploadRefused(_("The file is larger than %(limit)d MB.") % {"limit": limit})
-    path, size, sha256 = _upload_store(upload)
+    path = settings.IMPORT_UPLOAD_DIR / uuid.uuid4().hex
     try:
+        size, sha256 = _upload_store(upload, path)
         file_format = upload_check(path=path, kind=kind)
         with transaction.atomic():
             data_import = data_import_create(
@@ -116,7 +118,7 @@ def data_upload_create(
                 file_format=file_format, file_size=size, file_sha256=sha256,
             )  # fmt: skip
             _send(data_import, queue=queue, undo=lambda: path.unlink(missing_ok=True))
-    except (UploadRefused, *QUEUE_ERRORS):
+    except BaseException:  # refused, queue down, disk full, anything: nothing stays behind
         path.unlink(missing_ok=True)
         raise
     return data_import
@@ -154,18 +156,21 @@ def _send(data_import: DataImport, *, queue: str | None, undo: Callable[[], obje
 # --- Checks at upload ---------------------------------------------------------------------------
 
 
-def _upload_store(upload: UploadedFile) -> tuple[Path, int, str]:
-    """Copy the upload under a generated name; its size and SHA-256."""
-    folder = settings.IMPORT_UPLOAD_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / uuid.uuid4().hex
+def _upload_store(upload: UploadedFile, path: Path) -> tuple[int, str]:
+    """Copy the upload to `path` (a generated name); its size and SHA-256."""
     digest, size = hashlib.sha256(), 0
-    with open(path, "xb") as handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-    return path, size, digest.hexdigest()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:  # a full disk, a folder it may not write: not the sender's fault
+        logger.error("An upload could not be stored in %s: %s", path.parent, exc)
+        raise UploadRefused(_("The file could not be stored on the server (%(error)s): tell an administrator.")
+                            % {"error": exc.strerror or exc}) from exc  # fmt: skip
+    return size, digest.hexdigest()
 
 
 def upload_check(*, path: Path, kind: str) -> str:
@@ -213,58 +218,68 @@ def columns_problem(*, path: Path, kind: str) -> str | None:
 # --- Running -------------------------------------------------------------------------------------
 
 
-def data_import_execute(*, data_import_id: int) -> None:
-    """Run a queued import and record its outcome. Safe to call twice: only the caller
-    that moves the row from queued to running (one conditional UPDATE) runs it."""
+def data_import_execute(*, data_import_id: int) -> bool:
+    """Run a queued import and record its outcome. Safe to call twice: only the caller that
+    moves the row from queued to running (one conditional UPDATE) runs it.
+
+    False when an import of the same kind is running: this one stays queued, and the task
+    tries again later (a worker does not wait, so imports never hold every worker)."""
     data_imports_abandoned_fail()
     data_import = DataImport.objects.filter(pk=data_import_id).first()
     if data_import is None:
         logger.info("Data import %s is unknown; nothing to do.", data_import_id)
-        return
+        return True
     # Taken before the claim, so that a running import always has it; held: another worker has it.
-    with _advisory_lock(data_import.advisory_key, wait=False) as free:
-        if not free:
-            logger.info("Data import %s is taken by another worker; nothing to do.", data_import_id)
-            return
+    with _advisory_lock(data_import.advisory_key) as free, _advisory_lock(_KIND_LOCK[data_import.kind]) as first:
+        if not free or data_import.status != DataImport.Status.QUEUED:
+            return True
+        if not first:
+            progress_write(data_import.pk, "waiting", 0, 0)
+            return False
         claimed = DataImport.objects.filter(pk=data_import_id, status=DataImport.Status.QUEUED).update(
             status=DataImport.Status.RUNNING, started_at=timezone.now()
         )
-        if not claimed:
-            logger.info("Data import %s is not queued (already taken); nothing to do.", data_import_id)
-            return
-        progress_write(data_import.pk, "waiting", 0, 0)
-        with _advisory_lock(_KIND_LOCK[data_import.kind]), translation.override(data_import.language or None):
-            _run(data_import)
+        if claimed:
+            with translation.override(data_import.language or None):
+                _run(data_import)
+    return True
 
 
 def _run(data_import: DataImport) -> None:
-    path, converted = Path(data_import.file_path), None
-    failure = ""
+    uploaded = Path(data_import.file_path)
+    converted = Path(data_import.file_path + ".csv") if data_import.file_format == DataImport.Format.XLSX else None
     try:
-        if data_import.file_format == DataImport.Format.XLSX:
-            progress_write(data_import.pk, "converting", 0, 0)
-            path = converted = path.with_name(path.name + ".csv")
-            xlsx_to_csv(Path(data_import.file_path), converted)
-        problem = columns_problem(path=path, kind=data_import.kind)
-        if problem is not None:
-            result = ImportResult(errors=[ImportProblem(line=1, column="", reason=problem)], error_count=1)
-        else:
-            report = _progress_reporter(data_import.pk)
-            importer = IMPORTERS[data_import.kind]
-            result = importer(path=path, progress=report, max_errors=settings.IMPORT_REPORT_MAX_ERRORS)
-    except SpreadsheetRefused as exc:
-        result = ImportResult(errors=[ImportProblem(line=0, column="", reason=str(exc))], error_count=1)
+        with transaction.atomic():  # the rows and the record's outcome commit together, or neither
+            result = _import(data_import, converted)
+            _outcome_save(data_import, result)
     except Exception as exc:
-        # The import's own transaction is rolled back; the record must still say so,
-        # or it would stay "running" for ever.
         logger.exception("Data import %s stopped on an unexpected error", data_import.pk)
-        result, failure = ImportResult(), _("The import stopped on an unexpected error: %(error)s") % {"error": exc}
+        result = ImportResult()
+        _outcome_save(
+            data_import, result, failure=_("The import stopped on an unexpected error: %(error)s") % {"error": exc}
+        )
     finally:
         if converted is not None:
             converted.unlink(missing_ok=True)
-    _outcome_save(data_import, result, failure=failure)
-    if result.ok and not failure and (result.rows_created or result.rows_updated):
-        stamps.stamp_bump(stamps.INSPECTIONS)  # lists and statistics cached before it are stale
+    _finished(data_import, result, uploaded=uploaded)
+
+
+def _import(data_import: DataImport, converted: Path | None) -> ImportResult:
+    """The file's rows checked and written (in the caller's transaction), or why not."""
+    path = Path(data_import.file_path)
+    try:
+        if converted is not None:
+            progress_write(data_import.pk, "converting", 0, 0)
+            xlsx_to_csv(path, converted)
+            path = converted
+    except SpreadsheetRefused as exc:
+        return ImportResult(errors=[ImportProblem(line=0, column="", reason=str(exc))], error_count=1)
+    problem = columns_problem(path=path, kind=data_import.kind)
+    if problem is not None:
+        return ImportResult(errors=[ImportProblem(line=1, column="", reason=problem)], error_count=1)
+    report = _progress_reporter(data_import.pk)
+    importer = IMPORTERS[data_import.kind]
+    return importer(path=path, progress=report, max_errors=settings.IMPORT_REPORT_MAX_ERRORS)
 
 
 def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str = "") -> None:
@@ -272,6 +287,7 @@ def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str
         status = DataImport.Status.FAILED
     else:
         status = DataImport.Status.SUCCEEDED if result.ok else DataImport.Status.REFUSED
+    kept = status == DataImport.Status.FAILED  # a failed import keeps its file, to run again
     outcome = {
         "rows_read": result.rows_read,
         "rows_created": result.rows_created,
@@ -283,22 +299,26 @@ def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str
         "message": failure or result.summary(),
         "status": status,
         "finished_at": timezone.now(),
-        # A failed import keeps its file, to run again; the others need it no more.
-        "file_path": data_import.file_path if status == DataImport.Status.FAILED else _upload_drop(data_import),
+        "file_path": data_import.file_path if kept or not _is_upload(data_import.file_path) else "",
     }
     for name, value in outcome.items():
         setattr(data_import, name, value)
     data_import.save(update_fields=list(outcome))
+
+
+def _finished(data_import: DataImport, result: ImportResult, *, uploaded: Path) -> None:
+    """Once the outcome is stored: the kept file goes (unless it is kept to run again), the
+    pages cached before the new data are stale, the progress says done."""
+    if data_import.status != DataImport.Status.FAILED and _is_upload(str(uploaded)):
+        uploaded.unlink(missing_ok=True)
+    if data_import.status == DataImport.Status.SUCCEEDED and (result.rows_created or result.rows_updated):
+        stamps.stamp_bump(stamps.INSPECTIONS)
     progress_write(data_import.pk, "done", result.rows_read, result.rows_read)
 
 
-def _upload_drop(data_import: DataImport) -> str:
-    """Delete the file if it is a kept upload (never a file `import_csv` was given)."""
-    path = Path(data_import.file_path)
-    if path.parent == settings.IMPORT_UPLOAD_DIR.resolve():
-        path.unlink(missing_ok=True)
-        return ""
-    return data_import.file_path
+def _is_upload(path: str) -> bool:
+    """A file the upload page stored (never a file `import_csv` was given)."""
+    return bool(path) and Path(path).parent == settings.IMPORT_UPLOAD_DIR.resolve()
 
 
 def _report_write(data_import: DataImport, result: ImportResult) -> Path:
@@ -320,7 +340,7 @@ def data_imports_abandoned_fail() -> int:
     """Mark failed the imports still 'running' whose worker is gone (its advisory lock is free)."""
     failed = 0
     for data_import in DataImport.objects.filter(status=DataImport.Status.RUNNING).only("pk"):
-        with _advisory_lock(data_import.advisory_key, wait=False) as free:
+        with _advisory_lock(data_import.advisory_key) as free:
             if free:
                 message = _(
                     "The worker stopped during the import (it was restarted or ran out of memory): "
@@ -332,15 +352,36 @@ def data_imports_abandoned_fail() -> int:
     return failed
 
 
+def data_imports_tidy(*, keep_days: int | None = None) -> int:
+    """Delete the files the import records need no more; how many. Problem reports and the
+    files of failed imports go after `keep_days` (settings.IMPORT_KEEP_DAYS); a file no
+    record names (a lost worker's converted workbook) after a day."""
+    now, folder = timezone.now(), settings.IMPORT_UPLOAD_DIR
+    old = DataImport.objects.filter(finished_at__lt=now - timedelta(days=keep_days or settings.IMPORT_KEEP_DAYS))
+    deleted = 0
+    for pk, report, kept in old.exclude(report_path="", file_path="").values_list("pk", "report_path", "file_path"):
+        for path in (report, kept):
+            if _is_upload(path):
+                Path(path).unlink(missing_ok=True)
+                deleted += 1
+        DataImport.objects.filter(pk=pk).update(report_path="", file_path="")
+    named = {
+        Path(p).resolve() for pair in DataImport.objects.values_list("file_path", "report_path") for p in pair if p
+    }
+    for path in folder.glob("*") if folder.exists() else []:
+        if path.resolve() not in named and path.stat().st_mtime < (now - timedelta(days=1)).timestamp():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 @contextmanager
-def _advisory_lock(key: int, *, wait: bool = True) -> Iterator[bool]:
-    """A session-level PostgreSQL advisory lock: it dies with the worker's connection."""
+def _advisory_lock(key: int) -> Iterator[bool]:
+    """A session-level PostgreSQL advisory lock, if free (never waited for): it dies with the
+    worker's connection. Yields whether this session holds it."""
     with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_lock(%s), true", [key])
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = bool(cursor.fetchone()[-1])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
     try:
         yield held
     finally:
@@ -370,7 +411,8 @@ def progress_read(data_import_id: int) -> dict[str, object]:
 
 def rescore_asked_mark(data_import_id: int) -> None:
     """Someone asked for a rescore after this import: its page follows it until the runs exist."""
-    cache.set(f"data-import:{data_import_id}:rescore", True, _PROGRESS_SECONDS)
+    with suppress(*QUEUE_ERRORS):
+        cache.set(f"data-import:{data_import_id}:rescore", True, _PROGRESS_SECONDS)
 
 
 def rescore_asked(data_import_id: int) -> bool:

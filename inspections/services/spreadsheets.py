@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 ZIP_SIGNATURE = b"PK\x03\x04"
 _WORKBOOK_PART = "xl/workbook.xml"
+_STRINGS_PART = "xl/sharedStrings.xml"
+_MAX_RATIO = 100  # unpacked / packed: real sheets compress 5 to 20 times, a bomb thousands of times
+_MAX_COLUMNS = 64  # read of each row: the files have at most 13 columns, a few more are reported
 
 
 class SpreadsheetRefused(Exception):
@@ -33,19 +36,23 @@ def is_zip(head: bytes) -> bool:
 
 
 def workbook_check(path: Path) -> None:
-    """Refuse a ZIP archive that is not an Excel workbook, or one too large once unpacked."""
+    """Refuse a ZIP archive that is not an Excel workbook, or one that would take far more
+    memory to read than its size says: openpyxl keeps the shared strings in memory."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError):
+            parts = {info.filename: info for info in archive.infolist()}
+    except Exception:  # BadZipFile, OSError, NotImplementedError (a feature zipfile lacks)...
         raise SpreadsheetRefused(_("This is a damaged ZIP archive, not a CSV file or an Excel workbook.")) from None
-    if _WORKBOOK_PART not in names:
+    if _WORKBOOK_PART not in parts:
         raise SpreadsheetRefused(_("This is a ZIP archive, not a CSV file or an Excel workbook (.xlsx)."))
     limit = settings.IMPORT_UPLOAD_MAX_MB * 4
-    if unpacked > limit * 1024 * 1024:
+    unpacked = sum(info.file_size for info in parts.values())
+    packed = sum(info.compress_size for info in parts.values())
+    strings = parts[_STRINGS_PART].file_size if _STRINGS_PART in parts else 0
+    if unpacked > limit * 2**20 or strings > limit * 2**20 // 8 or unpacked > _MAX_RATIO * max(packed, 1):
         raise SpreadsheetRefused(
-            _("The workbook unpacks to more than %(limit)d MB: send it as CSV.") % {"limit": limit}
+            _("The workbook unpacks to far more than its size (at most %(limit)d MB are read): send it as CSV.")
+            % {"limit": limit}
         )
 
 
@@ -68,7 +75,7 @@ def _sheet_write(workbook: Workbook, target: Path) -> None:
         with open(target, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             width = None
-            for row in sheet.iter_rows(values_only=True):
+            for row in sheet.iter_rows(values_only=True, max_col=_MAX_COLUMNS):
                 cells = list(row)
                 width = _width(cells) if width is None else width
                 if not any(value is not None for value in cells[width:]):

@@ -62,7 +62,7 @@ def test_a_refused_upload_then_the_corrected_one_then_the_new_employers_in_the_l
         page.click("button:has-text('Send')")
         page.wait_for_selector("text=3 rows read: 3 created, 0 changed, 0 unchanged.", timeout=60_000)
         page.click("button:has-text('Rescore now')")
-        page.wait_for_selector("text=Rescored: 1 list is up to date.", timeout=120_000)
+        page.wait_for_selector("text=Rescored since this import: 1 list is up to date.", timeout=120_000)
 
         page.click("#import-state >> text=Ranked lists")
         page.select_option("#id_sector", SECTOR)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
 from pathlib import Path
 
 import psycopg2
@@ -15,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils.timezone import now as django_now
 from kombu.exceptions import OperationalError
 from openpyxl import Workbook
 
@@ -386,18 +385,31 @@ class _lock_held_elsewhere:
         self.other.close()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_import_waits_for_the_one_of_its_kind_before_it(tmp_path):
     data_import = data_import_create(kind="employers", path=_employers_file(tmp_path))
     with _lock_held_elsewhere(data_imports._KIND_LOCK["employers"]):
-        worker = threading.Thread(target=data_import_execute, kwargs={"data_import_id": data_import.pk})
-        worker.start()
-        time.sleep(1.0)
-        assert progress_read(data_import.pk)["phase"] == "waiting"
+        assert data_import_execute(data_import_id=data_import.pk) is False  # the task tries again later
+        data_import.refresh_from_db()
+        assert (data_import.status, progress_read(data_import.pk)["phase"]) == ("queued", "waiting")
         assert Employer.objects.count() == 0
-    worker.join(timeout=30)
+    assert data_import_execute(data_import_id=data_import.pk) is True
     data_import.refresh_from_db()
     assert (data_import.status, Employer.objects.count()) == (DataImport.Status.SUCCEEDED, 3)
+
+
+def test_the_task_tries_again_while_its_kind_is_being_imported(monkeypatch):
+    class TryAgain(Exception):
+        pass
+
+    def retry(**options):
+        raise TryAgain(options)
+
+    monkeypatch.setattr(tasks.data_import_run, "retry", retry)
+    monkeypatch.setattr(data_imports, "data_import_execute", lambda *, data_import_id: False)
+    with pytest.raises(TryAgain, match="'countdown': 15"):
+        tasks.data_import_run(1)
+    monkeypatch.setattr(data_imports, "data_import_execute", lambda *, data_import_id: True)
+    assert tasks.data_import_run(1) is None
 
 
 def test_a_failed_import_runs_again_from_its_file(send, analyst, upload_dir, queued, monkeypatch):
@@ -465,3 +477,84 @@ def test_workbooks_are_parsed_with_defusedxml(send, analyst, queued):
     data_import = _run(send("employers", buffer.getvalue(), analyst, name="bomb.xlsx"))
     assert data_import.status == DataImport.Status.REFUSED
     assert data_import.errors[0]["reason"].startswith("The workbook cannot be read")  # EntitiesForbidden inside
+
+
+def test_a_zip_that_zipfile_cannot_open_is_refused_and_leaves_nothing(send, analyst, upload_dir, queued):
+    data = bytearray(_workbook([list(EMPLOYER_COLUMNS)]))
+    central = data.find(b"PK\x01\x02")
+    data[central + 6] = 0x70  # "version needed to extract": one zipfile does not implement
+    with pytest.raises(UploadRefused, match="a damaged ZIP archive"):
+        send("employers", bytes(data), analyst, name="x.xlsx")
+    assert (_stored_files(upload_dir), DataImport.objects.count()) == ([], 0)
+
+
+def test_a_workbook_that_unpacks_far_beyond_its_size_is_refused(send, analyst, queued):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(_workbook([list(EMPLOYER_COLUMNS)]))) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb,
+    ):
+        for item in source.infolist():
+            bomb.writestr(item.filename, source.read(item))
+        bomb.writestr("xl/sharedStrings.xml", b"<sst>" + b"<si><t>a</t></si>" * 2_000_000 + b"</sst>")
+    with pytest.raises(UploadRefused, match="The workbook unpacks to far more than its size"):
+        send("employers", buffer.getvalue(), analyst, name="bomb.xlsx")
+
+
+def test_a_disk_error_while_storing_says_so_and_leaves_nothing(send, analyst, upload_dir, queued, monkeypatch):
+    def chunks(self, chunk_size=None):
+        yield b"enterprise_number"
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SimpleUploadedFile, "chunks", chunks)
+    with pytest.raises(UploadRefused, match=r"could not be stored on the server \(No space left on device\)"):
+        send("employers", _employers_bytes(), analyst)
+    assert (_stored_files(upload_dir), DataImport.objects.count()) == ([], 0)
+
+
+def test_rows_and_outcome_commit_together(send, analyst, queued, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data_imports, "_report_write", full_disk)
+    monkeypatch.setattr(data_imports, "IMPORTERS", {**data_imports.IMPORTERS})
+    original = data_imports.IMPORTERS["employers"]
+
+    def with_a_problem(**arguments):  # the rows are written, then the report cannot be
+        result = original(**arguments)
+        result.errors, result.error_count = [data_imports.ImportProblem(line=2, column="", reason="x")], 0
+        return result
+
+    monkeypatch.setitem(data_imports.IMPORTERS, "employers", with_a_problem)
+    data_import = _run(send("employers", _employers_bytes(), analyst))
+    assert data_import.status == DataImport.Status.FAILED
+    assert Employer.objects.count() == 0  # the rows went with the outcome that could not be saved
+    assert data_import.retryable
+
+
+def test_tidying_deletes_what_no_record_needs_any_more(send, analyst, upload_dir, queued, monkeypatch):
+    import datetime as dt
+    import os
+
+    refused = _run(send("employers", _employers_bytes(postal_code="0000"), analyst))
+    fresh = _run(send("employers", _employers_bytes(postal_code="0000"), analyst))
+
+    def broken(**arguments):
+        raise RuntimeError("worker lost")
+
+    with monkeypatch.context() as patched:
+        patched.setitem(data_imports.IMPORTERS, "employers", broken)
+        failed = _run(send("employers", _employers_bytes(), analyst))
+    long_ago = django_now() - dt.timedelta(days=91)
+    DataImport.objects.filter(pk__in=[refused.pk, failed.pk]).update(finished_at=long_ago)
+    stray = upload_dir / "0123abcd.csv"  # a lost worker's converted workbook
+    stray.write_text("x")
+    os.utime(stray, (long_ago.timestamp(), long_ago.timestamp()))
+    assert data_imports.data_imports_tidy() == 3
+    assert sorted(_stored_files(upload_dir)) == [Path(fresh.report_path)]
+    refused.refresh_from_db()
+    failed.refresh_from_db()
+    assert (refused.report_path, failed.file_path, failed.retryable) == ("", "", False)
+    assert refused.error_count == 3  # the record itself stays

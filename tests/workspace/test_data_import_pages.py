@@ -277,3 +277,32 @@ def test_the_report_is_in_the_uploaders_language(
     assert rows[1] == ["2", "postal_code", reason]
     page = text(browser.get(reverse("workspace:data_import", args=[refused.pk])).content.decode())
     assert result in page
+
+
+def test_a_content_length_that_is_not_a_number_is_no_500(client, sent):
+    response = _post(_browser(client, ANALYST, "analyst"), _employers(), CONTENT_LENGTH="abc")
+    assert response.status_code in (302, 400)
+
+
+def test_a_body_over_the_limit_is_never_read(settings):
+    from miningwatch.uploads import BodySizeLimitHandler
+
+    settings.IMPORT_UPLOAD_MAX_MB = 1
+    handler = BodySizeLimitHandler()
+    unread = io.BytesIO(b"x" * 10)
+    post, files = handler.handle_raw_input(unread, {}, 3 * 2**20, b"boundary", "utf-8")
+    assert (dict(post), dict(files), unread.tell()) == ({}, {}, 0)
+    assert handler.handle_raw_input(unread, {}, 2**20, b"boundary", "utf-8") is None
+
+
+def test_an_anonymous_body_over_the_limit_is_refused_unread(settings, upload_dir):
+    from django.test import Client
+
+    settings.IMPORT_UPLOAD_MAX_MB = 1
+    anonymous = Client(enforce_csrf_checks=True)
+    anonymous.get(reverse("login"))
+    token = anonymous.cookies[settings.CSRF_COOKIE_NAME].value
+    big = SimpleUploadedFile("big.csv", b"x" * (3 * 2**20))
+    response = anonymous.post(PAGE, {"csrfmiddlewaretoken": token, "kind": "employers", "file": big})
+    assert response.status_code == 403  # its CSRF token was in the unread body
+    assert DataImport.objects.count() == 0 and not upload_dir.exists()

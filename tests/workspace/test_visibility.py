@@ -8,12 +8,13 @@ import io
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, reverse
 
-from inspections.models import Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
+from inspections.models import DataImport, Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring.models import ModelComparison, ModelStatus, ModelUpload, Score, ScoreCount
 from tests.factories import InspectionFactory, ModelVersionFactory, NoteFactory
@@ -173,6 +174,14 @@ READS_NO_EMPLOYER_DATA = {
     "api_model_version_decide",
     "api_model_upload",
     "api_schema",
+    # The data imports: files, counts and problems as the worker wrote them, no employer read.
+    "data_imports",
+    "data_import",
+    "data_import_report",
+    "data_import_again",
+    "data_import_rescore",
+    "api_data_imports",
+    "api_data_import",
 }
 
 
@@ -238,6 +247,27 @@ def _model_requests(user, number: str) -> dict[str, tuple[str, str, dict, set[ty
             set(),
         ),
         "api_schema": ("get", reverse("workspace:api_schema"), {}, set()),
+        **_import_requests(user),
+    }
+
+
+def _import_requests(user) -> dict[str, tuple[str, str, dict, set[type]]]:
+    """The data import pages and their API, on an import that failed and one that succeeded."""
+    report = settings.IMPORT_UPLOAD_DIR / "report-1.csv"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("line,column,reason\n")
+    failed = DataImport.objects.create(
+        kind="employers", file_path="", status="failed", created_by=user, report_path=str(report)
+    )
+    done = DataImport.objects.create(kind="employers", file_path="", status="succeeded", created_by=user)
+    return {
+        "data_imports": ("get", reverse("workspace:data_imports"), {}, set()),
+        "data_import": ("get", reverse("workspace:data_import", args=[failed.pk]), {}, set()),
+        "data_import_report": ("get", reverse("workspace:data_import_report", args=[failed.pk]), {}, set()),
+        "data_import_again": ("post", reverse("workspace:data_import_again", args=[failed.pk]), {}, set()),
+        "data_import_rescore": ("post", reverse("workspace:data_import_rescore", args=[done.pk]), {}, set()),
+        "api_data_imports": ("get", reverse("workspace:api_data_imports"), {}, set()),
+        "api_data_import": ("get", reverse("workspace:api_data_import", args=[failed.pk]), {}, set()),
     }
 
 
@@ -286,7 +316,10 @@ def _requests(ranked, note, outcome, worklist, user) -> dict[str, tuple[str, str
     }
 
 
-def test_every_view_reads_through_visible_to(ranked, client, walloon_inspector, colleague, monkeypatch) -> None:
+def test_every_view_reads_through_visible_to(
+    ranked, client, walloon_inspector, colleague, monkeypatch, settings, tmp_path
+) -> None:
+    settings.IMPORT_UPLOAD_DIR = tmp_path
     # Every view open to them (the task force's too), still limited to Wallonia.
     walloon_inspector.groups.add(Group.objects.get(name=TASK_FORCE), Group.objects.get(name=ANALYST))
     note = NoteFactory(employer=ranked.employer(3), author=walloon_inspector)

@@ -95,7 +95,11 @@ class Problems:
         """Record that the cells of `column` on `lines` fail for `reason` (worded later)."""
         if len(lines):
             self.count += len(lines)
-            self._parts.append((np.asarray(lines, dtype=np.int64), column, reason, values))
+            lines = np.asarray(lines, dtype=np.int64)
+            if len(lines) > self.limit:  # only the first `limit` of all can be worded: keep those of this part
+                kept = np.sort(np.argpartition(lines, self.limit - 1)[: self.limit])
+                lines, values = lines[kept], None if values is None else np.asarray(values)[kept]
+            self._parts.append((lines, column, reason, values))
 
     def add_one(self, line: int, column: str, reason: str) -> None:
         self.add(np.array([line]), column, reason)

@@ -21,6 +21,7 @@ import operator
 import re
 import sys
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -244,8 +245,14 @@ def _text_lines(layout: CsvLayout) -> Iterator[str]:
                 raise _Odd from None
             if "\x00" in text:
                 raise _Odd
-            layout.longest = max(layout.longest, max(map(len, text.split("\n"))))
+            layout.longest = max(layout.longest, _longest_line(block))
             yield from io.StringIO(text, newline="\n")
+
+
+def _longest_line(block: bytes) -> int:
+    """The longest line of a block, in bytes (at least its characters), without a string per line."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
+    return int(np.diff(ends, prepend=-1, append=len(block)).max())
 
 
 def _walk_in_c(layout: CsvLayout, refusals: _Refusals) -> None:
@@ -254,12 +261,12 @@ def _walk_in_c(layout: CsvLayout, refusals: _Refusals) -> None:
     shapes, texts = itertools.tee(reader)
     quoted = map(operator.contains, map("".join, texts), itertools.repeat('"'))
     try:
-        found = np.fromiter(zip(map(len, shapes), quoted, strict=True), dtype=[("count", np.int64), ("quote", bool)])
+        found = np.fromiter(zip(map(len, shapes), quoted, strict=True), dtype=[("count", np.int32), ("quote", bool)])
     except csv.Error:
         raise _Odd from None
     if reader.line_num != len(found) or (found["count"] == 1).any():
         raise _Odd  # a record over several lines; a line of spaces or of one value
-    layout.counts, layout.lines = found["count"], np.arange(2, len(found) + 2)
+    layout.counts, layout.lines = found["count"], np.arange(2, len(found) + 2, dtype=np.int32)
     with open(layout.path, "rb") as handle:  # the lines with a value that holds a quote: few
         handle.seek(layout.start)
         texts = itertools.compress(io.TextIOWrapper(handle, encoding="utf-8", newline="\n"), found["quote"])
@@ -288,7 +295,7 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
                 yield taken[-1]
 
     reader = csv.reader(lines(), delimiter=layout.delimiter, strict=True)
-    starts, counts = [], []
+    starts, counts = array("i"), array("i")  # 4 bytes a record, not a Python int each
     while True:
         first, values = reader.line_num + 2, []
         try:
@@ -303,7 +310,7 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
             refusals.add("quote", first, _STRAY_QUOTE)
         starts.append(first)
         counts.append(len(values) if text.strip(" \t\r\n") else 0)
-    layout.lines, layout.counts = np.array(starts, dtype=np.int64), np.array(counts, dtype=np.int64)
+    layout.lines, layout.counts = np.frombuffer(starts, dtype=np.int32), np.frombuffer(counts, dtype=np.int32)
     layout.longest = sys.maxsize  # a value may span lines
 
 
