@@ -218,7 +218,12 @@ def ranked_list_export(request: HttpRequest, format: str) -> HttpResponse:
         messages.error(request, _("There are no scores for this sector and offence yet; nothing was exported."))
         return redirect(f"{reverse('workspace:ranked_list')}?{request.GET.urlencode()}")
     return export_response(
-        request=request, run=query.run, scores=query.scores, blinding=query.blinding, filters=query.data, format=format
+        request=request,
+        run=query.run,
+        scores=query.scores,
+        blinding=query.blinding,
+        filterset=query.filterset,
+        format=format,
     )
 
 
