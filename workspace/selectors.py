@@ -200,9 +200,11 @@ def recent_notes_nearby(*, employer: Employer, user: User, limit: int = 5) -> Qu
 
 
 def recent_notes_for(*, user: User, limit: int = 8) -> QuerySet[Note]:
-    """The latest notes on employers the user may see (home page)."""
+    """Colleagues' latest notes on employers the user may see (home page): not the user's
+    own, which they know already and would crowd out the others'."""
     return (
         Note.objects.filter(employer__in=Employer.objects.visible_to(user))
+        .exclude(author_id=user.pk)
         .select_related("author", "employer__subregion")
         .order_by("-created_at")[:limit]
     )
