@@ -21,6 +21,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 
 from scoring.features.registry import reason_text
@@ -63,13 +64,13 @@ def _header() -> list[str]:
         _("Legal form"),
         _("Strongest reason"),
         _("Last inspection"),
-        _("Offence found at the last inspection"),
+        _("The list's offence found at the last inspection"),
     ]
 
 
-def _rows(scores: QuerySet[Score], blinding: ListBlinding) -> Iterator[list[Any]]:
+def _rows(scores: QuerySet[Score], blinding: ListBlinding, offence: str) -> Iterator[list[Any]]:
     chosen = list(scores.select_related("employer", "subregion").order_by("rank")[:EXPORT_MAX_ROWS])
-    last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen])
+    last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen], offence=offence)
     for score in chosen:
         reasons = score.reasons()
         seen = last.get(score.employer_id)
@@ -85,9 +86,18 @@ def _rows(scores: QuerySet[Score], blinding: ListBlinding) -> Iterator[list[Any]
             score.legal_form,
             reason_text(*reasons[0]) if reasons else "",
             seen.visit_date.isoformat() if seen else "",
-            (_("yes") if seen.found else _("no")) if seen else "",
+            _finding_cell(seen),
         ]
         yield [cell_safe(value) for value in row]
+
+
+def _finding_cell(seen: selectors.LastInspection | None) -> str:
+    """The list's offence at the last inspection: yes, no, or not checked then."""
+    if seen is None:
+        return ""
+    if seen.found is None:
+        return pgettext("offence at the last inspection", "not checked")
+    return _("yes") if seen.found else _("no")
 
 
 def export_response(
@@ -107,7 +117,7 @@ def export_response(
             % {"count": f"{count:,}", "max": f"{EXPORT_MAX_ROWS:,}"},
         )
         return redirect(f"{reverse('workspace:ranked_list')}?{filters.urlencode()}")
-    rows = list(_rows(scores, blinding))
+    rows = list(_rows(scores, blinding, run.offence_type_id))
     # The filters only: any other parameter of the query string means nothing here, and one
     # holding a NUL byte could not be stored (PostgreSQL refuses \u0000 in JSON).
     recorded = {name: filters.getlist(name) for name in RankedListFilter.base_filters if name in filters}

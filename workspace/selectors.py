@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -36,8 +36,11 @@ def published_run(*, sector: str, offence: str) -> ScoringRun | None:
 
 @dataclass(frozen=True)
 class LastInspection:
+    """An employer's latest completed visit and what it found for one offence type:
+    True or False, or None when that visit did not check it."""
+
     visit_date: date
-    found: bool
+    found: bool | None
 
 
 @dataclass
@@ -67,12 +70,14 @@ def ranked_page(
     after: int | None,
     before: int | None,
     last: bool,
+    offence: str,
     blinding: ListBlinding | None = None,
 ) -> RankedPage:
     """A page by keyset on the rank: as fast on the last page as on the first.
 
     `after`: the page after this (shown) rank; `before`: the page before it; `last`: the
-    last page.
+    last page; `offence`: the list's offence type, whose finding at each employer's last
+    inspection the rows show.
     """
     blinding = blinding or ListBlinding()
     scores = scores.select_related("employer", "subregion")
@@ -88,7 +93,7 @@ def ranked_page(
         window = scores.filter(rank__gt=blinding.stored(after)) if after is not None else scores
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
         page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
-    seen = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+    seen = last_inspections(employer_ids=[row.employer_id for row in page.rows], offence=offence)
     # The labels in the reader's language, once a page: get_band_display translates every
     # choice again for each row.
     bands, sizes = dict(Band.choices), dict(SizeClass.choices)
@@ -101,19 +106,25 @@ def ranked_page(
     return page
 
 
-def last_inspections(*, employer_ids: list[int]) -> dict[int, LastInspection]:
-    """The latest completed visit of each employer and whether it found any offence (one query)."""
+def last_inspections(*, employer_ids: list[int], offence: str) -> dict[int, LastInspection]:
+    """The latest completed visit of each employer and what it found for `offence` (one query).
+
+    The list's own offence, not any: a visit that found lay-off fraud says nothing about
+    undeclared work, and an inspector reading "offence found" on an undeclared-work list
+    would take it for that."""
     if not employer_ids:
         return {}
-    found = Finding.objects.filter(inspection=OuterRef("pk"), found=True)
+    # At most one finding per inspection and offence type (finding_one_per_offence); NULL
+    # when the visit did not check it.
+    finding = Finding.objects.filter(inspection=OuterRef("pk"), offence_type_id=offence).values("found")[:1]
     latest = (
         Inspection.objects.filter(employer_id__in=employer_ids, status=InspectionStatus.COMPLETED)
         .order_by("employer_id", "-visit_date", "-id")
         .distinct("employer_id")
-        .annotate(found_any=Exists(found))
-        .values_list("employer_id", "visit_date", "found_any")
+        .annotate(found_offence=Subquery(finding))
+        .values_list("employer_id", "visit_date", "found_offence")
     )
-    return {employer: LastInspection(visit, found_any) for employer, visit, found_any in latest}
+    return {employer: LastInspection(visit, found) for employer, visit, found in latest}
 
 
 def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] | None) -> dict[int, int]:

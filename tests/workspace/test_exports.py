@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from tests.workspace.support import inspect, publish_run
+from tests.workspace.support import OFFENCE, inspect, publish_run
 from workspace import exports
 from workspace.models import ListExport
 
@@ -44,15 +44,16 @@ HEADER = [
     "Legal form",
     "Strongest reason",
     "Last inspection",
-    "Offence found at the last inspection",
+    "The list's offence found at the last inspection",
 ]
 
 
 @pytest.mark.parametrize("format", ["csv", "xlsx"])
 def test_export_holds_the_filtered_rows_in_rank_order(ranked, logged_in, inspector, format) -> None:
-    inspect(ranked.employer(2), dt.date(2026, 4, 1), found=True)
+    inspect(ranked.employer(2), dt.date(2026, 4, 1), found=True, offence=OFFENCE)
     query = {"region": "BE2", "band": ["1", "2", "3"], "size_class": ["2"]}
     expected = [s for s in ranked.scores if s.subregion_id in ("BE211", "BE241") and s.band <= 3 and s.size_class == 2]
+    inspect(expected[-1].employer, dt.date(2026, 5, 1), found=True)  # undeclared work: not the list's offence
 
     response = export(logged_in, format, query)
 
@@ -71,6 +72,7 @@ def test_export_holds_the_filtered_rows_in_rank_order(ranked, logged_in, inspect
     assert first[9] == "wage per FTE 38 % below the sector median"
     assert [str(v) for v in first[10:]] == ["2026-04-01", "yes"]
     assert [str(v) for v in body[1][10:]] in (["", ""], ["None", "None"])  # never inspected
+    assert [str(v) for v in body[-1][10:]] == ["2026-05-01", "not checked"]
 
     # The page with the same filters shows the same rows, and one audit row was written.
     page = logged_in.get(LIST, query).context["page"]
