@@ -10,13 +10,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
-from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
+from scoring.models import DEFAULT_BAND_CUTOFFS, Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
 from scoring.services.lookups import ListedEmployers, lookup_read
 from workspace.models import Note, ScoreJudgement
 
@@ -29,9 +29,38 @@ PAGE_SIZE = 50
 
 
 def published_run(*, sector: str, offence: str) -> ScoringRun | None:
-    """The run whose scores the lists show for (sector, offence), if any."""
+    """The run whose scores the lists show for (sector, offence), if any, with its model
+    version's band cut-offs (`version_cutoffs`, for the bands' legend)."""
     # Not the model version: its artifact is megabytes, and the pages show its id only.
-    return ScoringRun.objects.published().filter(sector_id=sector, offence_type_id=offence).first()
+    return (
+        ScoringRun.objects.published()
+        .filter(sector_id=sector, offence_type_id=offence)
+        .annotate(version_cutoffs=F("model_version__band_cutoffs"))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class BandShare:
+    """One band's place in a ranking, in % of the ranked employers: `start` above it."""
+
+    band: int
+    start: float
+    share: float
+
+
+def band_shares(*, cutoffs: dict[str, float] | None) -> list[BandShare]:
+    """Each band's share of the sector's ranking for one offence, from a model version's
+    cut-offs (cumulative shares: red 0.05, orange 0.15, green 0.40 means the top 5 % red,
+    the next 10 % orange, the next 25 % green, the other 60 % blue)."""
+    cumulative = cutoffs or DEFAULT_BAND_CUTOFFS
+    ends = [cumulative["red"], cumulative["orange"], cumulative["green"], 1.0]
+    shares, start = [], 0.0
+    for band, end in zip(Band.values, ends, strict=True):
+        # Rounded: 0.15 - 0.05 is 0.09999999999999999 in floating point.
+        shares.append(BandShare(band, round(100 * start, 1), round(100 * (end - start), 1)))
+        start = end
+    return shares
 
 
 @dataclass(frozen=True)
@@ -184,8 +213,21 @@ def employer_scores(*, employer: Employer) -> list[Score]:
     return list(
         Score.objects.filter(employer=employer, run__in=published)
         .select_related("run__offence_type")  # the version's id only: not its artifact
+        .annotate(version_cutoffs=F("run__model_version__band_cutoffs"))  # for the bands' legend
         .order_by("band", "run__offence_type_id")
     )
+
+
+def band_legends(*, scores: list[Score]) -> list[tuple[list[str], list[BandShare]]]:
+    """The bands' legends of an employer's scores: one for all when their model versions
+    share cut-offs (as they do unless an analyst changed some), else one per set of
+    cut-offs with the offence types it applies to."""
+    legends: dict[str, tuple[list[str], list[BandShare]]] = {}
+    for score in scores:
+        shares = band_shares(cutoffs=getattr(score, "version_cutoffs", None))
+        names, _ = legends.setdefault(repr(shares), ([], shares))
+        names.append(score.run.offence_type.name)
+    return list(legends.values())
 
 
 def employer_inspections(*, employer: Employer) -> QuerySet[Inspection]:

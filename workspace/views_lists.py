@@ -115,6 +115,7 @@ def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[s
     )
     # The form's own OffenceType (already read): the rows' last inspection is of this offence.
     context["offence"] = filterset.form.cleaned_data["offence"]
+    context["band_shares"] = selectors.band_shares(cutoffs=run.version_cutoffs)
     context["counts"] = list_band_counts(request, query)
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
