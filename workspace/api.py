@@ -83,7 +83,14 @@ def ranked_list(request: Request) -> Response:
     after, _, _, problems = views_lists.page_keys(django_request)
     if problems:
         return Response({"errors": {"after": problems}}, status=400)
-    page = selectors.ranked_page(scores=query.scores, after=after, before=None, last=False, blinding=query.blinding)
+    page = selectors.ranked_page(
+        scores=query.scores,
+        after=after,
+        before=None,
+        last=False,
+        offence=query.run.offence_type_id,
+        blinding=query.blinding,
+    )
     return Response(
         {
             "run": query.run.pk,

@@ -115,8 +115,8 @@ _COLUMNS = (
         gettext_lazy("Last inspection"), gettext_lazy("Visit date of the last completed inspection."), 14, date=True
     ),
     _Column(
-        gettext_lazy("Offence found at the last inspection"),
-        gettext_lazy("Whether that inspection found any offence."),
+        gettext_lazy("The list's offence found at the last inspection"),
+        gettext_lazy("Whether that inspection found the list's offence: yes, no, or not checked then."),
         14,
     ),
     _Column(gettext_lazy("Scores as of"), gettext_lazy("Date of the data the scores were made from."), 14, date=True),
@@ -147,7 +147,7 @@ def _rows(*, scores: QuerySet[Score], blinding: ListBlinding, run: ScoringRun) -
     """The rows of the export, in rank order: two queries however many employers (the scores
     with their employers and sub-regions, then their last inspections)."""
     chosen = list(scores.select_related("employer", "subregion").order_by("rank")[:EXPORT_MAX_ROWS])
-    last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen])
+    last = selectors.last_inspections(employer_ids=[score.employer_id for score in chosen], offence=run.offence_type_id)
     legal_forms = dict(LegalForm.choices)
     return [_row(score=score, seen=last.get(score.employer_id), blinding=blinding, run=run, legal_forms=legal_forms)
             for score in chosen]  # fmt: skip
@@ -176,11 +176,20 @@ def _row(
         *reasons,
         *[None] * (_REASONS - len(reasons)),
         seen.visit_date if seen else None,
-        (_("yes") if seen.found else _("no")) if seen else None,
+        _finding_cell(seen),
         run.as_of,
         run.model_version_id,
     ]
     return _Row(band=score.band, values=[cell_safe(value) for value in values])
+
+
+def _finding_cell(seen: selectors.LastInspection | None) -> str | None:
+    """The list's offence at the last inspection: yes, no, or not checked then."""
+    if seen is None:
+        return None
+    if seen.found is None:
+        return pgettext("offence at the last inspection", "not checked")
+    return _("yes") if seen.found else _("no")
 
 
 def export_response(

@@ -22,7 +22,7 @@ from django.db.models import F, Lookup, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms.renderers import Jinja2
 from django.urls import reverse_lazy
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inspections.models import EmployerWord, LegalForm, OffenceType, Region, Sector, SubRegion, name_words
@@ -185,7 +185,8 @@ class RankedListFilter(django_filters.FilterSet):
         choices=[("6", _("6 months")), ("12", _("12 months")), ("24", _("2 years")), ("36", _("3 years"))],
         label=_("Not inspected in the last"),
         method="_column",
-        empty_label=_("any time"),
+        # Read after the label as a choice: "Not inspected in the last: no limit".
+        empty_label=pgettext_lazy("not inspected in the last", "no limit"),
     )
     q = SearchFilter(label=_("Name or enterprise number"), method="_search", max_length=SEARCH_MAX_CHARS, strip=True)
 

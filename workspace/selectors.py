@@ -10,13 +10,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
 from scoring.features.registry import FEATURES
-from scoring.models import Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
+from scoring.models import DEFAULT_BAND_CUTOFFS, Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
 from scoring.services.lookups import ListedEmployers, lookup_read
 from workspace.models import Note, ScoreJudgement
 
@@ -29,15 +29,47 @@ PAGE_SIZE = 50
 
 
 def published_run(*, sector: str, offence: str) -> ScoringRun | None:
-    """The run whose scores the lists show for (sector, offence), if any."""
+    """The run whose scores the lists show for (sector, offence), if any, with its model
+    version's band cut-offs (`version_cutoffs`, for the bands' legend)."""
     # Not the model version: its artifact is megabytes, and the pages show its id only.
-    return ScoringRun.objects.published().filter(sector_id=sector, offence_type_id=offence).first()
+    return (
+        ScoringRun.objects.published()
+        .filter(sector_id=sector, offence_type_id=offence)
+        .annotate(version_cutoffs=F("model_version__band_cutoffs"))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class BandShare:
+    """One band's place in a ranking, in % of the ranked employers: `start` above it."""
+
+    band: int
+    start: float
+    share: float
+
+
+def band_shares(*, cutoffs: dict[str, float] | None) -> list[BandShare]:
+    """Each band's share of the sector's ranking for one offence, from a model version's
+    cut-offs (cumulative shares: red 0.05, orange 0.15, green 0.40 means the top 5 % red,
+    the next 10 % orange, the next 25 % green, the other 60 % blue)."""
+    cumulative = cutoffs or DEFAULT_BAND_CUTOFFS
+    ends = [cumulative["red"], cumulative["orange"], cumulative["green"], 1.0]
+    shares, start = [], 0.0
+    for band, end in zip(Band.values, ends, strict=True):
+        # Rounded: 0.15 - 0.05 is 0.09999999999999999 in floating point.
+        shares.append(BandShare(band, round(100 * start, 1), round(100 * (end - start), 1)))
+        start = end
+    return shares
 
 
 @dataclass(frozen=True)
 class LastInspection:
+    """An employer's latest completed visit and what it found for one offence type:
+    True or False, or None when that visit did not check it."""
+
     visit_date: date
-    found: bool
+    found: bool | None
 
 
 @dataclass
@@ -67,12 +99,14 @@ def ranked_page(
     after: int | None,
     before: int | None,
     last: bool,
+    offence: str,
     blinding: ListBlinding | None = None,
 ) -> RankedPage:
     """A page by keyset on the rank: as fast on the last page as on the first.
 
     `after`: the page after this (shown) rank; `before`: the page before it; `last`: the
-    last page.
+    last page; `offence`: the list's offence type, whose finding at each employer's last
+    inspection the rows show.
     """
     blinding = blinding or ListBlinding()
     scores = scores.select_related("employer", "subregion")
@@ -88,7 +122,7 @@ def ranked_page(
         window = scores.filter(rank__gt=blinding.stored(after)) if after is not None else scores
         rows = list(window.order_by("rank")[: PAGE_SIZE + 1])
         page = RankedPage(rows[:PAGE_SIZE], has_previous=bool(after), has_next=len(rows) > PAGE_SIZE)
-    seen = last_inspections(employer_ids=[row.employer_id for row in page.rows])
+    seen = last_inspections(employer_ids=[row.employer_id for row in page.rows], offence=offence)
     # The labels in the reader's language, once a page: get_band_display translates every
     # choice again for each row.
     bands, sizes = dict(Band.choices), dict(SizeClass.choices)
@@ -101,19 +135,25 @@ def ranked_page(
     return page
 
 
-def last_inspections(*, employer_ids: list[int]) -> dict[int, LastInspection]:
-    """The latest completed visit of each employer and whether it found any offence (one query)."""
+def last_inspections(*, employer_ids: list[int], offence: str) -> dict[int, LastInspection]:
+    """The latest completed visit of each employer and what it found for `offence` (one query).
+
+    The list's own offence, not any: a visit that found lay-off fraud says nothing about
+    undeclared work, and an inspector reading "offence found" on an undeclared-work list
+    would take it for that."""
     if not employer_ids:
         return {}
-    found = Finding.objects.filter(inspection=OuterRef("pk"), found=True)
+    # At most one finding per inspection and offence type (finding_one_per_offence); NULL
+    # when the visit did not check it.
+    finding = Finding.objects.filter(inspection=OuterRef("pk"), offence_type_id=offence).values("found")[:1]
     latest = (
         Inspection.objects.filter(employer_id__in=employer_ids, status=InspectionStatus.COMPLETED)
         .order_by("employer_id", "-visit_date", "-id")
         .distinct("employer_id")
-        .annotate(found_any=Exists(found))
-        .values_list("employer_id", "visit_date", "found_any")
+        .annotate(found_offence=Subquery(finding))
+        .values_list("employer_id", "visit_date", "found_offence")
     )
-    return {employer: LastInspection(visit, found_any) for employer, visit, found_any in latest}
+    return {employer: LastInspection(visit, found) for employer, visit, found in latest}
 
 
 def band_counts(*, counts: QuerySet[ScoreCount] | None, scores: QuerySet[Score] | None) -> dict[int, int]:
@@ -173,8 +213,21 @@ def employer_scores(*, employer: Employer) -> list[Score]:
     return list(
         Score.objects.filter(employer=employer, run__in=published)
         .select_related("run__offence_type")  # the version's id only: not its artifact
+        .annotate(version_cutoffs=F("run__model_version__band_cutoffs"))  # for the bands' legend
         .order_by("band", "run__offence_type_id")
     )
+
+
+def band_legends(*, scores: list[Score]) -> list[tuple[list[str], list[BandShare]]]:
+    """The bands' legends of an employer's scores: one for all when their model versions
+    share cut-offs (as they do unless an analyst changed some), else one per set of
+    cut-offs with the offence types it applies to."""
+    legends: dict[str, tuple[list[str], list[BandShare]]] = {}
+    for score in scores:
+        shares = band_shares(cutoffs=getattr(score, "version_cutoffs", None))
+        names, _ = legends.setdefault(repr(shares), ([], shares))
+        names.append(score.run.offence_type.name)
+    return list(legends.values())
 
 
 def employer_inspections(*, employer: Employer) -> QuerySet[Inspection]:
@@ -200,9 +253,11 @@ def recent_notes_nearby(*, employer: Employer, user: User, limit: int = 5) -> Qu
 
 
 def recent_notes_for(*, user: User, limit: int = 8) -> QuerySet[Note]:
-    """The latest notes on employers the user may see (home page)."""
+    """Colleagues' latest notes on employers the user may see (home page): not the user's
+    own, which they know already and would crowd out the others'."""
     return (
         Note.objects.filter(employer__in=Employer.objects.visible_to(user))
+        .exclude(author_id=user.pk)
         .select_related("author", "employer__subregion")
         .order_by("-created_at")[:limit]
     )

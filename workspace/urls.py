@@ -12,6 +12,7 @@ register_converter(EnterpriseNumberConverter, "enterprise_number")
 app_name = "workspace"
 
 urlpatterns = [
+    path("help/", views.help_page, name="help"),
     path("lists/", views_lists.ranked_list, name="ranked_list"),
     path("lists/subregions/", views_lists.subregion_options, name="subregion_options"),
     path("lists/export.<str:format>", views_lists.ranked_list_export, name="ranked_list_export"),

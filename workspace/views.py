@@ -36,6 +36,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "workspace/home.html", context)
 
 
+@require_GET
+def help_page(request: HttpRequest) -> HttpResponse:
+    """What a band, a percentile and a score are, how they are made, and what they are not."""
+    shares = selectors.band_shares(cutoffs=None)
+    return render(request, "workspace/help.html", {"shares": [(share, Band(share.band).label) for share in shares]})
+
+
 def _chart_labels() -> dict[str, str]:
     return {
         "headcount": _("Workers"),
@@ -70,6 +77,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "employer": employer,
         "blinded": blinded,
         "scores": _with_judgements(scores, request.user, employer),
+        "band_legends": selectors.band_legends(scores=scores),
         "declarations": declarations,
         "chart": selectors.declaration_chart(declarations=declarations),
         "chart_labels": json.dumps(_chart_labels()),

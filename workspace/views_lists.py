@@ -111,8 +111,11 @@ def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[s
     after, before, last, problems = page_keys(request)
     context["problems"] = problems
     context["page"] = selectors.ranked_page(
-        scores=scores, after=after, before=before, last=last, blinding=query.blinding
+        scores=scores, after=after, before=before, last=last, offence=run.offence_type_id, blinding=query.blinding
     )
+    # The form's own OffenceType (already read): the rows' last inspection is of this offence.
+    context["offence"] = filterset.form.cleaned_data["offence"]
+    context["band_shares"] = selectors.band_shares(cutoffs=run.version_cutoffs)
     context["counts"] = list_band_counts(request, query)
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)

@@ -8,19 +8,22 @@
   var css = getComputedStyle(document.documentElement);
   function colour(name) { return css.getPropertyValue(name).trim(); }
   var text = JSON.parse(canvas.dataset.labels || "{}");
+  // Declarations are quarterly: straight lines between the points, never a curve, which
+  // would draw values between two quarters that were never declared (a dip below both).
   new window.Chart(canvas, {
     type: "line",
     data: {
       labels: series.quarters,
       datasets: [
-        { label: text.headcount, data: series.headcount, borderColor: colour("--blue"), yAxisID: "people", tension: 0.2 },
-        { label: text.fte, data: series.fte, borderColor: colour("--green"), borderDash: [6, 3], yAxisID: "people", tension: 0.2 },
-        { label: text.part_time, data: series.part_time_percent, borderColor: colour("--orange"), borderDash: [2, 2], yAxisID: "share", tension: 0.2 },
-        { label: text.layoff_days, data: series.layoff_days, borderColor: colour("--red"), yAxisID: "days", tension: 0.2, pointStyle: "rectRot" }
+        { label: text.headcount, data: series.headcount, borderColor: colour("--blue"), yAxisID: "people" },
+        { label: text.fte, data: series.fte, borderColor: colour("--green"), borderDash: [6, 3], yAxisID: "people" },
+        { label: text.part_time, data: series.part_time_percent, borderColor: colour("--orange"), borderDash: [2, 2], yAxisID: "share" },
+        { label: text.layoff_days, data: series.layoff_days, borderColor: colour("--red"), yAxisID: "days", pointStyle: "rectRot" }
       ]
     },
     options: {
       animation: false,
+      elements: { line: { tension: 0, cubicInterpolationMode: "default" } },
       maintainAspectRatio: false,
       interaction: { mode: "index", intersect: false },
       plugins: { legend: { position: "bottom" } },

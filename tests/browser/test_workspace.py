@@ -156,6 +156,12 @@ def test_inspector_filters_opens_notes_targets_exports(live_server_url: str, bro
     page.wait_for_function("() => typeof window.Chart === 'function'")
     page.wait_for_function("() => !!window.Chart.getChart(document.getElementById('declaration-chart'))")
     assert page.locator("#declaration-chart").evaluate(CANVAS_INKED) > 500, "the chart canvas is blank"
+    # Quarterly points joined by straight lines: a curve would draw values never declared.
+    tensions = page.evaluate(
+        "() => { const chart = window.Chart.getChart(document.getElementById('declaration-chart'));"
+        " return chart.data.datasets.map((_, i) => chart.getDatasetMeta(i).dataset.options.tension); }"
+    )
+    assert tensions == [0, 0, 0, 0]
     page.click("text=The figures as a table")
     table = page.locator("#declaration-table")
     assert table.is_visible()

@@ -561,6 +561,7 @@ def _admin_objects(world: World, role: str, plan: Plan) -> Iterator[Request]:
 # Per page: the URL names it covers, its requests, and the role that sends it the whole corpus.
 PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]], str]] = {
     "home": ({"home"}, _plain("home"), "inspector"),
+    "help": ({"workspace:help"}, _plain("workspace:help"), "inspector"),
     "health": ({"health"}, _plain("health"), "anonymous"),
     "list": ({"workspace:ranked_list"}, _list, "inspector"),
     "list-htmx": ({"workspace:ranked_list"}, _list_htmx, ""),  # the list's code, with another status

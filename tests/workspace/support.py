@@ -138,6 +138,23 @@ def publish_run(
     return Published(run, scores)
 
 
+def publish_again(published: Published, *, offence: str) -> Published:
+    """A run of the same employers, ranks and bands for another offence type of their sector
+    (without a lookup: no name search on it)."""
+    first = published.run
+    version = ModelVersionFactory(sector_id=first.sector_id, offence_type_id=offence)
+    run = ScoringRunFactory(model_version=version, employers_scored=first.employers_scored)
+    scores = list(Score.objects.filter(run=first))
+    for score in scores:  # the key is (run, rank): a new run is a new row
+        score.run = run
+    Score.objects.bulk_create(scores)
+    counts = list(ScoreCount.objects.filter(run=first))
+    for count in counts:
+        count.pk, count.run = None, run
+    ScoreCount.objects.bulk_create(counts)
+    return Published(run, list(Score.objects.filter(run=run).select_related("employer").order_by("rank")))
+
+
 def limit_to_region(user, code: str) -> InspectorScope:
     scope, _ = InspectorScope.objects.get_or_create(user=user)
     scope.regions.set(Region.objects.filter(code=code))

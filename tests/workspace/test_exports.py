@@ -56,7 +56,7 @@ HEADER = [
     "Second reason",
     "Third reason",
     "Last inspection",
-    "Offence found at the last inspection",
+    "The list's offence found at the last inspection",
     "Scores as of",
     "Model version",
 ]
@@ -64,9 +64,10 @@ HEADER = [
 
 @pytest.mark.parametrize("format", ["csv", "xlsx"])
 def test_export_holds_the_filtered_rows_in_rank_order(ranked, logged_in, inspector, format) -> None:
-    inspect(ranked.employer(2), dt.date(2026, 4, 1), found=True)
+    inspect(ranked.employer(2), dt.date(2026, 4, 1), found=True, offence=OFFENCE)
     query = {"region": "BE2", "band": ["1", "2", "3"], "size_class": ["2"]}
     expected = [s for s in ranked.scores if s.subregion_id in ("BE211", "BE241") and s.band <= 3 and s.size_class == 2]
+    inspect(expected[-1].employer, dt.date(2026, 5, 1), found=True)  # undeclared work: not the list's offence
 
     response = export(logged_in, format, query)
 
@@ -88,6 +89,7 @@ def test_export_holds_the_filtered_rows_in_rank_order(ranked, logged_in, inspect
     if format == "csv":
         assert first[12:] == ["2026-04-01", "yes", run.as_of.isoformat(), str(run.model_version_id)]
         assert body[1][12:14] == ["", ""]  # never inspected
+        assert body[-1][12:14] == ["2026-05-01", "not checked"]
     else:
         assert first[12:] == [
             dt.datetime(2026, 4, 1),
@@ -96,6 +98,7 @@ def test_export_holds_the_filtered_rows_in_rank_order(ranked, logged_in, inspect
             run.model_version_id,
         ]
         assert body[1][12:14] == [None, None]
+        assert body[-1][12:14] == [dt.datetime(2026, 5, 1), "not checked"]
 
     # The page with the same filters shows the same rows, and one audit row was written.
     page = logged_in.get(LIST, query).context["page"]

@@ -213,3 +213,11 @@ def test_unknown_regions_add_nothing_to_the_process_copy_of_the_reference_rows(d
     for n in range(5):
         RankedListFilter({"sector": SECTOR, "offence": OFFENCE, "region": f"nowhere {n}"})
     assert len(_REFERENCE_CHOICES) == kept
+
+
+def test_the_not_inspected_filter_offers_no_limit_as_a_choice(ranked, logged_in) -> None:
+    html = logged_in.get(LIST).content.decode()
+    select = html[html.index('name="not_inspected"') :]
+    select = select[: select.index("</select>")]
+    assert ">no limit</option>" in select
+    assert "any time" not in html

@@ -50,6 +50,17 @@ def test_recent_notes_and_targets(ranked, logged_in, colleague) -> None:
     assert reverse("workspace:my_targets") in html
 
 
+def test_recent_notes_are_colleagues_not_the_users_own(ranked, logged_in, inspector, colleague) -> None:
+    NoteFactory(employer=ranked.employer(1), author=colleague, text="seen by a colleague")
+    NoteFactory(employer=ranked.employer(2), author=inspector, text="my own note")
+
+    response = logged_in.get(HOME)
+
+    assert [note.text for note in response.context["recent_notes"]] == ["seen by a colleague"]
+    html = response.content.decode()
+    assert "seen by a colleague" in html and "my own note" not in html
+
+
 @pytest.mark.parametrize("n", [2, 9])
 def test_home_queries_do_not_grow(ranked, logged_in, colleague, django_assert_num_queries, n) -> None:
     publish_run(5, sector="hospitality", offence="undeclared_work")

@@ -37,9 +37,9 @@ def test_an_htmx_request_gets_the_cached_results_too(ranked, logged_in) -> None:
 def test_a_new_inspection_shows_at_once(ranked, logged_in, django_capture_on_commit_callbacks) -> None:
     logged_in.get(LIST, QUERY)
     with django_capture_on_commit_callbacks(execute=True):
-        inspect(ranked.employer(1), dt.date(2026, 3, 2), found=True)
+        inspect(ranked.employer(1), dt.date(2026, 3, 2), found=True, offence=OFFENCE)
     rows = table_rows(logged_in.get(LIST, QUERY).content.decode(), "ranked-table")
-    assert rows[0][-1].endswith("offence found")
+    assert rows[0][-1].endswith(": found")
 
 
 def test_a_renamed_employer_shows_at_once(ranked, logged_in, django_capture_on_commit_callbacks) -> None:

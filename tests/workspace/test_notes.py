@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -110,6 +111,30 @@ def test_the_author_edits_a_note_and_it_is_marked_edited(employer, logged_in, in
     assert note.text == "Corrected" and note.was_edited
     html = logged_in.get(page_url(employer)).content.decode()
     assert "Corrected" in html and "(edited)" in html and "Note saved." in html
+
+
+def test_the_edited_marker_is_not_the_field_labels_translation(employer, logged_in, inspector) -> None:
+    # The marker has a context of its own: the field label's Dutch ("bewerkt op", edited
+    # on) read "(bewerkt op)". Whether or not the catalogue has the marker yet, it is not that.
+    note = NoteFactory(employer=employer, author=inspector, text="Original")
+    _backdate(note)
+    logged_in.post(reverse("workspace:note_edit", args=[note.pk]), {"text": "Corrected"})
+    html = logged_in.get(page_url(employer), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert 'lang="nl"' in html and "Corrected" in html
+    assert "(bewerkt op)" not in html
+
+
+# Short UI strings whose msgid is also a model's label or choice with another sense: used
+# in templates only with a context of their own.
+AMBIGUOUS = ["edited", "Active", "Planned"]
+
+
+def test_ambiguous_short_strings_have_a_context_in_templates() -> None:
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    for path in templates.rglob("*.html"):
+        source = path.read_text()
+        for msgid in AMBIGUOUS:
+            assert f'{{% translate "{msgid}" %}}' not in source, (path.name, msgid)
 
 
 @pytest.mark.parametrize(("text", "message"), [("", "Write something first."), ("z" * 5001, "at most 5000")])

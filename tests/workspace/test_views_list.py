@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.utils.formats import date_format
 
 from scoring.models import ScoringRun
-from tests.factories import ScoringRunFactory
+from tests.factories import FindingFactory, ScoringRunFactory
 from tests.workspace.support import (
     OFFENCE,
     SECTOR,
     inspect,
     inspect_all,
+    publish_again,
     publish_run,
     ranks_shown,
     table_rows,
@@ -29,8 +30,9 @@ LIST = reverse("workspace:ranked_list")
 
 def test_default_list_is_sorted_by_rank_and_shows_every_column(ranked, logged_in) -> None:
     first, second = ranked.employer(1), ranked.employer(2)
-    inspect(first, dt.date(2026, 3, 2), found=True)
-    inspect(second, dt.date(2025, 5, 6), found=False)
+    inspect(first, dt.date(2026, 3, 2), found=True, offence=OFFENCE)
+    inspect(second, dt.date(2025, 5, 6), found=False, offence=OFFENCE)
+    inspect(ranked.employer(4), dt.date(2025, 6, 7), found=True)  # undeclared work: not this list's
 
     response = logged_in.get(LIST)
 
@@ -48,17 +50,37 @@ def test_default_list_is_sorted_by_rank_and_shows_every_column(ranked, logged_in
             "Antwerp",
             "fewer than 10 workers",
             "wage per FTE 38 % below the sector median",
-            f"{date_format(dt.date(2026, 3, 2), 'SHORT_DATE_FORMAT')}: offence found",
+            f"{date_format(dt.date(2026, 3, 2), 'SHORT_DATE_FORMAT')}: found",
         ]
     )
     assert rows[1][4:] == [
         "Halle-Vilvoorde",
         "10 to 49 workers",
         "wage per FTE 38 % below the sector median",
-        f"{date_format(dt.date(2025, 5, 6), 'SHORT_DATE_FORMAT')}: nothing found",
+        f"{date_format(dt.date(2025, 5, 6), 'SHORT_DATE_FORMAT')}: not found",
     ]
     assert rows[2][-1] == "never"
+    assert rows[3][-1] == f"{date_format(dt.date(2025, 6, 7), 'SHORT_DATE_FORMAT')}: not checked"
+    assert "Last inspection: Bogus self-employment" in response.content.decode()  # which offence
     assert '<span class="band band-1">red</span>' in response.content.decode()
+
+
+def test_the_last_inspection_shows_the_lists_own_offence(logged_in) -> None:
+    undeclared = publish_run(10, offence="undeclared_work")
+    layoff = publish_again(undeclared, offence="temporary_layoff_fraud")
+    employer = undeclared.employer(1)
+    inspection = inspect(employer, dt.date(2026, 3, 2), found=True, offence="temporary_layoff_fraud")
+    FindingFactory(inspection=inspection, offence_type_id="undeclared_work", found=False)
+    visit = date_format(dt.date(2026, 3, 2), "SHORT_DATE_FORMAT")
+
+    on_undeclared = logged_in.get(LIST, {"sector": SECTOR, "offence": "undeclared_work"})
+    on_layoff = logged_in.get(LIST, {"sector": SECTOR, "offence": "temporary_layoff_fraud"})
+
+    assert on_undeclared.context["run"] == undeclared.run and on_layoff.context["run"] == layoff.run
+    assert table_rows(on_undeclared.content.decode(), "ranked-table")[0][-1] == f"{visit}: not found"
+    assert table_rows(on_layoff.content.decode(), "ranked-table")[0][-1] == f"{visit}: found"
+    assert "Last inspection: Undeclared work" in on_undeclared.content.decode()
+    assert "Last inspection: Temporary lay-off fraud" in on_layoff.content.decode()
 
 
 # (query, which scores match): every filter alone, then combined.

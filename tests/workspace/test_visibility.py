@@ -156,6 +156,7 @@ def test_a_limit_to_sub_regions_works_like_a_limit_to_regions(ranked, client, in
 
 # Views that read no employer, score or count: reference data and the task force's texts only.
 READS_NO_EMPLOYER_DATA = {
+    "help",  # what bands, percentiles and scores are: the default cut-offs only
     "subregion_options",
     "risk_profiles",
     "risk_profile",
@@ -289,6 +290,7 @@ def _requests(ranked, note, outcome, worklist, user) -> dict[str, tuple[str, str
         "risk_profiles": ("get", reverse("workspace:risk_profiles"), {}, set()),
         "risk_profile": ("get", reverse("workspace:risk_profile", args=["cleaning", "undeclared_work"]), {}, set()),
         "home": ("get", reverse("home"), {}, {Employer, ScoreCount}),
+        "help": ("get", reverse("workspace:help"), {}, set()),
         "inspection_outcome": (
             "get",
             reverse("workspace:inspection_outcome", args=[outcome.reference]),

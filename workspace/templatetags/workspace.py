@@ -9,6 +9,7 @@ from django.utils.translation import pgettext
 
 from scoring.features.registry import reason_text
 from scoring.models import Band, Score
+from workspace.selectors import BandShare
 
 register = template.Library()
 
@@ -17,6 +18,13 @@ register = template.Library()
 def band_chip(band: int) -> dict[str, object]:
     """The band as a coloured chip with its name in words (colour-blind readers, print)."""
     return {"band": int(band), "label": Band(int(band)).label}
+
+
+@register.inclusion_tag("workspace/_band_legend.html")
+def band_legend(shares: list[BandShare], offences: list[str] | None = None) -> dict[str, object]:
+    """What each band is, in shares of the ranking (the top 5 % red, ...), with a link to
+    the help page: a colour alone says nothing to a newcomer."""
+    return {"shares": [(share, Band(share.band).label) for share in shares], "offences": offences or []}
 
 
 @register.simple_tag
