@@ -260,7 +260,7 @@ def _expected(ranked, query: dict) -> list:
 
 @pytest.mark.parametrize(("language", "separator", "decimal"), [("en", ",", "."), ("nl", ";", ","), ("fr", ";", ",")])
 def test_csv_uses_the_separator_and_decimal_mark_of_the_language(ranked, logged_in, language, separator, decimal):
-    inspect(ranked.employer(1), dt.date(2026, 4, 1), found=False)
+    inspect(ranked.employer(1), dt.date(2026, 4, 1), found=False, offence=OFFENCE)
     response = export(logged_in, "csv", BANDS_BE2, HTTP_ACCEPT_LANGUAGE=language)
 
     text = response.content.decode("utf-8-sig")
@@ -309,7 +309,7 @@ def _book(response) -> openpyxl.Workbook:
 
 @pytest.mark.parametrize("language", ["en", "nl", "fr"])
 def test_xlsx_has_a_frozen_header_a_filter_real_dates_and_numbers(ranked, logged_in, language) -> None:
-    inspect(ranked.employer(1), dt.date(2026, 4, 1), found=True)
+    inspect(ranked.employer(1), dt.date(2026, 4, 1), found=True, offence=OFFENCE)
     response = export(logged_in, "xlsx", BANDS_BE2, HTTP_ACCEPT_LANGUAGE=language)
 
     sheet = _book(response).worksheets[0]
