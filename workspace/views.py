@@ -20,7 +20,7 @@ from inspections.models import Employer, Inspection, OffenceType, Sector
 from inspections.selectors import employer_counts_by_sector_region, outcome_history
 from scoring.models import Band, Score
 from workspace import selectors, services
-from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
+from workspace.forms import EmployerSearchForm, NoteForm, OutcomeForm, RiskProfileForm
 from workspace.models import Note, RiskProfile, Verdict
 
 
@@ -34,6 +34,19 @@ def home(request: HttpRequest) -> HttpResponse:
         "bands": Band.values,
     }
     return render(request, "workspace/home.html", context)
+
+
+@require_GET
+def employer_search(request: HttpRequest) -> HttpResponse:
+    """The navigation bar's search: one match opens its page, several are listed."""
+    form = EmployerSearchForm(request.GET)
+    found = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        found = selectors.employer_search(user=request.user, text=form.cleaned_data["q"])
+        if len(found.employers) == 1 and not found.more:
+            return redirect("workspace:employer_detail", enterprise_number=found.employers[0].enterprise_number)
+    context = {"form": form, "found": found, "limit": selectors.SEARCH_LIMIT}
+    return render(request, "workspace/employer_search.html", context, status=400 if form.errors else 200)
 
 
 def _chart_labels() -> dict[str, str]:

@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, reverse
+from django.utils import timezone
 
-from inspections.models import Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
+from inspections.models import DataImport, Employer, Inspection, InspectorScope, PostalCode, ScopedQuerySet
 from inspections.roles import ANALYST, TASK_FORCE
 from scoring.models import ModelComparison, ModelStatus, ModelUpload, Score, ScoreCount
 from tests.factories import InspectionFactory, ModelVersionFactory, NoteFactory
@@ -173,7 +174,39 @@ READS_NO_EMPLOYER_DATA = {
     "api_model_version_decide",
     "api_model_upload",
     "api_schema",
+    # Data imports: records of files sent, never an employer of them.
+    "data_imports",
+    "data_import",
+    "data_import_report",
+    "data_import_again",
+    "data_import_rescore",
+    "api_data_imports",
+    "api_data_import",
 }
+
+
+def _import_requests(user, report_dir) -> dict[str, tuple[str, str, dict, set[type]]]:
+    """The data import pages and their API, on an import record made for them."""
+    report = report_dir / "problems.csv"
+    report.write_text("line,column,reason\n")
+    done = DataImport.objects.create(
+        kind="employers",
+        file_path="x.csv",
+        status="succeeded",
+        report_path=str(report),
+        created_by=user,
+        finished_at=timezone.now(),
+    )
+    failed = DataImport.objects.create(kind="employers", file_path="missing.csv", status="failed", created_by=user)
+    return {
+        "data_imports": ("get", reverse("workspace:data_imports"), {}, set()),
+        "data_import": ("get", reverse("workspace:data_import", args=[done.pk]), {}, set()),
+        "data_import_report": ("get", reverse("workspace:data_import_report", args=[done.pk]), {}, set()),
+        "data_import_again": ("post", reverse("workspace:data_import_again", args=[failed.pk]), {}, set()),
+        "data_import_rescore": ("post", reverse("workspace:data_import_rescore", args=[done.pk]), {}, set()),
+        "api_data_imports": ("get", reverse("workspace:api_data_imports"), {}, set()),
+        "api_data_import": ("get", reverse("workspace:api_data_import", args=[done.pk]), {}, set()),
+    }
 
 
 def _model_requests(user, number: str) -> dict[str, tuple[str, str, dict, set[type]]]:
@@ -241,16 +274,18 @@ def _model_requests(user, number: str) -> dict[str, tuple[str, str, dict, set[ty
     }
 
 
-def _requests(ranked, note, outcome, worklist, user) -> dict[str, tuple[str, str, dict, set[type]]]:
+def _requests(ranked, note, outcome, worklist, user, report_dir) -> dict[str, tuple[str, str, dict, set[type]]]:
     """Per URL name: method, URL, data, and the models it must read through visible_to."""
     number = ranked.employer(3).enterprise_number
     return {
         **_model_requests(user, number),
+        **_import_requests(user, report_dir),
         "api_outcome": ("get", reverse("workspace:api_outcome", args=[outcome.reference]), {}, {Employer}),
         # A limited user's band counts come from the scores (see ScoreCount's docstring).
         "ranked_list": ("get", reverse("workspace:ranked_list"), {}, {Score}),
         "ranked_list_export": ("get", reverse("workspace:ranked_list_export", args=["csv"]), {}, {Score}),
         "employer_detail": ("get", reverse("workspace:employer_detail", args=[number]), {}, {Employer}),
+        "employer_search": ("get", reverse("workspace:employer_search"), {"q": "employer"}, {Employer}),
         "note_create": ("post", reverse("workspace:note_create", args=[number]), {"text": "n"}, {Employer}),
         "target_add": ("post", reverse("workspace:target_add", args=[number]), {}, {Employer}),
         "note_edit": ("get", reverse("workspace:note_edit", args=[note.pk]), {}, {Employer}),
@@ -286,14 +321,20 @@ def _requests(ranked, note, outcome, worklist, user) -> dict[str, tuple[str, str
     }
 
 
-def test_every_view_reads_through_visible_to(ranked, client, walloon_inspector, colleague, monkeypatch) -> None:
+def test_every_view_reads_through_visible_to(
+    ranked, client, walloon_inspector, colleague, monkeypatch, settings, tmp_path
+) -> None:
+    settings.IMPORT_UPLOAD_DIR = tmp_path
+    # Nothing queued: a retry or a rescore would send a task to the broker.
+    monkeypatch.setattr("workspace.views_imports.rescore_request", lambda **kwargs: None)
+    monkeypatch.setattr("workspace.views_imports.data_import_retry", lambda **kwargs: kwargs["data_import"])
     # Every view open to them (the task force's too), still limited to Wallonia.
     walloon_inspector.groups.add(Group.objects.get(name=TASK_FORCE), Group.objects.get(name=ANALYST))
     note = NoteFactory(employer=ranked.employer(3), author=walloon_inspector)
     outcome = InspectionFactory(employer=ranked.employer(3), inspector=walloon_inspector)
     request = WorklistRequest(SECTOR, OFFENCE, 2, inspector=colleague)  # given away: not blinded for them
     worklist = worklist_create(user=User.objects.get(pk=walloon_inspector.pk), request=request, seed=1)
-    requests = _requests(ranked, note, outcome, worklist, walloon_inspector)
+    requests = _requests(ranked, note, outcome, worklist, walloon_inspector, tmp_path)
     # A new workspace view must be listed here, and so be checked.
     names = {p.name for p in workspace_urls.urlpatterns if isinstance(p, URLPattern)}
     assert names | {"home"} == set(requests)
