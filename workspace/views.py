@@ -22,6 +22,7 @@ from scoring.models import Band, Score
 from workspace import selectors, services
 from workspace.forms import EmployerSearchForm, NoteForm, OutcomeForm, RiskProfileForm
 from workspace.models import Note, RiskProfile, Verdict
+from workspace.navigation import list_return_url, scores_with_list_urls
 
 
 @require_GET
@@ -82,7 +83,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
     context = {
         "employer": employer,
         "blinded": blinded,
-        "scores": _with_judgements(scores, request.user, employer),
+        "scores": scores_with_list_urls(scores=_with_judgements(scores, request.user, employer), employer=employer),
         "declarations": declarations,
         "chart": selectors.declaration_chart(declarations=declarations),
         "chart_labels": json.dumps(_chart_labels()),
@@ -92,6 +93,9 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "note_form": NoteForm(),
         "verdicts": Verdict.choices,
         "open_target": selectors.open_target(user=request.user, employer=employer),
+        "list_url": list_return_url(
+            back=request.GET.get("back"), referer=request.headers.get("referer"), host=request.get_host()
+        ),
     }
     return render(request, "workspace/employer_detail.html", context)
 

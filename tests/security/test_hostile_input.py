@@ -330,6 +330,9 @@ def _plain(route: str) -> Callable[[World, str, Plan], Iterator[Request]]:
 
 def _employer_detail(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _segments(lambda segment: _employer_url("workspace:employer_detail", segment), "employer", plan)
+    # The way back to the list: a path of this site's ranked list only.
+    url = reverse("workspace:employer_detail", args=[world.visible])
+    yield from _gets(url, ["back"], "employer back", plan, scoped=[])
 
 
 def _employer_search(world: World, role: str, plan: Plan) -> Iterator[Request]:
