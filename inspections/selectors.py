@@ -151,9 +151,11 @@ def data_imports_listed() -> QuerySet[DataImport]:
 
 def scope_places(*, user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
     """The names of the regions, then the sub-regions, a limited user's scope names (in the
-    reader's language); None for a user who is not limited. Three queries, limited users only
-    (one for the others): whoever is limited is told so, or an empty list reads as no data."""
-    if not user.is_authenticated:
+    reader's language); None for a user who is not limited. Three queries, for limited users
+    only: whoever is limited is told so, or a short list reads as missing data."""
+    # The codes are kept on the user once a page has read through visible_to: no query
+    # here for a user who is not limited.
+    if not user.is_authenticated or InspectorScope.subregion_codes_for(user) is None:
         return None
     scope = InspectorScope.objects.filter(user_id=user.pk).first()
     if scope is None:
