@@ -65,7 +65,7 @@ def scores_with_list_urls(*, scores: list[Score], employer: Employer) -> list[Sc
     """Each score (with `rank_shown`) with `list_url`, its list positioned at the employer."""
     for score in scores:
         score.list_url = list_url_at(
-            sector=employer.sector_id,
+            sector=score.run.sector_id,  # the run's: the list it is ranked in
             offence=score.run.offence_type_id,
             rank_shown=score.rank_shown,
             enterprise_number=employer.enterprise_number,
