@@ -4,7 +4,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from inspections import models
 from inspections.services.outcomes import outcome_change_keep, outcome_snapshot
@@ -189,3 +192,32 @@ class DataImportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: models.DataImport | None = None) -> bool:
         return False
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithRolesAdmin(UserAdmin):
+    """Django's user admin, with each user's roles (groups) and regional scope in the list."""
+
+    list_display = (*UserAdmin.list_display, "roles", "scope_shown")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Four queries for the page, whatever its length: not three per user.
+        return super().get_queryset(request).prefetch_related("groups", "scope__regions", "scope__subregions")
+
+    @admin.display(description=_("roles"))
+    def roles(self, user: Any) -> str:
+        return ", ".join(sorted(group.name for group in user.groups.all())) or "—"
+
+    @admin.display(description=_("scope"))
+    def scope_shown(self, user: Any) -> str:
+        try:
+            scope = user.scope
+        except ObjectDoesNotExist:
+            return _("all regions")
+        places = [str(region) for region in scope.regions.all()] + [str(sub) for sub in scope.subregions.all()]
+        # A scope that names nothing shows nothing (InspectorScope): say so, it is not "all".
+        return ", ".join(places) or _("none (sees no employer)")

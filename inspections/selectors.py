@@ -14,6 +14,7 @@ from inspections.models import (
     Inspection,
     InspectionChange,
     InspectionStatus,
+    InspectorScope,
     OffenceType,
     Region,
     ReportKind,
@@ -146,3 +147,19 @@ def data_import_progress(*, data_import: DataImport) -> ImportProgress:
 def data_imports_listed() -> QuerySet[DataImport]:
     """The import history, newest first: everyone who may see it sees all of it."""
     return DataImport.objects.select_related("created_by").defer("errors")
+
+
+def scope_places(*, user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
+    """The names of the regions, then the sub-regions, a limited user's scope names (in the
+    reader's language); None for a user who is not limited. Three queries, for limited users
+    only: whoever is limited is told so, or a short list reads as missing data."""
+    # The codes are kept on the user once a page has read through visible_to: no query
+    # here for a user who is not limited.
+    if not user.is_authenticated or InspectorScope.subregion_codes_for(user) is None:
+        return None
+    scope = InspectorScope.objects.filter(user_id=user.pk).first()
+    if scope is None:
+        return None
+    return [region.name for region in scope.regions.order_by("code")] + [
+        subregion.name for subregion in scope.subregions.order_by("code")
+    ]

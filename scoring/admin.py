@@ -7,14 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from inspections.models import OffenceType, Sector
+from miningwatch.queueing import QUEUE_ERRORS
 from scoring.features.registry import FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEvent, ModelStatus, ModelVersion, ScoringRun
+from scoring.schedules import UnknownTask, cron_in_words, periodic_tasks_queue
 from scoring.services.artifacts import ArtifactRefused
 from scoring.services.evaluation import figure_text
 from scoring.services.training import TrainingRefused
@@ -210,3 +215,66 @@ class ModelEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelEvent | None = None) -> bool:
         return False
+
+
+# --- Periodic tasks (django-celery-beat): "run now" says it queues; schedules in words ------
+
+
+def _schedule_in_words(crontab: CrontabSchedule) -> str:
+    """The schedule in words beside its cron text; the cron text alone for a rare form."""
+    cron = f"{crontab.minute} {crontab.hour} {crontab.day_of_month} {crontab.month_of_year} {crontab.day_of_week}"
+    words = cron_in_words(
+        minute=crontab.minute,
+        hour=crontab.hour,
+        day_of_month=crontab.day_of_month,
+        month_of_year=crontab.month_of_year,
+        day_of_week=crontab.day_of_week,
+    )
+    return f"{words} ({cron}, {crontab.timezone})" if words else f"{cron} ({crontab.timezone})"
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.unregister(CrontabSchedule)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    list_display = ("name", "enabled", "schedule_shown", "start_time", "last_run_at", "one_off")
+
+    @admin.display(description=_("schedule"))
+    def schedule_shown(self, task: PeriodicTask) -> str:
+        return _schedule_in_words(task.crontab) if task.crontab else str(task.schedule_object)
+
+    def crontab_translation(self, task: PeriodicTask) -> str:
+        return _schedule_in_words(task.crontab) if task.crontab else ""
+
+    @admin.action(description=_("Queue the selected tasks now"))
+    def run_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        # Django-celery-beat says "successfully run" when it has only queued them: a worker
+        # runs them later, or never if none is up. Say what happened.
+        try:
+            queued = periodic_tasks_queue(periodic_tasks=queryset)
+        except UnknownTask as exc:
+            message = _("No task was queued: no worker knows the task “%(task)s”.") % {"task": exc.args[0]}
+            self.message_user(request, message, level=messages.ERROR)
+            return
+        except QUEUE_ERRORS:
+            self.message_user(request, _("No task was queued: the task queue cannot be reached."), messages.ERROR)
+            return
+        text = ngettext(
+            "%(count)d task was queued: a worker runs it as soon as one is free.",
+            "%(count)d tasks were queued: workers run them as soon as they are free.",
+            queued,
+        )
+        self.message_user(request, text % {"count": queued})
+
+
+@admin.register(CrontabSchedule)
+class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin):
+    list_display = ("in_words",)
+    fields = ("in_words", "minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
+    readonly_fields = ("in_words",)
+
+    @admin.display(description=_("schedule"))
+    def in_words(self, crontab: CrontabSchedule) -> str:
+        return _schedule_in_words(crontab)

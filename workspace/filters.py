@@ -50,7 +50,7 @@ def _ids_read(matching: QuerySet) -> np.ndarray:
     return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
 
 
-def _number_digits(value: str) -> str | None:
+def number_digits(value: str) -> str | None:
     """The digits of a search for an enterprise number or its start ("BE 0403.170", "0403"),
     or None for a search by name."""
     digits = _DIGITS.sub("", value).upper().removeprefix("BE")
@@ -96,7 +96,7 @@ class SearchField(forms.CharField):
         super().validate(value)
         # "%", "..." or invalid UTF-8 (decoded as U+FFFD) hold no word to look up: a message
         # says so, rather than a list that silently matches nothing.
-        if value and _number_digits(value) is None and not name_words(value):
+        if value and number_digits(value) is None and not name_words(value):
             raise ValidationError(self.error_messages["no_word"], code="no_word")
 
 
@@ -275,7 +275,7 @@ class RankedListFilter(django_filters.FilterSet):
     def _search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not value or queryset.model is not Score:
             return queryset
-        digits = _number_digits(value)
+        digits = number_digits(value)
         if digits is not None:
             return queryset.filter(
                 employer__enterprise_number__startswith=digits.zfill(10) if len(digits) >= 9 else digits

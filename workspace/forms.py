@@ -20,9 +20,16 @@ from inspections.models import (
 )
 from inspections.roles import INSPECTOR
 from inspections.services.outcomes import SUMMARY_MAX_CHARS, FindingOutcome, inspection_outcome_record
+from workspace.filters import SEARCH_MAX_CHARS, SearchField
 from workspace.models import NOTE_MAX_CHARS, RiskProfile
 from workspace.worklists import MAX_SIZE as WORKLIST_MAX_SIZE
 from workspace.worklists import WorklistRequest
+
+
+class EmployerSearchForm(forms.Form):
+    """The navigation bar's search: checked as the ranked list's (length, a letter or digit)."""
+
+    q = SearchField(label=_("Name or enterprise number"), max_length=SEARCH_MAX_CHARS, strip=True, required=False)
 
 
 class NoteForm(forms.Form):

@@ -14,10 +14,19 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from inspections.models import Employer, Finding, Inspection, InspectionOrigin, InspectionStatus
+from inspections.models import (
+    Employer,
+    EmployerWord,
+    Finding,
+    Inspection,
+    InspectionOrigin,
+    InspectionStatus,
+    Sector,
+)
 from scoring.features.registry import FEATURES
 from scoring.models import DEFAULT_BAND_CUTOFFS, Band, ModelVersion, RunLookup, Score, ScoreCount, ScoringRun, SizeClass
 from scoring.services.lookups import ListedEmployers, lookup_read
+from workspace.filters import number_digits
 from workspace.models import Note, ScoreJudgement
 
 if TYPE_CHECKING:
@@ -194,6 +203,61 @@ def _run_lookup(run_id: int, published: datetime | None) -> tuple[int, bytes] | 
 def run_lookups_forget() -> None:
     """Empty this process's copies of the runs' lookups (benchmarks of uncached pages)."""
     _run_lookup.cache_clear()
+
+
+# Finding an employer (the search in the navigation bar).
+
+SEARCH_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class EmployerSearch:
+    """The employers a search found (at most SEARCH_LIMIT, by name), and whether more match."""
+
+    employers: list[Employer]
+    more: bool
+
+
+def employer_search(*, user: User, text: str, limit: int = SEARCH_LIMIT) -> EmployerSearch:
+    """Employers the user may see whose enterprise number is (or starts with) the digits of
+    `text`, or whose name has words starting with each word of `text`, in every sector.
+
+    Two queries whatever the number of matches: the ids (one index range per word and
+    sector, or the unique index on enterprise numbers), then at most `limit` employers.
+    No score, band or rank is read: the order is by name, so nothing here tells which of
+    them the user's open worklist inspections hide from their ranked lists."""
+    digits = number_digits(text)
+    employers = Employer.objects.visible_to(user)
+    if digits is not None:
+        matching = employers.filter(_number_match(digits)).values_list("pk", flat=True)
+    else:
+        matching = _name_match(user=user, text=text)
+    # Twice the limit: a name's word found twice ("Janssens & Janssen") gives its id twice.
+    ids = list(dict.fromkeys(matching.order_by()[: 2 * limit]))
+    found = employers.filter(pk__in=ids[:limit]).select_related("sector", "postal_code").order_by("name", "pk")
+    return EmployerSearch(list(found), more=len(ids) > limit)
+
+
+def _number_match(digits: str) -> Q:
+    # Nine or ten digits are a whole number ("403170701" lost its leading zero in a
+    # spreadsheet); fewer are its start, as in the lists. Both read the unique index.
+    if len(digits) in (9, 10):
+        return Q(enterprise_number=digits.zfill(10))
+    if len(digits) > 10:
+        return Q(pk__in=[])
+    return Q(enterprise_number__startswith=digits)
+
+
+def _name_match(*, user: User, text: str) -> QuerySet:
+    """The ids of the employers with the words of `text`, sector by sector (the word index
+    starts with the sector), as one UNION ALL: PostgreSQL stops reading at the LIMIT, where
+    a UNION would first read every match of a common word ("bv") to drop duplicates."""
+    words = EmployerWord.objects.visible_to(user)
+    per_sector = [words.employer_ids(text, sector=code) for code in Sector.objects.values_list("code", flat=True)]
+    if not per_sector:
+        return words.none().values_list("employer_id", flat=True)
+    first, *others = per_sector
+    return first.union(*others, all=True) if others else first
 
 
 def visible_inspection(*, user: User, reference: str, employer: Employer | None = None) -> Inspection:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("lists/", views_lists.ranked_list, name="ranked_list"),
     path("lists/subregions/", views_lists.subregion_options, name="subregion_options"),
     path("lists/export.<str:format>", views_lists.ranked_list_export, name="ranked_list_export"),
+    path("employers/", views.employer_search, name="employer_search"),
     path("employers/<enterprise_number:enterprise_number>/", views.employer_detail, name="employer_detail"),
     path("employers/<enterprise_number:enterprise_number>/notes/", views.note_create, name="note_create"),
     path("employers/<enterprise_number:enterprise_number>/target/", views.target_add, name="target_add"),

@@ -20,8 +20,9 @@ from inspections.models import Employer, Inspection, OffenceType, Sector
 from inspections.selectors import employer_counts_by_sector_region, outcome_history
 from scoring.models import Band, Score
 from workspace import selectors, services
-from workspace.forms import NoteForm, OutcomeForm, RiskProfileForm
+from workspace.forms import EmployerSearchForm, NoteForm, OutcomeForm, RiskProfileForm
 from workspace.models import Note, RiskProfile, Verdict
+from workspace.navigation import list_return_url, scores_with_list_urls
 
 
 @require_GET
@@ -41,6 +42,19 @@ def help_page(request: HttpRequest) -> HttpResponse:
     """What a band, a percentile and a score are, how they are made, and what they are not."""
     shares = selectors.band_shares(cutoffs=None)
     return render(request, "workspace/help.html", {"shares": [(share, Band(share.band).label) for share in shares]})
+
+
+@require_GET
+def employer_search(request: HttpRequest) -> HttpResponse:
+    """The navigation bar's search: one match opens its page, several are listed."""
+    form = EmployerSearchForm(request.GET)
+    found = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        found = selectors.employer_search(user=request.user, text=form.cleaned_data["q"])
+        if len(found.employers) == 1 and not found.more:
+            return redirect("workspace:employer_detail", enterprise_number=found.employers[0].enterprise_number)
+    context = {"form": form, "found": found, "limit": selectors.SEARCH_LIMIT}
+    return render(request, "workspace/employer_search.html", context, status=400 if form.errors else 200)
 
 
 def _chart_labels() -> dict[str, str]:
@@ -76,7 +90,7 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
     context = {
         "employer": employer,
         "blinded": blinded,
-        "scores": _with_judgements(scores, request.user, employer),
+        "scores": scores_with_list_urls(scores=_with_judgements(scores, request.user, employer), employer=employer),
         "band_legends": selectors.band_legends(scores=scores),
         "declarations": declarations,
         "chart": selectors.declaration_chart(declarations=declarations),
@@ -87,6 +101,9 @@ def employer_detail(request: HttpRequest, enterprise_number: str) -> HttpRespons
         "note_form": NoteForm(),
         "verdicts": Verdict.choices,
         "open_target": selectors.open_target(user=request.user, employer=employer),
+        "list_url": list_return_url(
+            back=request.GET.get("back"), referer=request.headers.get("referer"), host=request.get_host()
+        ),
     }
     return render(request, "workspace/employer_detail.html", context)
 

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -119,6 +120,8 @@ def _ranked_context(request: HttpRequest, *, blinded: tuple[int, ...]) -> dict[s
     context["counts"] = list_band_counts(request, query)
     context["matching"] = sum(context["counts"].values())
     context["query"] = _query_without_page(request)
+    # The employer pages' way back to this very page of the list (workspace.navigation).
+    context["back"] = urlencode({"back": request.get_full_path()})
     return context
 
 

@@ -330,6 +330,13 @@ def _plain(route: str) -> Callable[[World, str, Plan], Iterator[Request]]:
 
 def _employer_detail(world: World, role: str, plan: Plan) -> Iterator[Request]:
     yield from _segments(lambda segment: _employer_url("workspace:employer_detail", segment), "employer", plan)
+    # The way back to the list: a path of this site's ranked list only.
+    url = reverse("workspace:employer_detail", args=[world.visible])
+    yield from _gets(url, ["back"], "employer back", plan, scoped=[])
+
+
+def _employer_search(world: World, role: str, plan: Plan) -> Iterator[Request]:
+    yield from _gets(reverse("workspace:employer_search"), ["q"], "employer search", plan, scoped=["q"])
 
 
 def _note_create(world: World, role: str, plan: Plan) -> Iterator[Request]:
@@ -570,6 +577,7 @@ PAGES: dict[str, tuple[set[str], Callable[[World, str, Plan], Iterator[Request]]
     "export-xlsx": ({"workspace:ranked_list_export"}, _export("xlsx"), "inspector"),
     "export-format": ({"workspace:ranked_list_export"}, _export_formats, "inspector"),
     "employer": ({"workspace:employer_detail"}, _employer_detail, "limited_inspector"),
+    "employer-search": ({"workspace:employer_search"}, _employer_search, "limited_inspector"),
     "note-create": ({"workspace:note_create"}, _note_create, "inspector"),
     "note-edit": ({"workspace:note_edit"}, _note_edit, "inspector"),
     "target-add": ({"workspace:target_add"}, _target_add, "limited_inspector"),
@@ -719,7 +727,16 @@ ADMIN_OWN_PARAMETERS = {"q", "o", "p", "_to_field"}
 
 # Pages whose reference role sends the whole corpus; the others' send the sharp values to
 # every parameter. (An export or a home page costs two list pages.)
-WHOLE_CORPUS = {"list", "subregion-options", "employer", "note-create", "note-edit", "target-add", "risk-profile"}
+WHOLE_CORPUS = {
+    "list",
+    "subregion-options",
+    "employer",
+    "employer-search",
+    "note-create",
+    "note-edit",
+    "target-add",
+    "risk-profile",
+}
 WHOLE_CORPUS |= {"login", "set-language", "export-format"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 
 import pytest
 from django.contrib.auth.models import Group
@@ -49,3 +50,28 @@ def test_the_demo_draws_worklists_and_records_outcomes_from_the_truth(tmp_path) 
     assert Finding.objects.filter(inspection__worklist_entry__isnull=False).count() == recorded
     # Run again: nothing more.
     assert demo_worklists_ensure(truth_path=truth, as_of=dt.date(2026, 10, 1), seed=1) == 0
+
+
+def test_the_demo_command_writes_a_risk_profile_for_every_sector_and_offence(monkeypatch, client) -> None:
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from inspections.models import Sector
+    from workspace.management.commands.demo import Command
+    from workspace.models import RiskProfile
+
+    # The data, models and worklists are other tests' business: here only the profiles.
+    for step in ("_ensure_data", "_ensure_scores", "_ensure_worklists"):
+        monkeypatch.setattr(Command, step, lambda self, **kwargs: None)
+    kept = RiskProfile.objects.create(sector_id="cleaning", offence_type_id="undeclared_work", patterns="Ours.")
+
+    call_command("demo", no_serve=True, stdout=io.StringIO())
+
+    pairs = Sector.objects.count() * OffenceType.objects.count()
+    profiles = RiskProfile.objects.all()
+    assert pairs == 12 and len(profiles) == pairs
+    assert all(p.patterns and p.on_site for p in profiles if p.pk != kept.pk)
+    kept.refresh_from_db()
+    assert kept.patterns == "Ours." and kept.on_site == ""
+    client.force_login(UserFactory(username="reader"))
+    assert "Not written yet" not in client.get(reverse("workspace:risk_profiles")).content.decode()

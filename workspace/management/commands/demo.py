@@ -50,6 +50,7 @@ class Command(BaseCommand):
         self._ensure_data(employers=employers, seed=seed, inspection_rate=inspection_rate)
         self._ensure_scores()
         self._ensure_worklists()
+        self._ensure_profiles()
         self.stdout.write(f"Data, models and scores ready in {time.perf_counter() - started:.0f} s.")
         self._print_accounts(bind)
         if no_serve:
@@ -98,6 +99,14 @@ class Command(BaseCommand):
         recorded = demo_worklists_ensure(truth_path=_truth_path(), as_of=_months_later(DEFAULT_END_QUARTER, 3))
         if recorded:
             self.stdout.write(f"Drew four worklists for the demo inspector and recorded {recorded} outcomes.")
+
+    def _ensure_profiles(self) -> None:
+        """A risk profile for each sector and offence, so a new user sees what one holds (workspace.demo_profiles)."""
+        from workspace.demo_profiles import demo_risk_profiles_ensure
+
+        written = demo_risk_profiles_ensure()
+        if written:
+            self.stdout.write(f"Wrote {written} demo risk profiles.")
 
     def _print_accounts(self, bind: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nMiningWatch demo on http://{bind}/  (Ctrl-C stops it)"))
