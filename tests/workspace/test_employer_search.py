@@ -123,3 +123,10 @@ def test_words_of_a_name_in_any_order(logged_in, named) -> None:
     html = logged_in.get(SEARCH, {"q": "bouw jans"}).content.decode()
     assert "Bouwwerken Janssens BV" in html and "Janssens Bouw NV" in html
     assert "Janssens Schoonmaak" not in html
+
+
+def test_a_list_search_that_finds_nothing_offers_to_search_every_sector(logged_in, named) -> None:
+    query = {"sector": "cleaning", "offence": named[0].run.offence_type_id, "q": "Bouw NV"}
+    page = logged_in.get(reverse("workspace:ranked_list"), query).content.decode()
+    assert 'id="search-everywhere"' in page and f"{SEARCH}?q=Bouw%20NV" in page
+    assert logged_in.get(SEARCH, {"q": "Bouw NV"})["Location"].endswith(f"/{_number(named[1].employer(1))}/")
