@@ -67,7 +67,7 @@ def test_a_refused_upload_then_the_corrected_one_then_the_new_employers_in_the_l
         page.click("#import-state >> text=Ranked lists")
         page.select_option("#id_sector", SECTOR)
         page.select_option("#id_offence", OFFENCE)
-        page.fill("input[name=q]", "Glansrijk")
+        page.fill("#id_q", "Glansrijk")  # the list's own search, not the navigation bar's
         page.keyboard.press("Enter")
         page.wait_for_selector("#ranked-results >> text=Glansrijk Schoonmaak 0 BV")
         rows = page.inner_text("#ranked-results")

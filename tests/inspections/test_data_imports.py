@@ -372,11 +372,7 @@ class _lock_held_elsewhere:
         self.key = key
 
     def __enter__(self):
-        db = connection.settings_dict
-        self.other = psycopg2.connect(
-            dbname=db["NAME"], user=db["USER"], host=db["HOST"] or None, port=db["PORT"] or None,
-            password=db["PASSWORD"] or None,
-        )  # fmt: skip
+        self.other = psycopg2.connect(**connection.get_connection_params())  # the test database, wherever it is
         self.other.autocommit = True
         self.other.cursor().execute("SELECT pg_advisory_lock(%s)", [self.key])
         return self
