@@ -377,8 +377,9 @@ def data_imports_tidy(*, keep_days: int | None = None) -> int:
 
 @contextmanager
 def _advisory_lock(key: int) -> Iterator[bool]:
-    """A session-level PostgreSQL advisory lock, if free (never waited for): it dies with the
-    worker's connection. Yields whether this session holds it."""
+    """A PostgreSQL advisory lock held by this database connection, taken only if free
+    (never waited for); PostgreSQL releases it when the connection closes. Yields whether
+    it was taken."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         held = bool(cursor.fetchone()[0])
