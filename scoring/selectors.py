@@ -81,7 +81,7 @@ def _shown(version: ModelVersion) -> VersionShown:
     controls = metrics.get("random_controls") or {}
     counts = (
         f"{controls.get('red_hits', 0)} of {controls.get('red_rows', 0)} random controls in the red band, "
-        f"{controls.get('hits', 0)} of {controls.get('rows', 0)} in all"
+        f"{controls.get('validation_hits', 0)} of {controls.get('validation_rows', 0)} in the validation year"
         if controls
         else "-"
     )

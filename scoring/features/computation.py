@@ -153,6 +153,7 @@ SELECT t.employer_id, t.as_of,
     coalesce(h.part_time_abuse, 0) AS earlier_part_time_abuse,
     coalesce(h.bogus_self_employment, 0) AS earlier_bogus_self_employment,
     coalesce(h.temporary_layoff_fraud, 0) AS earlier_temporary_layoff_fraud,
+    1.0 AS own_sector,  -- 0 only for rows another sector's model borrows (training.py)
     e.subregion_id, e.legal_form, h.last_visit
 FROM targets t
 JOIN inspections_employer e ON e.id = t.employer_id

@@ -95,6 +95,10 @@ def _count(text: Promise) -> Wording:
     return Wording(lambda value: str(text % {"value": round(value)}), lambda value: str(round(value)))
 
 
+def _sector_sentence(value: float) -> str:
+    return _g(_OWN_SECTOR) if value >= 0.5 else _g(_OTHER_SECTOR)
+
+
 def _share(text: str) -> Wording:
     return Wording(lambda value: _g(text) % {"percent": _percent(value)}, lambda value: f"{_percent(value)} %")
 
@@ -104,6 +108,8 @@ def _amount(text: str, digits: int = 1) -> Wording:
 
 
 _POINTS = gettext_noop("%(value)s points")
+_OWN_SECTOR = gettext_noop("an employer of this sector")
+_OTHER_SECTOR = gettext_noop("an employer of another sector")
 _ABOVE_MEDIAN = gettext_noop("%(reason)s, above the sector median of %(median)s")
 _BELOW_MEDIAN = gettext_noop("%(reason)s, below the sector median of %(median)s")
 DECLARATIONS = ("inspections_declaration",)
@@ -403,6 +409,20 @@ FEATURES: dict[str, Feature] = {
                     "value",
                 )
             ),
+        ),
+        Feature(
+            "own_sector",
+            _("own sector"),
+            _(
+                "1 for an inspection of the model's own sector; 0 for one of another sector, which a model "
+                "of a sector with few inspections may also learn from."
+            ),
+            EMPLOYERS,
+            _(
+                "None by itself: every employer scored is of the model's sector. It lets a model that also "
+                "learns from other sectors find where this sector differs from them."
+            ),
+            Wording(_sector_sentence, lambda value: str(round(value))),
         ),
     ]
 }

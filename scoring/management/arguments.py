@@ -92,7 +92,7 @@ def retrain_table(outcomes: Iterable[RetrainOutcome]) -> list[str]:
 def _lift_text(metrics: dict) -> str:
     """The lift with its interval and the random controls it rests on."""
     controls = metrics.get("random_controls") or {}
-    return f"{figure_text(metrics, 'lift')} on {controls.get('rows', 0)} random controls"
+    return f"{figure_text(metrics, 'lift')} on {controls.get('validation_rows', 0)} random controls"
 
 
 def runs_table(runs: Iterable[ScoringRun]) -> list[str]:

@@ -111,14 +111,12 @@ def metrics_compute(
     bands: np.ndarray,
     capacity_share: float,
     controls: np.ndarray,
-    base: np.ndarray,
 ) -> dict[str, object]:
     """The metrics stored with a model version (see docs/scoring.md for each definition).
 
     `controls` marks the validation inspections that were random controls: the only ones
     drawn without regard to risk, so the only ones that say how the lists would do on the
-    whole sector. The lift is theirs (with `base`, the findings of every random control of
-    the pair, for the base rate); the other figures are over every validation inspection.
+    whole sector. The lift is theirs; the other figures are over every validation inspection.
     """
     order = np.argsort(scores, kind="stable")  # _by_score reads sorted scores
     labels, scores, bands, controls = labels[order].astype(bool), scores[order], bands[order], controls[order]
@@ -151,9 +149,7 @@ def metrics_compute(
         "bootstrap_rounds": ROUNDS,
     }
     metrics["lower_bounds"] = {"roc_auc": lower_bound(auc_draws)}
-    controlled = random_control_metrics(
-        labels=labels, scores=scores, bands=bands, controls=controls, weights=weights, base=base
-    )
+    controlled = random_control_metrics(labels=labels, scores=scores, bands=bands, controls=controls, weights=weights)
     metrics["intervals"].update(controlled.pop("intervals"))
     metrics["lower_bounds"].update(controlled.pop("lower_bounds"))
     metrics.update(controlled)
@@ -167,40 +163,37 @@ def random_control_metrics(
     bands: np.ndarray,
     controls: np.ndarray,
     weights: np.ndarray,
-    base: np.ndarray,
 ) -> dict[str, object]:
     """The lift of the red band, and the ranking among the random controls of the validation year.
 
     lift = hit rate of the validation year's random controls that fall in the red band /
-    hit rate of every random control of the pair before the as-of date (`base`: found or
-    not, one per control; the base rate does not depend on the model, so every year of
-    controls may estimate it). The red band is the top of the sector's employers (band
-    thresholds from a sample of the sector), so this estimates what the red list finds
-    against an inspection drawn at random.
+    hit rate of all the validation year's random controls. Both rates come from the same
+    year: the base rate moves from year to year (fraud spreads, inspection practice
+    changes), and a base from other years tilts the ratio (docs/scoring.md). The red band
+    is the top of the sector's employers (band thresholds from a sample of the sector), so
+    this estimates what the red list finds against an inspection drawn at random.
 
     A few controls in the red band are the rule, so the interval is not a bootstrap (which
     collapses on two controls without a hit) but the ratio of two Jeffreys posteriors,
     Beta(hits + 1/2, misses + 1/2), drawn 20,000 times with a fixed seed; the figure is
-    the median of those draws, which the interval always holds. A prior that pulled the
-    red band toward "no lift" held the ground truth in 6 of 10 pairs of a 30,000-employer
-    data set; this one held it in 10 of 10 (docs/scoring.md).
+    the median of those draws, which the interval always holds.
     """
     controls = controls.astype(bool)
     red = controls & (bands == 1)
-    base = base.astype(bool)
     counts = {
-        "rows": len(base),
-        "hits": int(base.sum()),
         "validation_rows": int(controls.sum()),
         "validation_hits": int(labels[controls].sum()),
         "red_rows": int(red.sum()),
         "red_hits": int(labels[red].sum()),
     }
     control_auc, control_auc_draws = figure(roc_auc, labels[controls], scores[controls], weights[controls])
-    lift, lift_interval = lift_of((counts["red_hits"], counts["red_rows"]), (counts["hits"], counts["rows"]))
+    lift, lift_interval = lift_of(
+        (counts["red_hits"], counts["red_rows"]), (counts["validation_hits"], counts["validation_rows"])
+    )
+    rows = counts["validation_rows"]
     return {
         "random_controls": counts,
-        "random_control_hit_rate": counts["hits"] / counts["rows"] if counts["rows"] else None,
+        "random_control_hit_rate": counts["validation_hits"] / rows if rows else None,
         "lift": lift,
         "control_roc_auc": control_auc,
         "intervals": {"lift": lift_interval, "control_roc_auc": interval(control_auc_draws)},

@@ -8,8 +8,9 @@ configuration refit on every labelled inspection up to the as-of date, so that i
 from the latest year too; the version records both.
 
 A pair with few labelled inspections of its own (POOLING_BELOW) also tries the same
-configuration trained on the offence's inspections in every sector; its own validation
-year picks the one that ranks it better, and the version records which.
+configuration trained on the offence's inspections in every sector, each row marked as
+the sector's own or not (the `own_sector` feature); its own validation year picks the one
+that ranks it better, and the version records which.
 
 A new version is activated only when the lower bounds of its intervals show it beats
 chance (on the validation inspections, and on the random controls among them when there
@@ -293,7 +294,9 @@ def _configuration_choose(*, data: TrainingSet, features: list[str], rows: Featu
 
 
 def _borrowed_rows(*, sector: str, offence: str, rows: FeatureRows) -> pd.DataFrame:
-    """The offence's labelled rows in every other sector (columns as TrainingSet)."""
+    """The offence's labelled rows in every other sector (columns as TrainingSet), marked
+    `own_sector` 0: the trees may then learn where the pair's sector differs from the
+    others, rather than only what they share (docs/scoring.md)."""
     frames = []
     for other in Sector.objects.exclude(pk=sector).order_by("pk").values_list("pk", flat=True):
         try:
@@ -302,7 +305,7 @@ def _borrowed_rows(*, sector: str, offence: str, rows: FeatureRows) -> pd.DataFr
             )
         except TrainingRefused:  # never inspected there for this offence
             continue
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).assign(own_sector=0.0) if frames else pd.DataFrame()
 
 
 def _enough(frame: pd.DataFrame, minimum: tuple[int, int], part: str, cutoff: date) -> None:
@@ -329,14 +332,12 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[s
     scores = _scores(artifact.model, valid, artifact.features)
     sample = data.population()
     thresholds = evaluation.band_thresholds(_scores(artifact.model, sample, artifact.features), cutoffs)
-    every = data.frame
     metrics = evaluation.metrics_compute(
         labels=valid["found"].to_numpy(),
         scores=scores,
         bands=evaluation.bands_of(scores, thresholds),
         capacity_share=cutoffs["red"],
         controls=valid["random_control"].to_numpy(dtype=bool),
-        base=every.loc[every["random_control"], "found"].to_numpy(dtype=bool),
     )
     metrics["band_thresholds"] = thresholds
     metrics["cutoff"] = data.cutoff.isoformat()

@@ -41,7 +41,7 @@ def test_retrain_then_rescore_publish_scores_for_every_active_employer(data) -> 
     assert cleaning_row[:4] == [SECTOR, OFFENCE, str(version.pk), "active"]
     low, high = version.metrics["intervals"]["roc_auc"]
     assert cleaning_row[4:6] == [f"{version.metrics['roc_auc']:.3f}", f"({low:.3f}-{high:.3f})"]
-    controls = version.metrics["random_controls"]["rows"]
+    controls = version.metrics["random_controls"]["validation_rows"]
     assert f"on {controls} random controls" in next(line for line in lines if line.startswith(SECTOR))
     hospitality_row = next(line for line in lines if line.startswith("hospitality"))
     assert "refused" in hospitality_row and "No completed inspection" in hospitality_row

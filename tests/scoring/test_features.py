@@ -27,7 +27,9 @@ pytestmark = pytest.mark.django_db
 # Mid-quarter on purpose: 2025-Q1 (2025-01-01) has begun but not ended on this date.
 AS_OF = dt.date(2025, 2, 15)
 WINDOW = [dt.date(2024, 1, 1), dt.date(2024, 4, 1), dt.date(2024, 7, 1), dt.date(2024, 10, 1)]
-DECLARATION_FEATURES = [name for name in FEATURE_NAMES if name != "company_years" and not name.startswith("earlier_")]
+DECLARATION_FEATURES = [
+    name for name in FEATURE_NAMES if name not in ("company_years", "own_sector") and not name.startswith("earlier_")
+]
 
 
 def _offence(code: str = "undeclared_work") -> OffenceType:
@@ -101,6 +103,7 @@ def test_hand_built_values(sector) -> None:
         "earlier_part_time_abuse": 1,
         "earlier_bogus_self_employment": 0,  # checked, not found
         "earlier_temporary_layoff_fraud": 0,
+        "own_sector": 1.0,  # every employer scored is of the sector; only borrowed training rows say 0
         "headcount_seasonality": (12 - 10) / 11,  # busiest seasons 12 workers, quietest 10
     }
     # No quarter before the last four: nothing to compare the recent ones with.
@@ -177,7 +180,7 @@ def test_no_declarations_in_the_window_gives_nan_not_zero() -> None:
 
     assert [name for name in DECLARATION_FEATURES if not math.isnan(row[name])] == []
     assert row["earlier_inspections"] == 0 and row["earlier_findings"] == 0
-    assert row["company_years"] > 0
+    assert row["company_years"] > 0 and row["own_sector"] == 1.0
 
 
 def test_no_part_timers_gives_no_part_time_fraction() -> None:

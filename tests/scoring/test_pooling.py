@@ -8,7 +8,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
+from inspections.models import Sector
 from scoring.services import training
 from scoring.services.training import FeatureRows, SectorFeatures, TrainingSet
 
@@ -88,3 +90,36 @@ def test_no_other_sector_inspected_for_the_offence_keeps_the_own_rows(borrowed, 
     fitted = _choose(_small_pair(), borrowed, monkeypatch)
 
     assert fitted.pooling is None and fitted.training_rows == 180
+
+
+def test_the_borrowed_rows_are_marked_as_another_sectors(monkeypatch) -> None:
+    """The pooled trees can tell the pair's own rows from the borrowed ones: where the
+    other sectors follow the opposite mechanism, the pooled model still ranks this sector's
+    employers by its own."""
+    data = _small_pair()
+    data.frame["own_sector"] = 1.0
+    borrowed = _rows(6_000, seed=2, direction=-1.0).assign(own_sector=0.0)
+    features = [*FEATURES, "own_sector"]
+    pooled = training.model_fit(pd.concat([data.training, borrowed], ignore_index=True), features)
+    unmarked = training.model_fit(pd.concat([data.training, borrowed], ignore_index=True), FEATURES)
+
+    valid = data.validation
+    marked_auc = roc_auc_score(valid["found"], training._scores(pooled, valid, features))
+    unmarked_auc = roc_auc_score(valid["found"], training._scores(unmarked, valid, FEATURES))
+    assert marked_auc > 0.6 > 0.4 > unmarked_auc
+
+
+@pytest.mark.django_db
+def test_borrowed_rows_carry_own_sector_zero(monkeypatch) -> None:
+    sectors = list(Sector.objects.values_list("pk", flat=True))
+
+    def built(*, sector: str, offence: str, as_of, features) -> TrainingSet:
+        frame = _rows(50, seed=3, direction=1.0).assign(own_sector=1.0)
+        return TrainingSet(frame=frame, cutoff=CUTOFF, as_of=AS_OF, sector_features=features)
+
+    monkeypatch.setattr(training, "training_set_build", built)
+    rows = FeatureRows(AS_OF, sectors={s: SectorFeatures(s, AS_OF, pd.DataFrame()) for s in sectors})
+
+    borrowed = training._borrowed_rows(sector="cleaning", offence="x", rows=rows)
+
+    assert len(borrowed) == 50 * (len(sectors) - 1) and (borrowed["own_sector"] == 0.0).all()
