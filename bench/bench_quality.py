@@ -29,10 +29,10 @@ too, for the ratio), and the reference's over all sectors beside it.
   worker, one SQL GROUP BY), trained per pair on the sector's employers inspected for
   the offence before D (label: found by any completed inspection that checked it) and
   scoring every employer of the sector active on D.
-- self-reported: the active version's metrics["lift"] (precision of its top 5 % of the
-  validation inspections over the random-control hit rate) and, when the training code
-  stores one, its 95 % interval metrics["intervals"]["lift"], with whether that interval
-  holds the lift against the truth.
+- self-reported: the active version's metrics["lift"] (the hit rate of the validation
+  year's random controls in the red band over that of all the validation year's random
+  controls) and its 95 % interval metrics["intervals"]["lift"], with whether that
+  interval holds the lift against the truth.
 
 Both are also shown for "new" fraudsters only: the same lift among the employers that no
 inspection before D found committing the offence (re-ranked among them). The reference
