@@ -80,18 +80,18 @@ def train_all(as_of: dt.date) -> tuple[float, list]:
 
 def quality_table(versions: list) -> None:
     print(
-        "| sector | offence | training / validation rows | ROC AUC (95 % interval) | random controls "
-        "(found) | lift of the red band (95 % interval) | status |"
+        "| sector | offence | training / validation rows | ROC AUC (95 % interval) | random controls of the "
+        "validation year (found) | lift of the red band (95 % interval) | status |"
     )
     print("|---|---|---|---|---|---|---|")
     for version in versions:
         metrics = version.metrics
-        controls = metrics.get("random_controls") or {"rows": 0, "hits": 0}
+        controls = metrics.get("random_controls") or {"validation_rows": 0, "validation_hits": 0}
         print(
             f"| {version.sector_id} | {version.offence_type_id} | {version.training_rows:,} / "
             f"{version.validation_rows:,} | "
             f"{_with_interval(metrics.get('roc_auc'), metrics['intervals'].get('roc_auc'))} | "
-            f"{controls['rows']} ({controls['hits']}) | "
+            f"{controls['validation_rows']} ({controls['validation_hits']}) | "
             f"{_with_interval(metrics.get('lift'), metrics['intervals'].get('lift'))} | {version.status} |"
         )
 
