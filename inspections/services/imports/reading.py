@@ -1,25 +1,17 @@
 """Reading an import file: from bytes to tidy cells, a chunk of rows at a time.
 
-Two library parsers, each for what it does best. The stdlib csv module, strict about
-quotes, walks the records once for where each starts and how many values it has
-(pandas pads a short line with empty cells without a word, and counts records, not
-lines: a quoted value may span lines). pandas' C parser then reads the values. The walk
-runs in C; what it cannot place (a csv error, a record over several lines, a line of
-one value, NUL bytes, bytes that are not UTF-8) makes it walk again record by record,
-to say where. A quote anywhere but around a whole value is refused (RFC 4180): the csv
-module refuses one that does not end a value, and a value holding a quote must appear
-enclosed in its line. See docs/data-format.md.
+The stdlib csv module, strict about quotes, walks the records once for where each starts
+and how many values it has (pandas pads a short line without a word and counts records,
+not lines); pandas' C parser then reads the values. A quote anywhere but around a whole
+value is refused (RFC 4180). See docs/data-format.md.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import logging
-import operator
 import re
-import sys
 import time
 from array import array
 from collections import Counter
@@ -126,11 +118,7 @@ def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems
     header, start = _header_line(path, problems)
     layout = CsvLayout(path, start, *_header_check(header, expected, problems))
     problems.column_order = {name: i for i, name in enumerate(layout.columns)}
-    refusals = _Refusals(problems)
-    try:
-        _walk_in_c(layout, refusals)
-    except _Odd:
-        _walk_by_record(layout, refusals)
+    _walk(layout, _Refusals(problems))
     if problems:
         raise FileRefused
     wrong = (layout.counts > 0) & (layout.counts != len(expected))
@@ -211,80 +199,28 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
 # --- The walk over the records ---------------------------------------------------------------
 
 
-class _Odd(Exception):
-    """Raised in the walk in C for what only the walk record by record can place."""
-
-
-class _Refusals:
+class _Refusals(Counter[str]):
     """Problems that leave values unreadable: the first `limit` of each kind are recorded, the rest counted."""
 
     def __init__(self, problems: Problems) -> None:
-        self.problems, self.seen = problems, Counter[str]()
+        super().__init__()
+        self.problems = problems
 
     def shown(self, kind: str) -> bool:
         """Whether the next problem of this kind is recorded (and so worth wording)."""
-        return self.seen[kind] < self.problems.limit
+        return self[kind] < self.problems.limit
 
     def add(self, kind: str, line: int, reason: str, column: str = "") -> None:
         if self.shown(kind):
             self.problems.add_one(line, column, reason)
         else:
-            self.problems.count_more(1)
-        self.seen[kind] += 1
+            self.problems.count += 1
+        self[kind] += 1
 
 
-def _text_lines(layout: CsvLayout) -> Iterator[str]:
-    """The data lines, decoded a block at a time (noting the longest): in C, as the walk."""
-    with open(layout.path, "rb") as handle:
-        handle.seek(layout.start)
-        while block := handle.read(BLOCK_BYTES):
-            block += handle.readline()  # a block ends at a line end, so that it decodes on its own
-            try:
-                text = block.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _Odd from None
-            if "\x00" in text:
-                raise _Odd
-            layout.longest = max(layout.longest, _longest_line(block))
-            yield from io.StringIO(text, newline="\n")
-
-
-def _longest_line(block: bytes) -> int:
-    """The longest line of a block, in bytes (at least its characters), without a string per line."""
-    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
-    return int(np.diff(ends, prepend=-1, append=len(block)).max())
-
-
-def _walk_in_c(layout: CsvLayout, refusals: _Refusals) -> None:
-    """The walk with no Python per record: each record's length, and whether a value holds a quote."""
-    reader = csv.reader(_text_lines(layout), delimiter=layout.delimiter, strict=True)
-    shapes, texts = itertools.tee(reader)
-    quoted = map(operator.contains, map("".join, texts), itertools.repeat('"'))
-    try:
-        found = np.fromiter(zip(map(len, shapes), quoted, strict=True), dtype=[("count", np.int32), ("quote", bool)])
-    except csv.Error:
-        raise _Odd from None
-    if reader.line_num != len(found) or (found["count"] == 1).any():
-        raise _Odd  # a record over several lines; a line of spaces or of one value
-    layout.counts, layout.lines = found["count"], np.arange(2, len(found) + 2, dtype=np.int32)
-    with open(layout.path, "rb") as handle:  # the lines with a value that holds a quote: few
-        handle.seek(layout.start)
-        texts = itertools.compress(io.TextIOWrapper(handle, encoding="utf-8", newline="\n"), found["quote"])
-        for line, text in zip(layout.lines[found["quote"]].tolist(), texts, strict=True):
-            if not _quotes_enclosed(text, layout.delimiter):
-                refusals.add("quote", line, _STRAY_QUOTE)
-
-
-def _quotes_enclosed(text: str, delimiter: str) -> bool:
-    """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
-    padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
-    values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
-    enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
-    return all(delimiter + value + delimiter in padded for value in enclosed)
-
-
-def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
-    """The walk record by record, each record's lines at hand, to say where each problem is."""
+def _walk(layout: CsvLayout, refusals: _Refusals) -> None:
+    """Where each record starts and how many values it has (0: a blank line), each
+    record's lines at hand to say where a problem is."""
     taken: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -295,7 +231,7 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
                 yield taken[-1]
 
     reader = csv.reader(lines(), delimiter=layout.delimiter, strict=True)
-    starts, counts = array("i"), array("i")  # 4 bytes a record, not a Python int each
+    starts, counts, longest = array("i"), array("i"), 0  # 4 bytes a record, not a Python int each
     while True:
         first, values = reader.line_num + 2, []
         try:
@@ -306,12 +242,21 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
             _csv_error(str(exc), first, reader.line_num + 1, "".join(taken), layout.delimiter, refusals)
         text = "".join(taken)
         taken.clear()
-        if any('"' in value for value in values) and not _quotes_enclosed(text, layout.delimiter):
+        if '"' in text and any('"' in value for value in values) and not _quotes_enclosed(text, layout.delimiter):
             refusals.add("quote", first, _STRAY_QUOTE)
         starts.append(first)
         counts.append(len(values) if text.strip(" \t\r\n") else 0)
+        longest = max(longest, len(text))
     layout.lines, layout.counts = np.frombuffer(starts, dtype=np.int32), np.frombuffer(counts, dtype=np.int32)
-    layout.longest = sys.maxsize  # a value may span lines
+    layout.longest = longest
+
+
+def _quotes_enclosed(text: str, delimiter: str) -> bool:
+    """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
+    padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
+    values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
+    enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
+    return all(delimiter + value + delimiter in padded for value in enclosed)
 
 
 def _csv_error(message: str, first: int, line: int, text: str, delimiter: str, refusals: _Refusals) -> None:
