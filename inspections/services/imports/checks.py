@@ -1,8 +1,7 @@
 """Vectorised checks of cell values: arrays in, masks and parsed values out.
 
-Columns with few distinct values (dates, quarters, codes, counts) are checked once per
-distinct value (pandas.factorize), in plain Python with precise messages; columns where
-every value differs (enterprise numbers) are checked with numpy.
+Columns with few distinct values (dates, codes, counts) are parsed once per distinct value
+(pandas.factorize), with precise messages; keys, where every value differs, with numpy.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ T = TypeVar("T")
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
-_QUARTER_MONTHS = {1: 1, 2: 4, 3: 7, 4: 10}
 
 
 def lengths(values: np.ndarray) -> np.ndarray:
@@ -48,33 +46,23 @@ def columns_check(spec: Mapping[str, Column], checks: RowChecks) -> dict[str, np
     return parsed
 
 
-# --- Enterprise numbers ---------------------------------------------------------------
+# --- Keys --------------------------------------------------------------------------------
 
 
 def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and
-    the valid ones as int64 keys (0 for the others) to compare and look up quickly.
-
-    Calling stdnum once per row is too slow for a million rows, so its rule is applied
-    to whole arrays here. Values already in the 10-digit form skip stdnum entirely; the
-    few others (0403.170.701, BE 0403 170 701, the old 9-digit form) go through
-    stdnum's own compact() first, so the accepted forms are stdnum's.
-    """
+    """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and the
+    valid ones as int64 keys (0 for the others). stdnum's rule is applied to whole arrays,
+    once per row being too slow; only values not yet 10 digits go through its compact()."""
     numbers = np.array(values, dtype=object)
     plain = lengths(numbers) == 10
-    plain[plain] = _digit_matrix(numbers[plain], 10).max(axis=1, initial=0) <= 9
+    plain[plain] = _digits(numbers[plain], 10)[0]
     numbers[~plain] = [be_enterprise_number.compact(value) for value in numbers[~plain]]
-    # stdnum's rule: 10 digits, not all zero, the first 0 or 1, mod 97.
-    valid = lengths(numbers) == 10
-    keys = np.zeros(len(numbers), dtype=np.int64)
-    digits = _digit_matrix(numbers[valid], 10).astype(np.int64)
-    first8 = digits[:, :8] @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-    last2 = digits[:, 8] * 10 + digits[:, 9]
-    rule = (digits.max(axis=1, initial=0) <= 9) & (digits[:, 0] <= 1) & ((first8 > 0) | (last2 > 0))
-    rule &= (first8 + last2) % 97 == 0
-    keys[valid] = np.where(rule, first8 * 100 + last2, 0)
-    valid[valid] = rule
-    return numbers, valid, keys
+    valid, keys = lengths(numbers) == 10, np.zeros(len(numbers), dtype=np.int64)
+    digits, keys[valid] = _digits(numbers[valid], 10)
+    # stdnum's rule: digits, not all zero, the first 0 or 1, the first 8 plus the last 2 a multiple of 97.
+    valid[valid] = digits
+    valid &= (keys > 0) & (keys < 2 * 10**9) & ((keys // 100 + keys % 100) % 97 == 0)
+    return numbers, valid, np.where(valid, keys, 0)
 
 
 def enterprise_number_reason(value: object) -> str:
@@ -96,28 +84,39 @@ def enterprise_number_reason(value: object) -> str:
     return _("'%(value)s' is not a valid enterprise number: %(why)s.") % {"value": value, "why": why}
 
 
-def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
-    """Values all `width` characters long as a (n, width) matrix of digit values.
-
-    A non-digit becomes a value above 9 (non-ASCII characters are encoded as '?').
-    """
-    raw = np.frombuffer("".join(values).encode("ascii", "replace"), dtype=np.uint8)
-    return raw.reshape(-1, width) - np.uint8(48)
+def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of values all `width` long: which are digits only, and their numbers (0 for the others)."""
+    raw = np.frombuffer("".join(values).encode("ascii", "replace"), dtype=np.uint8)  # not ASCII: '?'
+    digits = raw.reshape(-1, width).astype(np.int64) - ord("0")
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    return ok, np.where(ok, digits @ 10 ** np.arange(width - 1, -1, -1, dtype=np.int64), 0)
 
 
 def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Which values are digits only, `widths` long, and those as distinct int64 keys
     (the width is part of the key: 012345678 and 0012345678 differ)."""
     sizes = lengths(values)
-    ok = np.zeros(len(values), dtype=bool)
-    keys = np.zeros(len(values), dtype=np.int64)
+    ok, keys = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64)
     for width in widths:
         rows = sizes == width
-        digits = _digit_matrix(values[rows], width)
-        ok[rows] = digits.max(axis=1, initial=0) <= 9
-        number = digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
-        keys[rows] = np.where(ok[rows], number + width * 10**12, 0)
+        ok[rows], numbers = _digits(values[rows], width)
+        keys[rows] = np.where(ok[rows], numbers + width * 10**12, 0)
     return ok, keys
+
+
+class SortedKeys:
+    """int64 keys, sorted, and a value of each: looked up for whole arrays at once."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.values = keys[order], values[order]
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, 0 where it has none."""
+        if not len(self.keys):
+            return np.zeros(len(keys), dtype=self.values.dtype)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, self.values[at], 0)
 
 
 class SeenKeys:
@@ -127,6 +126,12 @@ class SeenKeys:
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.int64)
         self.lines = np.zeros(0, dtype=np.int64)
+
+    def repeats_fail(self, checks: RowChecks, column: str, keys: np.ndarray, given: np.ndarray, reason: str) -> None:
+        """Fail the rows of `given` whose key was met on an earlier line (the value shown)."""
+        first = np.zeros(len(keys), dtype=np.int64)
+        first[given] = self.first_lines(keys[given], checks.lines[given])
+        checks.fail(column, given & (first != checks.lines), reason, first)
 
     def first_lines(self, keys: np.ndarray, lines: np.ndarray) -> np.ndarray:
         """The line each key was first met on (its own line the first time); remembers them."""
@@ -212,10 +217,10 @@ def quarter_start(text: str) -> str:
     if not re.fullmatch(r"[0-9]{4}-[Qq][0-9]", text):
         raise ValueError(_("'%(value)s' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3)."), {"value": text})
     year, number = int(text[:4]), int(text[-1])
-    if number not in _QUARTER_MONTHS:
+    if not 1 <= number <= 4:
         raise ValueError(_("'%(value)s': a year has quarters Q1 to Q4."), {"value": text})
     _year_check(text, year)
-    return f"{year:04d}-{_QUARTER_MONTHS[number]:02d}-01"
+    return f"{year:04d}-{3 * number - 2:02d}-01"
 
 
 def count(text: str) -> int:

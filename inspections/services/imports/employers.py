@@ -1,8 +1,7 @@
 """Employer import: one row per employer, keyed by enterprise number.
 
-The file is checked and written in one pass: while Python checks chunk n+1,
-PostgreSQL stores chunk n (bulk.CopyStream). Everything happens in one transaction, so
-a problem found in the last row still leaves the database as it was.
+While Python checks chunk n+1, PostgreSQL stores chunk n (bulk.CopyStream), in the
+import's one transaction: a problem in the last row still leaves the table as it was.
 """
 
 from __future__ import annotations
@@ -31,17 +30,16 @@ if TYPE_CHECKING:
 _LEGAL_FORM = checks.choice(
     LegalForm.values, gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."), fold=str.upper
 )
+_JOINT_COMMITTEE = checks.pattern(
+    r"[0-9]{3}(\.[0-9]{2})?", gettext_lazy("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
+)
 SPEC = {
     "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
     "name": Column(),
     "legal_form": Column(parse=_LEGAL_FORM),
     "nace_code": Column(),  # looked up, with its sector
-    "joint_committee": Column(
-        parse=checks.pattern(
-            r"[0-9]{3}(\.[0-9]{2})?", gettext_lazy("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
-        )
-    ),
+    "joint_committee": Column(parse=_JOINT_COMMITTEE),
     "postal_code": Column(),  # looked up, with its sub-region
     "start_date": Column(parse=checks.iso_date),
     "end_date": Column(required=False, parse=checks.iso_date),
@@ -61,10 +59,9 @@ class _Known:
 
     nace_sector: dict[str, str]
     postal_subregion: dict[str, str]
-    keys: np.ndarray  # enterprise numbers in the table, as sorted int64
-    nsso_keys: np.ndarray  # social-security numbers in the table (checks.digit_keys), sorted
-    nsso_owners: np.ndarray  # the enterprise number holding each of them
-    seen: checks.SeenKeys = field(default_factory=checks.SeenKeys)  # in this file
+    stored: checks.SortedKeys  # enterprise numbers in the table (each its own value)
+    nsso_owners: checks.SortedKeys  # social-security numbers in the table (checks.digit_keys): whose
+    seen: checks.SeenKeys = field(default_factory=checks.SeenKeys)  # enterprise numbers in this file
     seen_nsso: checks.SeenKeys = field(default_factory=checks.SeenKeys)
 
 
@@ -90,8 +87,8 @@ def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> Impo
 
 @contextmanager
 def employer_indexes_suspended(cursor: CursorWrapper) -> Iterator[None]:
-    """A bulk load's: the employer table's indexes and those of its name words (filled by
-    its triggers); also what bench/bench_import.py suspends for its floor."""
+    """A bulk load's: the indexes of the employer table and of its name words (filled by its
+    triggers); also what bench/bench_import.py suspends for its floor."""
     with bulk.indexes_suspended(cursor, _TABLE, EmployerWord._meta.db_table):
         yield
 
@@ -102,13 +99,11 @@ def _known_read(cursor: CursorWrapper) -> _Known:
     frame = bulk.copy_out(cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
     keys = frame["key"].to_numpy(dtype=np.int64)
     nsso_ok, nsso = checks.digit_keys(frame["nsso"].to_numpy(dtype=object), (9, 10))
-    order = np.argsort(nsso[nsso_ok])
     return _Known(
         nace_sector=dict(NaceCode.objects.values_list("code", "sector_id")),
         postal_subregion=dict(PostalCode.objects.values_list("code", "subregion_id")),
-        keys=np.sort(keys),
-        nsso_keys=nsso[nsso_ok][order],
-        nsso_owners=keys[nsso_ok][order],
+        stored=checks.SortedKeys(keys, keys),
+        nsso_owners=checks.SortedKeys(nsso[nsso_ok], keys[nsso_ok]),
     )
 
 
@@ -124,20 +119,14 @@ def _rows_stream(
             if problems:
                 stream.abort()  # keep checking, to report every problem, but write nothing
                 continue
-            new = _position(known.keys, keys) < 0
+            new = known.stored.get(keys) == 0
             stream.send(_render(rows, new, now), int(new.sum()))
             changed.append(_render(rows, ~new, now))
     return stream.rows, changed
 
 
-def _position(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Index of each key in `sorted_keys`, -1 where absent."""
-    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
-    return np.where(sorted_keys[at] == keys, at, -1) if len(sorted_keys) else np.full(len(keys), -1)
-
-
-def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Check one chunk; return the database columns of its rows and their keys."""
+def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[list[np.ndarray], np.ndarray]:
+    """Check one chunk: the database columns of its rows (less updated_at) and their keys."""
     cells = row_checks.cells
     parsed = checks.columns_check(SPEC, row_checks)
     numbers, valid, keys = checks.enterprise_numbers_check(cells["enterprise_number"])
@@ -155,46 +144,29 @@ def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.nda
     before = np.zeros(len(both), dtype=bool)
     before[both] = parsed["end_date"][both].astype(np.int64) < parsed["start_date"][both].astype(np.int64)
     row_checks.fail("end_date", before, _("The end date {value} is before the start date."))
-    _duplicates_check(row_checks, known, keys, valid, nsso_keys, nsso_ok)
-    stored = (numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), parsed["legal_form"])
-    stored += (cells["nace_code"], cells["joint_committee"], cells["postal_code"], sector, subregion)
-    stored += (cells["start_date"], bulk.nullable(cells["end_date"]))
-    return dict(zip(_DB_COLUMNS, stored, strict=False)), keys  # in _DB_COLUMNS order, less updated_at
+    _duplicates_check(row_checks, known, keys, valid, nsso_keys, nsso_ok & row_checks.good("nsso_number"))
+    stored = [numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), parsed["legal_form"]]
+    stored += [cells["nace_code"], cells["joint_committee"], cells["postal_code"], sector, subregion]
+    return [*stored, cells["start_date"], bulk.nullable(cells["end_date"])], keys
 
 
 def _duplicates_check(
-    row_checks: RowChecks,
-    known: _Known,
-    keys: np.ndarray,
-    valid: np.ndarray,
-    nsso_keys: np.ndarray,
-    nsso_ok: np.ndarray,
+    row_checks: RowChecks, known: _Known, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray, given: np.ndarray
 ) -> None:
     """An enterprise number or social-security number twice in the file, or a
     social-security number that already belongs to another employer."""
-    lines = row_checks.lines
-    first = np.zeros(len(keys), dtype=np.int64)
-    first[valid] = known.seen.first_lines(keys[valid], lines[valid])
-    repeated = valid & (first != lines)
     reason = _("The same enterprise number is already on line {value}.")
-    row_checks.fail("enterprise_number", repeated, reason, first)
-    given = nsso_ok & row_checks.good("nsso_number")
-    nsso_first = np.zeros(len(keys), dtype=np.int64)
-    nsso_first[given] = known.seen_nsso.first_lines(nsso_keys[given], lines[given])
+    known.seen.repeats_fail(row_checks, "enterprise_number", keys, valid, reason)
     reason = _("The same social-security number is already on line {value}.")
-    row_checks.fail("nsso_number", given & (nsso_first != lines), reason, nsso_first)
-    at = _position(known.nsso_keys, nsso_keys)
-    holder = np.zeros(len(keys), dtype=np.int64)
-    holder[at >= 0] = known.nsso_owners[at[at >= 0]]
-    taken = given & valid & (holder != 0) & (holder != keys)
-    row_checks.fail("nsso_number", taken, _nsso_owner, holder)
+    known.seen_nsso.repeats_fail(row_checks, "nsso_number", nsso, given, reason)
+    holder = known.nsso_owners.get(nsso)
+    row_checks.fail("nsso_number", given & valid & (holder != 0) & (holder != keys), _nsso_owner, holder)
 
 
 def _nsso_owner(key: object) -> str:
     return _("This social-security number already belongs to employer %(number)s.") % {"number": f"{int(key):010d}"}
 
 
-def _render(rows: dict[str, np.ndarray], mask: np.ndarray, now: str) -> bytes:
+def _render(rows: list[np.ndarray], mask: np.ndarray, now: str) -> bytes:
     count = int(mask.sum())
-    columns = [rows[name][mask] for name in _DB_COLUMNS[:-1]]
-    return bulk.copy_text([*columns, bulk.constant(now, count)]) if count else b""
+    return bulk.copy_text([*(column[mask] for column in rows), bulk.constant(now, count)]) if count else b""

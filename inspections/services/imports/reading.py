@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
-BLOCK_BYTES = 16 * 1024 * 1024
 CHUNK_ROWS = 100_000
 SAVE_AS = gettext_lazy("export it from the spreadsheet as 'CSV UTF-8' (comma or semicolon separated)")
 _SIGNATURES = {
@@ -97,24 +96,21 @@ def csv_import(
     layout, start = None, time.perf_counter()
     try:
         layout = csv_layout_read(path=path, expected=columns, problems=problems)
-        if progress is not None:
-            layout.progress = progress
+        layout.progress = progress or layout.progress
         layout.progress("checking", 0, layout.records)
         with transaction.atomic(), connection.cursor() as cursor:
             result = write(cursor, layout, problems)
     except FileRefused:
-        result = ImportResult.refused(problems, rows_read=0)
+        result = ImportResult(errors=problems.first(), error_count=problems.count)
     result.rows_read = layout.records if layout else 0
     logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
     return result
 
 
 def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvLayout:
-    """Check that `path` is a UTF-8 CSV text with exactly the `expected` columns.
-
-    Problems that make the values unreadable raise FileRefused; lines with the wrong
-    number of values are only recorded, so the other lines can still be checked.
-    """
+    """Check that `path` is UTF-8 CSV text with exactly the `expected` columns. What leaves
+    values unreadable raises FileRefused; lines with the wrong number of values are only
+    recorded, so that the others are still checked."""
     header, start = _header_line(path, problems)
     layout = CsvLayout(path, start, *_header_check(header, expected, problems))
     problems.column_order = {name: i for i, name in enumerate(layout.columns)}
@@ -165,8 +161,7 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
 
 
 def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
-    """A file's column names, tidied as the import reads them (FileRefused if it has no header):
-    what the upload page reads to tell one kind of file from another."""
+    """A file's column names as the import reads them (the upload page tells kinds apart by them)."""
     header, _start = _header_line(path, problems)
     return tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=_delimiter(header))))
 
@@ -219,8 +214,8 @@ class _Refusals(Counter[str]):
 
 
 def _walk(layout: CsvLayout, refusals: _Refusals) -> None:
-    """Where each record starts and how many values it has (0: a blank line), each
-    record's lines at hand to say where a problem is."""
+    """Where each record starts and how many values it has (0: a blank line); its lines are
+    at hand, to say where a problem is."""
     taken: list[str] = []
 
     def lines() -> Iterator[str]:
