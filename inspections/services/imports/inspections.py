@@ -154,41 +154,34 @@ def _rows_agree_check(rows: pd.DataFrame, problems: Problems) -> None:
 
 def _rows_write(cursor: CursorWrapper, rows: pd.DataFrame) -> ImportResult:
     """Inspections first (new ones by COPY, the others by one UPDATE), then findings."""
-    inspections = rows.drop_duplicates("reference")
+    inspections = rows.drop_duplicates("reference").assign(created_at=timezone.now().isoformat())
     new = ~inspections["reference"].isin(list(_ids_of(cursor, inspections["reference"])))
-    now = timezone.now().isoformat()
     columns = (*_INSPECTION_COLUMNS, "created_at")
-    bulk.copy_in(cursor, _INSPECTIONS, columns, _text(inspections[new], _INSPECTION_COLUMNS, now))
-    changed = _update(cursor, _INSPECTIONS, _INSPECTION_COLUMNS, inspections[~new], ("reference",), ("id",))
+    bulk.copy_in(cursor, _INSPECTIONS, columns, _text(inspections[new], columns))
+    changed = _update(cursor, _INSPECTIONS, _INSPECTION_COLUMNS, inspections[~new], keys=1, returning=("id",))
     ids = _ids_of(cursor, inspections["reference"])
     findings = rows.assign(inspection_id=rows["reference"].map(ids).astype(str))
-    cursor.execute(
-        f"SELECT inspection_id::text, offence_type_id FROM {_FINDINGS} WHERE inspection_id = ANY(%s)",
-        [list(ids.values())],
-    )
-    keys = pd.MultiIndex.from_frame(findings[["inspection_id", "offence_type_id"]])
-    exists = keys.isin(cursor.fetchall() or pd.MultiIndex.from_tuples([], names=[None, None]))
+    key = findings["inspection_id"] + " " + findings["offence_type_id"]  # the id, all digits, first: unambiguous
+    sql = f"SELECT inspection_id, offence_type_id FROM {_FINDINGS} WHERE inspection_id = ANY(%s)"
+    cursor.execute(sql, [list(ids.values())])
+    exists = key.isin([f"{pk} {code}" for pk, code in cursor.fetchall()]).to_numpy()
     bulk.copy_in(cursor, _FINDINGS, _FINDING_COLUMNS, _text(findings[~exists], _FINDING_COLUMNS))
-    touched = _update(cursor, _FINDINGS, _FINDING_COLUMNS, findings[exists], _FINDING_COLUMNS[:2], _FINDING_COLUMNS[:2])
-    touched_inspections = np.isin(findings["inspection_id"], [str(pk) for (pk,) in changed])
-    touched_findings = keys.isin(
-        [(str(pk), code) for pk, code in touched] or pd.MultiIndex.from_tuples([], names=[None, None])
-    )
-    updated = int((exists & (touched_findings | touched_inspections)).sum())
-    return ImportResult(
-        rows_created=int((~exists).sum()), rows_updated=updated, rows_unchanged=int(exists.sum()) - updated
-    )
+    touched = _update(cursor, _FINDINGS, _FINDING_COLUMNS, findings[exists], keys=2, returning=_FINDING_COLUMNS[:2])
+    touched = key.isin([f"{pk} {code}" for pk, code in touched])
+    touched |= findings["inspection_id"].isin([str(pk) for (pk,) in changed])
+    updated, existing = int((exists & touched.to_numpy()).sum()), int(exists.sum())
+    return ImportResult(rows_created=len(exists) - existing, rows_updated=updated, rows_unchanged=existing - updated)
 
 
 def _update(
-    cursor: CursorWrapper, table: str, columns: tuple[str, ...], frame: pd.DataFrame, keys: tuple[str, ...],
+    cursor: CursorWrapper, table: str, columns: tuple[str, ...], frame: pd.DataFrame, *, keys: int,
     returning: tuple[str, ...],
 ) -> list[tuple]:  # fmt: skip
-    """Update the rows of `frame` that differ from what is stored; `returning` of those updated."""
-    payload, compared = _text(frame, columns), columns[len(keys) :]
-    return bulk.rows_update_returning(
-        cursor, table=table, columns=columns, keys=keys, compared=compared, payload=payload, returning=returning
-    )
+    """Update the rows of `frame` that differ from what is stored, keyed by the first `keys`
+    columns; `returning` of those updated."""
+    payload, compared = _text(frame, columns), columns[keys:]
+    return bulk.rows_update_returning(cursor, table=table, columns=columns, keys=columns[:keys],
+                                      compared=compared, payload=payload, returning=returning)  # fmt: skip
 
 
 def _ids_of(cursor: CursorWrapper, references: pd.Series) -> dict[str, int]:
@@ -196,11 +189,12 @@ def _ids_of(cursor: CursorWrapper, references: pd.Series) -> dict[str, int]:
     return dict(cursor.fetchall())
 
 
-def _text(frame: pd.DataFrame, columns: tuple[str, ...], now: str | None = None) -> bytes:
+def _text(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
     """Rows as COPY text (a reference may hold a backslash: escaped)."""
-    if frame.empty:
-        return b""
     values = [frame[column].to_numpy(dtype=object) for column in columns]
-    values[0] = bulk.text_escaped(values[0]) if columns[0] == "reference" else values[0]
-    values += [np.full(len(frame), now, dtype=object)] if now is not None else []
-    return ("\n".join(map("\t".join, zip(*values, strict=True))) + "\n").encode("utf-8")
+    return bulk.copy_text(
+        [
+            bulk.text_escaped(value) if name == "reference" else value
+            for name, value in zip(columns, values, strict=True)
+        ]
+    )
