@@ -128,13 +128,8 @@ class SeenKeys:
         self.lines = np.zeros(0, dtype=np.int64)
 
     def repeats_fail(self, checks: RowChecks, column: str, keys: np.ndarray, given: np.ndarray, reason: str) -> None:
-        """Fail the rows of `given` whose key was met on an earlier line (the value shown)."""
-        first = np.zeros(len(keys), dtype=np.int64)
-        first[given] = self.first_lines(keys[given], checks.lines[given])
-        checks.fail(column, given & (first != checks.lines), reason, first)
-
-    def first_lines(self, keys: np.ndarray, lines: np.ndarray) -> np.ndarray:
-        """The line each key was first met on (its own line the first time); remembers them."""
+        """Fail the rows of `given` whose key was met on an earlier line (the value shown); remember the others."""
+        keys, lines = keys[given], checks.lines[given]
         order = np.argsort(keys, kind="stable")  # stable: the first of equal keys comes first
         ordered = keys[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])[: len(keys)]
@@ -145,12 +140,12 @@ class SeenKeys:
             inside = np.minimum(at, len(self.keys) - 1)
             known = self.keys[inside] == group_keys
             group_first = np.where(known, self.lines[inside], group_first)
-        first = np.empty(len(keys), dtype=np.int64)
-        first[order] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
+        first = np.zeros(len(given), dtype=np.int64)
+        first[np.flatnonzero(given)[order]] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
         # np.insert at sorted positions is one linear pass: no re-sort of what is kept.
         self.keys = np.insert(self.keys, at[~known], group_keys[~known])
         self.lines = np.insert(self.lines, at[~known], group_first[~known])
-        return first
+        checks.fail(column, given & (first != checks.lines), reason, first)
 
 
 # --- Once per distinct value -------------------------------------------------------------

@@ -52,16 +52,11 @@ COLUMNS = tuple(SPEC)
 # The columns that describe the inspection itself, equal on every row of a reference,
 # and what is compared (as stored: the employer's and the inspector's ids).
 _SHARED = {
-    "enterprise_number": "employer_id",
-    "origin": "origin",
-    "status": "status",
-    "inspector": "inspector_id",
-    "planned_date": "planned_date",
-    "visit_date": "visit_date",
+    name: {"enterprise_number": "employer_id", "inspector": "inspector_id"}.get(name, name) for name in COLUMNS[1:7]
 }
 _INSPECTIONS = Inspection._meta.db_table
 _FINDINGS = Finding._meta.db_table
-_INSPECTION_COLUMNS = ("reference", "employer_id", "origin", "status", "inspector_id", "planned_date", "visit_date")
+_INSPECTION_COLUMNS = ("reference", *_SHARED.values())
 _FINDING_COLUMNS = ("inspection_id", "offence_type_id", "found", "workers_regularised", "contributions_recovered")
 
 
