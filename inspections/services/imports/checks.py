@@ -29,21 +29,29 @@ def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def columns_check(spec: Mapping[str, Column], checks: RowChecks) -> dict[str, np.ndarray]:
-    """The checks a column's spec declares: a value where required, a value `parse` accepts.
-    Returns the parsed values (None where a cell failed) of the columns that have a parser."""
-    parsed = {}
+def columns_check(
+    spec: Mapping[str, Column], rows: RowChecks, parsers: Mapping[str, Callable[[str], object] | None],
+    lookups: Mapping[str, Mapping[str, object]],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
+    `choices`) and `lookups`. Returns what the values of the columns read stand for (None
+    where a cell failed)."""
+    read = {}
     for name, column in spec.items():
-        values = checks.cells[name]
-        empty = values == ""
+        values = rows.cells[name]
         if column.required:
-            checks.fail(name, empty, _("A value is required."))
+            rows.fail(name, values == "", _("A value is required."))
+        if column.max_chars:
+            rows.fail(name, lengths(values) > column.max_chars, column.too_long % {"max": column.max_chars})
         if column.default is not None:
-            values = np.where(empty, column.default, values)
-        if column.parse is not None:
-            ok, parsed[name] = parse_distinct(values, column.parse)
-            checks.fail(name, ~ok & (values != ""), reason_of(column.parse))
-    return parsed
+            values = np.where(values == "", column.default, values)
+        if parsers[name] is not None:
+            ok, read[name] = parse_distinct(values, parsers[name])
+            rows.fail(name, ~ok & (values != ""), reason_of(parsers[name]))
+        elif name in lookups:
+            ok, read[name] = lookup(values, lookups[name])
+            rows.fail(name, ~ok & (values != ""), column.unknown)
+    return read
 
 
 # --- Keys --------------------------------------------------------------------------------
@@ -148,7 +156,15 @@ class SeenKeys:
         checks.fail(column, given & (first != checks.lines), reason, first)
 
 
-# --- Once per distinct value -------------------------------------------------------------
+def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type = float) -> np.ndarray:
+    """Rows of `where` whose first value, read as `kind` (text orders ISO dates), is greater
+    than the second; False elsewhere, where values may be missing."""
+    out = np.zeros(len(where), dtype=bool)
+    out[where] = first[where].astype(kind) > second[where].astype(kind)
+    return out
+
+
+# --- Once per distinct value: parsers return a value as stored (COPY text) ---------------
 
 
 def parse_distinct(values: np.ndarray, parse: Callable[[str], T]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,18 +209,18 @@ def _year_check(text: str, year: int) -> None:
         raise ValueError(_("'%(value)s': the year must be between %(first)s and %(last)s."), years)
 
 
-def iso_date(text: str) -> int:
-    """Days since 0001-01-01 of an ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
+def iso_date(text: str) -> str:
+    """An ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31)."), {"value": text})
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
     try:
-        ordinal = dt.date(year, month, day).toordinal()
+        dt.date(year, month, day)
     except ValueError:
         message = _("'%(value)s' is not a real date (no day %(day)s in month %(month)s of %(year)s).")
         raise ValueError(message, {"value": text, "day": day, "month": month, "year": year}) from None
     _year_check(text, year)
-    return ordinal
+    return text
 
 
 def quarter_start(text: str) -> str:
@@ -218,27 +234,27 @@ def quarter_start(text: str) -> str:
     return f"{year:04d}-{3 * number - 2:02d}-01"
 
 
-def count(text: str) -> int:
-    """A whole number from 0 to 2,147,483,647."""
+def count(text: str) -> str:
+    """A whole number from 0 to 2,147,483,647 (leading zeros dropped)."""
     if re.fullmatch(r"[0-9]+", text):
         if int(text) > INT_MAX:
             raise ValueError(_("'%(value)s' is too large (at most %(max)s)."), {"value": text, "max": INT_MAX})
-        return int(text)
+        return str(int(text))
     if text.startswith("-") and _number_like(text[1:]):
         raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), {"value": text})
     raise ValueError(_("'%(value)s' is not a whole number (digits only, e.g. 12)."), {"value": text})
 
 
-def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], float]:
+def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], str]:
     """A parser of non-negative decimals with at most `digits` digits, `decimals` after the dot."""
     whole = digits - decimals
     form = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
 
-    def parse(text: str) -> float:
+    def parse(text: str) -> str:
         if form.fullmatch(text):
             if maximum is not None and float(text) > maximum:
                 raise ValueError(_("'%(value)s' is above %(maximum)s."), {"value": text, "maximum": f"{maximum:g}"})
-            return float(text)
+            return text
         values = {"value": text, "decimals": decimals, "digits": whole}  # the text is refused from here on
         if text.startswith("-") and _number_like(text[1:]):
             raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), values)
@@ -259,10 +275,10 @@ def _number_like(text: str) -> bool:
     return bool(whole) and whole.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
 
 
-def boolean(text: str) -> bool:
+def boolean(text: str) -> str:
     folded = text.lower()
     if folded in ("true", "1", "yes", "false", "0", "no"):
-        return folded in ("true", "1", "yes")
+        return "t" if folded in ("true", "1", "yes") else "f"
     raise ValueError(_("'%(value)s' is not one of true/false, 1/0, yes/no."), {"value": text})
 
 

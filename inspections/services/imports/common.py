@@ -6,7 +6,7 @@ cell: a million wrong rows must be reported quickly, and only the first few are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -19,12 +19,21 @@ _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind: may it be empty, how a value is read (`parse`, once per
-    distinct value, raises ValueError(message, values)), what stands in for an empty cell."""
+    """A column of a file kind, as declared: may it be empty, what stands in for an empty cell,
+    how long a value may be, and how a value is read, once per distinct value: by `parse`
+    (raises ValueError(message, values)); as one of `choices` (read when an import starts,
+    compared once folded); or as a code of `lookup` (pairs read when an import starts: the
+    code, what it stands for). `unknown` says why a choice or a code is refused."""
 
     required: bool = True
-    parse: Callable[[str], object] | None = None
     default: str | None = None
+    max_chars: int = 0
+    too_long: str = ""  # with %(max)s
+    parse: Callable[[str], object] | None = None
+    choices: Callable[[], Iterable[str]] | None = None
+    fold: Callable[[str], str] = str.lower
+    lookup: Callable[[], Iterable[tuple[str, object]]] | None = None
+    unknown: str = ""  # for choices, with %(value)s and %(options)s; for a lookup, with {value}
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class ImportResult:
     rows_unchanged: int = 0
     errors: list[ImportProblem] = field(default_factory=list)
     error_count: int = 0
+
+    @classmethod
+    def stored(cls, rows: int, created: int, updated: int) -> ImportResult:
+        return cls(rows_created=created, rows_updated=updated, rows_unchanged=rows - created - updated)
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,10 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .common import FileRefused, ImportResult, Problems, RowChecks
+from miningwatch import bulk
+
+from .checks import choice, columns_check
+from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
@@ -81,30 +84,74 @@ class CsvLayout:
         return int(np.count_nonzero(self.counts))
 
 
-# What checks the rows of a file and stores them, in the import's transaction.
-Writer = Callable[["CursorWrapper", CsvLayout, Problems], ImportResult]
 logger = logging.getLogger("inspections.imports")
 
 
-def csv_import(
-    path: Path, columns: tuple[str, ...], write: Writer, *, progress: Progress | None = None, max_errors: int = 0
-) -> ImportResult:
-    """Read the file and run `write` in one transaction: a problem found anywhere, even
-    in the last row, leaves nothing stored. The first `max_errors` problems are worded
-    (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
-    problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
-    layout, start = None, time.perf_counter()
-    try:
-        layout = csv_layout_read(path=path, expected=columns, problems=problems)
-        layout.progress = progress or layout.progress
-        layout.progress("checking", 0, layout.records)
-        with transaction.atomic(), connection.cursor() as cursor:
-            result = write(cursor, layout, problems)
-    except FileRefused:
-        result = ImportResult(errors=problems.first(), error_count=problems.count)
-    result.rows_read = layout.records if layout else 0
-    logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
-    return result
+class FileKind:
+    """A kind of import file: its columns, declared (`spec`); what `check` adds for each chunk
+    of rows; how `write` stores them. An instance lives for one import, in its transaction,
+    and holds what the checks carry from chunk to chunk."""
+
+    spec: ClassVar[dict[str, Column]]
+    table: ClassVar[str]  # locked for the import
+    bulk_load: ClassVar[bool] = True  # may a big file suspend the table's indexes (bulk.bulk_mode_wanted)
+
+    def __init__(self, cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> None:
+        self.cursor, self.layout, self.problems = cursor, layout, problems
+        self.big = self.bulk_load and bulk.bulk_mode_wanted(cursor, self.table, layout.records)
+        bulk.table_lock(cursor, self.table, exclusive=self.big)
+        self.parsers = {name: _parser(column) for name, column in self.spec.items()}
+        self.lookups = {name: dict(column.lookup()) for name, column in self.spec.items() if column.lookup}
+        self.start()
+
+    @classmethod
+    def run(cls, *, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
+        """Check the file and store its rows in one transaction: a problem found anywhere,
+        even in the last row, leaves nothing stored. The first `max_errors` problems are
+        worded (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
+        problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
+        layout, start = None, time.perf_counter()
+        try:
+            layout = csv_layout_read(path=path, expected=tuple(cls.spec), problems=problems)
+            layout.progress = progress or layout.progress
+            layout.progress("checking", 0, layout.records)
+            with transaction.atomic(), connection.cursor() as cursor:
+                kind = cls(cursor, layout, problems)
+                result = kind.write(kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
+                                    for rows in csv_chunks(layout, problems=problems))  # fmt: skip
+        except FileRefused:
+            result = ImportResult(errors=problems.first(), error_count=problems.count)
+        result.rows_read = layout.records if layout else 0
+        logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
+        return result
+
+    def start(self) -> None:
+        """Read what the checks compare rows with, once an import."""
+
+    def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The checks of one chunk beyond its columns' own (`read`: their values as read):
+        its good rows as they are stored."""
+        raise NotImplementedError
+
+    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
+        """Store the checked rows, chunk by chunk as they come; call `writing` once all are."""
+        raise NotImplementedError
+
+    def writing(self) -> None:
+        """Every row is checked: refuse the file if any is wrong, else go on to write."""
+        if self.problems:
+            raise FileRefused
+        self.layout.progress("writing", 0, self.layout.records)
+
+
+def _parser(column: Column) -> Callable[[str], object] | None:
+    if column.choices is None:
+        return column.parse
+    return choice(list(column.choices()), column.unknown, fold=column.fold)
+
+
+def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
+    return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
 def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvLayout:
@@ -302,10 +349,9 @@ def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals
 def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
     """The rows pandas parses, a chunk at a time, tidied; blank rows and those with the
     wrong number of values (already reported) left out."""
-    if not (layout.counts == len(layout.columns)).any():
-        return  # no row to read values from (pandas cannot cut every row to the header's width)
+    readable = (layout.counts == len(layout.columns)).any()  # else pandas cannot cut rows to the header's width
     done = 0
-    for frame in _frames(layout, problems):
+    for frame in _frames(layout, problems) if readable else ():
         lines, counts = layout.lines[done : done + len(frame)], layout.counts[done : done + len(frame)]
         done += len(frame)
         if len(lines) != len(frame):
@@ -317,9 +363,12 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
             checks.cells[name] = _cells_tidy(name, checks, layout)
         yield checks
         layout.progress("checking", int(np.count_nonzero(layout.counts[:done])), layout.records)
-    if done != len(layout.lines):
+    if readable and done != len(layout.lines):
         # The walk and pandas disagree on where rows are: never guess.
         problems.add_one(0, "", _("The file could not be read consistently (unusual quoting or line endings)."))
+    if not done:  # one empty chunk, so that a kind's checked rows always have their columns
+        yield RowChecks(lines=np.zeros(0, np.int64), cells=dict.fromkeys(layout.columns, np.zeros(0, object)),
+                        problems=problems)  # fmt: skip
 
 
 def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
