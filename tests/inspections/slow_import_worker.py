@@ -23,14 +23,14 @@ PAUSE_SECONDS = float(os.environ.get("SLOW_WORKER_PAUSE_SECONDS", "0.3"))
 
 @worker_process_init.connect
 def _imports_slow_down(**kwargs: Any) -> None:
-    from inspections.services.imports import employers, reading
+    from inspections.services.imports import reading
 
     reading.CHUNK_ROWS = int(os.environ.get("SLOW_WORKER_CHUNK_ROWS", "50"))
-    original = employers.csv_chunks
+    original = reading.csv_chunks
 
     def slow_chunks(*arguments: Any, **options: Any) -> Iterator[Any]:
         for chunk in original(*arguments, **options):
             yield chunk
             time.sleep(PAUSE_SECONDS)
 
-    employers.csv_chunks = slow_chunks
+    reading.csv_chunks = slow_chunks

@@ -1,8 +1,4 @@
-"""CSV imports of employers, declarations and inspections: all of a file or none of it.
-
-See docs/data-format.md for the file formats; inspections.services.data_imports runs them
-as recorded imports (the upload page, the Celery task, `manage.py import_csv`).
-"""
+"""CSV imports of employers, declarations and inspections, all of a file or none (docs/data-format.md)."""
 
 from __future__ import annotations
 

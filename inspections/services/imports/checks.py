@@ -1,8 +1,7 @@
 """Vectorised checks of cell values: arrays in, masks and parsed values out.
 
-Columns with few distinct values (dates, quarters, codes, counts) are checked once per
-distinct value (pandas.factorize), in plain Python with precise messages; columns where
-every value differs (enterprise numbers) are checked with numpy.
+Columns with few distinct values (dates, codes, counts) are parsed once per distinct value
+(pandas.factorize), with precise messages; keys, where every value differs, with numpy.
 """
 
 from __future__ import annotations
@@ -24,57 +23,54 @@ T = TypeVar("T")
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
-_QUARTER_MONTHS = {1: 1, 2: 4, 3: 7, 4: 10}
 
 
 def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def columns_check(spec: Mapping[str, Column], checks: RowChecks) -> dict[str, np.ndarray]:
-    """The checks a column's spec declares: a value where required, a value `parse` accepts.
-    Returns the parsed values (None where a cell failed) of the columns that have a parser."""
-    parsed = {}
+def columns_check(
+    spec: Mapping[str, Column], rows: RowChecks, parsers: Mapping[str, Callable[[str], object] | None],
+    lookups: Mapping[str, Mapping[str, object]],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
+    `choices`) and `lookups`. Returns what the values of the columns read stand for (None
+    where a cell failed)."""
+    read = {}
     for name, column in spec.items():
-        values = checks.cells[name]
-        empty = values == ""
+        values = rows.cells[name]
         if column.required:
-            checks.fail(name, empty, _("A value is required."))
+            rows.fail(name, values == "", _("A value is required."))
+        if column.max_chars:
+            rows.fail(name, lengths(values) > column.max_chars, column.too_long % {"max": column.max_chars})
         if column.default is not None:
-            values = np.where(empty, column.default, values)
-        if column.parse is not None:
-            ok, parsed[name] = parse_distinct(values, column.parse)
-            checks.fail(name, ~ok & (values != ""), reason_of(column.parse))
-    return parsed
+            values = np.where(values == "", column.default, values)
+        if parsers[name] is not None:
+            ok, read[name] = parse_distinct(values, parsers[name])
+            rows.fail(name, ~ok & (values != ""), reason_of(parsers[name]))
+        elif name in lookups:
+            ok, read[name] = lookup(values, lookups[name])
+            rows.fail(name, ~ok & (values != ""), column.unknown)
+    return read
 
 
-# --- Enterprise numbers ---------------------------------------------------------------
+# --- Keys --------------------------------------------------------------------------------
 
 
 def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and
-    the valid ones as int64 keys (0 for the others) to compare and look up quickly.
-
-    Calling stdnum once per row is too slow for a million rows, so its rule is applied
-    to whole arrays here. Values already in the 10-digit form skip stdnum entirely; the
-    few others (0403.170.701, BE 0403 170 701, the old 9-digit form) go through
-    stdnum's own compact() first, so the accepted forms are stdnum's.
-    """
+    """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and the
+    valid ones as int64 keys (0 for the others). stdnum's rule is applied to whole arrays,
+    once per row being too slow; only values not yet 10 digits go through its compact()."""
     numbers = np.array(values, dtype=object)
     plain = lengths(numbers) == 10
-    plain[plain] = _digit_matrix(numbers[plain], 10).max(axis=1, initial=0) <= 9
+    plain[plain] = _digits(numbers[plain], 10)[0]
     numbers[~plain] = [be_enterprise_number.compact(value) for value in numbers[~plain]]
-    # stdnum's rule: 10 digits, not all zero, the first 0 or 1, mod 97.
-    valid = lengths(numbers) == 10
-    keys = np.zeros(len(numbers), dtype=np.int64)
-    digits = _digit_matrix(numbers[valid], 10).astype(np.int64)
-    first8 = digits[:, :8] @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
-    last2 = digits[:, 8] * 10 + digits[:, 9]
-    rule = (digits.max(axis=1, initial=0) <= 9) & (digits[:, 0] <= 1) & ((first8 > 0) | (last2 > 0))
-    rule &= (first8 + last2) % 97 == 0
-    keys[valid] = np.where(rule, first8 * 100 + last2, 0)
-    valid[valid] = rule
-    return numbers, valid, keys
+    valid, keys = lengths(numbers) == 10, np.zeros(len(numbers), dtype=np.int64)
+    digits, keys[valid] = _digits(numbers[valid], 10)
+    # stdnum's rule: digits, not all zero, the first 0 or 1, the first 8 plus the last 2 a multiple of 97.
+    valid[valid] = digits
+    valid &= (keys > 0) & (keys < 2 * 10**9) & ((keys // 100 + keys % 100) % 97 == 0)
+    return numbers, valid, np.where(valid, keys, 0)
 
 
 def enterprise_number_reason(value: object) -> str:
@@ -96,28 +92,39 @@ def enterprise_number_reason(value: object) -> str:
     return _("'%(value)s' is not a valid enterprise number: %(why)s.") % {"value": value, "why": why}
 
 
-def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
-    """Values all `width` characters long as a (n, width) matrix of digit values.
-
-    A non-digit becomes a value above 9 (non-ASCII characters are encoded as '?').
-    """
-    raw = np.frombuffer("".join(values).encode("ascii", "replace"), dtype=np.uint8)
-    return raw.reshape(-1, width) - np.uint8(48)
+def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of values all `width` long: which are digits only, and their numbers (0 for the others)."""
+    raw = np.frombuffer("".join(values).encode("ascii", "replace"), dtype=np.uint8)  # not ASCII: '?'
+    digits = raw.reshape(-1, width).astype(np.int64) - ord("0")
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    return ok, np.where(ok, digits @ 10 ** np.arange(width - 1, -1, -1, dtype=np.int64), 0)
 
 
 def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Which values are digits only, `widths` long, and those as distinct int64 keys
     (the width is part of the key: 012345678 and 0012345678 differ)."""
     sizes = lengths(values)
-    ok = np.zeros(len(values), dtype=bool)
-    keys = np.zeros(len(values), dtype=np.int64)
+    ok, keys = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64)
     for width in widths:
         rows = sizes == width
-        digits = _digit_matrix(values[rows], width)
-        ok[rows] = digits.max(axis=1, initial=0) <= 9
-        number = digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
-        keys[rows] = np.where(ok[rows], number + width * 10**12, 0)
+        ok[rows], numbers = _digits(values[rows], width)
+        keys[rows] = np.where(ok[rows], numbers + width * 10**12, 0)
     return ok, keys
+
+
+class SortedKeys:
+    """int64 keys, sorted, and a value of each: looked up for whole arrays at once."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.values = keys[order], values[order]
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, 0 where it has none."""
+        if not len(self.keys):
+            return np.zeros(len(keys), dtype=self.values.dtype)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, self.values[at], 0)
 
 
 class SeenKeys:
@@ -128,8 +135,9 @@ class SeenKeys:
         self.keys = np.zeros(0, dtype=np.int64)
         self.lines = np.zeros(0, dtype=np.int64)
 
-    def first_lines(self, keys: np.ndarray, lines: np.ndarray) -> np.ndarray:
-        """The line each key was first met on (its own line the first time); remembers them."""
+    def repeats_fail(self, checks: RowChecks, column: str, keys: np.ndarray, given: np.ndarray, reason: str) -> None:
+        """Fail the rows of `given` whose key was met on an earlier line (the value shown); remember the others."""
+        keys, lines = keys[given], checks.lines[given]
         order = np.argsort(keys, kind="stable")  # stable: the first of equal keys comes first
         ordered = keys[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])[: len(keys)]
@@ -140,15 +148,23 @@ class SeenKeys:
             inside = np.minimum(at, len(self.keys) - 1)
             known = self.keys[inside] == group_keys
             group_first = np.where(known, self.lines[inside], group_first)
-        first = np.empty(len(keys), dtype=np.int64)
-        first[order] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
+        first = np.zeros(len(given), dtype=np.int64)
+        first[np.flatnonzero(given)[order]] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
         # np.insert at sorted positions is one linear pass: no re-sort of what is kept.
         self.keys = np.insert(self.keys, at[~known], group_keys[~known])
         self.lines = np.insert(self.lines, at[~known], group_first[~known])
-        return first
+        checks.fail(column, given & (first != checks.lines), reason, first)
 
 
-# --- Once per distinct value -------------------------------------------------------------
+def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type = float) -> np.ndarray:
+    """Rows of `where` whose first value, read as `kind` (text orders ISO dates), is greater
+    than the second; False elsewhere, where values may be missing."""
+    out = np.zeros(len(where), dtype=bool)
+    out[where] = first[where].astype(kind) > second[where].astype(kind)
+    return out
+
+
+# --- Once per distinct value: parsers return a value as stored (COPY text) ---------------
 
 
 def parse_distinct(values: np.ndarray, parse: Callable[[str], T]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,18 +209,18 @@ def _year_check(text: str, year: int) -> None:
         raise ValueError(_("'%(value)s': the year must be between %(first)s and %(last)s."), years)
 
 
-def iso_date(text: str) -> int:
-    """Days since 0001-01-01 of an ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
+def iso_date(text: str) -> str:
+    """An ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31)."), {"value": text})
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
     try:
-        ordinal = dt.date(year, month, day).toordinal()
+        dt.date(year, month, day)
     except ValueError:
         message = _("'%(value)s' is not a real date (no day %(day)s in month %(month)s of %(year)s).")
         raise ValueError(message, {"value": text, "day": day, "month": month, "year": year}) from None
     _year_check(text, year)
-    return ordinal
+    return text
 
 
 def quarter_start(text: str) -> str:
@@ -212,33 +228,33 @@ def quarter_start(text: str) -> str:
     if not re.fullmatch(r"[0-9]{4}-[Qq][0-9]", text):
         raise ValueError(_("'%(value)s' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3)."), {"value": text})
     year, number = int(text[:4]), int(text[-1])
-    if number not in _QUARTER_MONTHS:
+    if not 1 <= number <= 4:
         raise ValueError(_("'%(value)s': a year has quarters Q1 to Q4."), {"value": text})
     _year_check(text, year)
-    return f"{year:04d}-{_QUARTER_MONTHS[number]:02d}-01"
+    return f"{year:04d}-{3 * number - 2:02d}-01"
 
 
-def count(text: str) -> int:
-    """A whole number from 0 to 2,147,483,647."""
+def count(text: str) -> str:
+    """A whole number from 0 to 2,147,483,647 (leading zeros dropped)."""
     if re.fullmatch(r"[0-9]+", text):
         if int(text) > INT_MAX:
             raise ValueError(_("'%(value)s' is too large (at most %(max)s)."), {"value": text, "max": INT_MAX})
-        return int(text)
+        return str(int(text))
     if text.startswith("-") and _number_like(text[1:]):
         raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), {"value": text})
     raise ValueError(_("'%(value)s' is not a whole number (digits only, e.g. 12)."), {"value": text})
 
 
-def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], float]:
+def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], str]:
     """A parser of non-negative decimals with at most `digits` digits, `decimals` after the dot."""
     whole = digits - decimals
     form = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
 
-    def parse(text: str) -> float:
+    def parse(text: str) -> str:
         if form.fullmatch(text):
             if maximum is not None and float(text) > maximum:
                 raise ValueError(_("'%(value)s' is above %(maximum)s."), {"value": text, "maximum": f"{maximum:g}"})
-            return float(text)
+            return text
         values = {"value": text, "decimals": decimals, "digits": whole}  # the text is refused from here on
         if text.startswith("-") and _number_like(text[1:]):
             raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), values)
@@ -259,10 +275,10 @@ def _number_like(text: str) -> bool:
     return bool(whole) and whole.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
 
 
-def boolean(text: str) -> bool:
+def boolean(text: str) -> str:
     folded = text.lower()
     if folded in ("true", "1", "yes", "false", "0", "no"):
-        return folded in ("true", "1", "yes")
+        return "t" if folded in ("true", "1", "yes") else "f"
     raise ValueError(_("'%(value)s' is not one of true/false, 1/0, yes/no."), {"value": text})
 
 

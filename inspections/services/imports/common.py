@@ -1,15 +1,13 @@
-"""What every import shares: the result, the problems found and how they are gathered,
-and the declarative description of a column.
+"""What every import shares: its result, its problems and the description of a column.
 
-Problems are gathered as arrays (one array of line numbers per failed check), not one
-object per bad cell: a file where every one of a million rows is wrong must still be
-reported quickly, and only the first few (settings.IMPORT_MAX_ERRORS_SHOWN) are worded.
+Problems are kept as arrays (one array of lines per failed check), not one object per bad
+cell: a million wrong rows must be reported quickly, and only the first few are worded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -21,13 +19,21 @@ _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind: may it be empty, how is a value read (`parse` runs once per
-    distinct value, raising ValueError(message, values): checks.reason_of), what stands in
-    for an empty cell. Lookups, keys and rules across columns are checked by the kind itself."""
+    """A column of a file kind, as declared: may it be empty, what stands in for an empty cell,
+    how long a value may be, and how a value is read, once per distinct value: by `parse`
+    (raises ValueError(message, values)); as one of `choices` (read when an import starts,
+    compared once folded); or as a code of `lookup` (pairs read when an import starts: the
+    code, what it stands for). `unknown` says why a choice or a code is refused."""
 
     required: bool = True
-    parse: Callable[[str], object] | None = None
     default: str | None = None
+    max_chars: int = 0
+    too_long: str = ""  # with %(max)s
+    parse: Callable[[str], object] | None = None
+    choices: Callable[[], Iterable[str]] | None = None
+    fold: Callable[[str], str] = str.lower
+    lookup: Callable[[], Iterable[tuple[str, object]]] | None = None
+    unknown: str = ""  # for choices, with %(value)s and %(options)s; for a lookup, with {value}
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,7 @@ class ImportProblem:
     reason: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
-        return f"{where}, column {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
+        return asdict(self)
 
 
 @dataclass
@@ -55,13 +57,13 @@ class ImportResult:
     errors: list[ImportProblem] = field(default_factory=list)
     error_count: int = 0
 
+    @classmethod
+    def stored(cls, rows: int, created: int, updated: int) -> ImportResult:
+        return cls(rows_created=created, rows_updated=updated, rows_unchanged=rows - created - updated)
+
     @property
     def ok(self) -> bool:
         return self.error_count == 0
-
-    @classmethod
-    def refused(cls, problems: Problems, *, rows_read: int) -> ImportResult:
-        return cls(rows_read=rows_read, errors=problems.first(), error_count=problems.count)
 
     def summary(self) -> str:
         n = {"read": self.rows_read, "created": self.rows_created, "updated": self.rows_updated}
@@ -74,19 +76,16 @@ class ImportResult:
 
 
 class FileRefused(Exception):
-    """Raised once it is known the file cannot be imported; raised inside
-    transaction.atomic(), it is what undoes anything already written."""
+    """Raised once the file cannot be imported; inside transaction.atomic(), it undoes what was written."""
 
 
 class Problems:
     """Every problem of one file: all are counted, the first `limit` (by line) are kept."""
 
     def __init__(self, *, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
+        self.limit, self.count = limit, 0
         self._parts: list[tuple[np.ndarray, str, Reason, np.ndarray | None]] = []
-        # Header position of each column, once known: problems of a line are listed in it.
-        self.column_order: dict[str, int] = {}
+        self.column_order: dict[str, int] = {}  # header position of each column: a line's problems in it
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -103,10 +102,6 @@ class Problems:
 
     def add_one(self, line: int, column: str, reason: str) -> None:
         self.add(np.array([line]), column, reason)
-
-    def count_more(self, count: int) -> None:
-        """Count problems that lie after `limit` problems of the same kind already added."""
-        self.count += count
 
     def first(self) -> list[ImportProblem]:
         """The first `limit` problems by line; within a line, by column as in the header."""
@@ -132,11 +127,8 @@ class Problems:
 
 
 class RowChecks:
-    """The cells of one chunk of rows and their checks: each cell gets at most one problem.
-
-    A cell already found wrong (too long, not a number...) is not judged again by a
-    later check of the same column, so one mistake gives one message.
-    """
+    """The cells of one chunk of rows and their checks. A cell already found wrong (too long,
+    not a number...) is not judged again by a later check: one mistake, one message."""
 
     def __init__(self, *, lines: np.ndarray, cells: dict[str, np.ndarray], problems: Problems) -> None:
         self.lines, self.cells, self.problems = lines, cells, problems

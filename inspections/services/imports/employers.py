@@ -1,19 +1,17 @@
 """Employer import: one row per employer, keyed by enterprise number.
 
-The file is checked and written in one pass: while Python checks chunk n+1,
-PostgreSQL stores chunk n (bulk.CopyStream). Everything happens in one transaction, so
-a problem found in the last row still leaves the database as it was.
+While Python checks chunk n+1, PostgreSQL stores chunk n (bulk.CopyStream), in the
+import's one transaction: a problem in the last row still leaves the table as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,179 +20,139 @@ from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, Post
 from miningwatch import bulk
 
 from . import checks
-from .common import Column, FileRefused, ImportResult, Problems, RowChecks
-from .reading import CsvLayout, Progress, csv_chunks, csv_import
+from .common import Column, ImportResult, RowChecks
+from .reading import FileKind, copy_text
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
 
-_LEGAL_FORM = checks.choice(
-    LegalForm.values, gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."), fold=str.upper
-)
 SPEC = {
     "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
-    "name": Column(),
-    "legal_form": Column(parse=_LEGAL_FORM),
-    "nace_code": Column(),  # looked up, with its sector
+    "name": Column(
+        max_chars=Employer._meta.get_field("name").max_length,
+        too_long=gettext_lazy("The name is longer than %(max)s characters."),
+    ),
+    "legal_form": Column(
+        choices=lambda: LegalForm.values,
+        fold=str.upper,
+        unknown=gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."),
+    ),  # fmt: skip
+    "nace_code": Column(  # stored with its sector
+        lookup=lambda: NaceCode.objects.values_list("code", "sector_id"),
+        unknown=gettext_lazy("'{value}' is not a known NACE-BEL code (written like 43.320)."),
+    ),
     "joint_committee": Column(
         parse=checks.pattern(
             r"[0-9]{3}(\.[0-9]{2})?", gettext_lazy("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
         )
     ),
-    "postal_code": Column(),  # looked up, with its sub-region
+    "postal_code": Column(  # stored with its sub-region
+        lookup=lambda: PostalCode.objects.values_list("code", "subregion_id"),
+        unknown=gettext_lazy("'{value}' is not a known Belgian postal code."),
+    ),
     "start_date": Column(parse=checks.iso_date),
     "end_date": Column(required=False, parse=checks.iso_date),
 }
 COLUMNS = tuple(SPEC)
-_NAME_MAX = Employer._meta.get_field("name").max_length
-_TABLE = Employer._meta.db_table
 _DB_COLUMNS = (
     *("enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "joint_committee", "postal_code_id"),
     *("sector_id", "subregion_id", "start_date", "end_date", "updated_at"),
 )
 
 
-@dataclass
-class _Known:
-    """What the database and the earlier chunks already hold."""
-
-    nace_sector: dict[str, str]
-    postal_subregion: dict[str, str]
-    keys: np.ndarray  # enterprise numbers in the table, as sorted int64
-    nsso_keys: np.ndarray  # social-security numbers in the table (checks.digit_keys), sorted
-    nsso_owners: np.ndarray  # the enterprise number holding each of them
-    seen: checks.SeenKeys = field(default_factory=checks.SeenKeys)  # in this file
-    seen_nsso: checks.SeenKeys = field(default_factory=checks.SeenKeys)
-
-
-def employer_import(*, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
+class Employers(FileKind):
     """Create or update the employers of a CSV file, all of them or none."""
-    return csv_import(path, COLUMNS, _write, progress=progress, max_errors=max_errors)
+
+    spec = SPEC
+    table = Employer._meta.db_table
+
+    def start(self) -> None:
+        sql = f"SELECT enterprise_number, coalesce(nsso_number, '') FROM {self.table}"
+        stored = bulk.copy_out(self.cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
+        keys = stored["key"].to_numpy(dtype=np.int64)
+        nsso_ok, nsso = checks.digit_keys(stored["nsso"].to_numpy(dtype=object), (9, 10))
+        self.stored = checks.SortedKeys(keys, keys)
+        self.nsso_owners = checks.SortedKeys(nsso[nsso_ok], keys[nsso_ok])  # whose each number is
+        self.seen, self.seen_nsso = checks.SeenKeys(), checks.SeenKeys()  # in this file
+        self.now = timezone.now().isoformat()
+
+    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
+        """New rows by COPY as they come; the others kept for one UPDATE (updated_at changes
+        only when something else does)."""
+        changed = []
+        with employer_indexes_suspended(self.cursor) if self.big else nullcontext():
+            with bulk.CopyStream(self.cursor, bulk.copy_sql(self.table, _DB_COLUMNS)) as stream:
+                for rows in checked:
+                    if self.problems:
+                        stream.abort()  # keep checking, to report every problem, but write nothing
+                        continue
+                    new = self.stored.get(rows["key"].to_numpy()) == 0
+                    stream.send(copy_text(rows[new], _DB_COLUMNS), int(new.sum()))
+                    changed.append(copy_text(rows[~new], _DB_COLUMNS))
+            self.writing()
+            updated = bulk.rows_update(self.cursor, table=self.table, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:1],
+                                       compared=_DB_COLUMNS[1:-1], payload=b"".join(changed))  # fmt: skip
+        return ImportResult.stored(self.layout.records, stream.rows, updated)
+
+    def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
+        cells = rows.cells
+        numbers, valid, keys = checks.enterprise_numbers_check(cells["enterprise_number"])
+        rows.fail("enterprise_number", ~valid, checks.enterprise_number_reason)
+        nsso_ok, nsso = checks.digit_keys(cells["nsso_number"], (9, 10))
+        reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
+        rows.fail("nsso_number", ~nsso_ok & (cells["nsso_number"] != ""), reason)
+        dated = rows.good("start_date", "end_date") & (cells["end_date"] != "")
+        before = checks.greater(read["start_date"], read["end_date"], dated, str)
+        rows.fail("end_date", before, _("The end date {value} is before the start date."))
+        self._repeats_check(rows, keys, valid, nsso, nsso_ok & rows.good("nsso_number"))
+        stored = [numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), read["legal_form"]]
+        stored += [cells["nace_code"], cells["joint_committee"], cells["postal_code"], read["nace_code"]]
+        stored += [read["postal_code"], cells["start_date"], bulk.nullable(cells["end_date"])]
+        stored += [bulk.constant(self.now, len(keys)), keys]
+        return pd.DataFrame(dict(zip((*_DB_COLUMNS, "key"), stored, strict=True)))[rows.good()]
+
+    def _repeats_check(self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray,
+                       given: np.ndarray) -> None:  # fmt: skip
+        """An enterprise number or social-security number twice in the file, or a
+        social-security number that already belongs to another employer."""
+        reason = _("The same enterprise number is already on line {value}.")
+        self.seen.repeats_fail(rows, "enterprise_number", keys, valid, reason)
+        reason = _("The same social-security number is already on line {value}.")
+        self.seen_nsso.repeats_fail(rows, "nsso_number", nsso, given, reason)
+        holder = self.nsso_owners.get(nsso)
+        rows.fail("nsso_number", given & valid & (holder != 0) & (holder != keys), _nsso_owner, holder)
 
 
-def _write(cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> ImportResult:
-    big = bulk.bulk_mode_wanted(cursor, _TABLE, layout.records)
-    bulk.table_lock(cursor, _TABLE, exclusive=big)
-    known = _known_read(cursor)
-    with employer_indexes_suspended(cursor) if big else nullcontext():
-        created, changed = _rows_stream(cursor, layout, known, problems)
-        if problems:
-            raise FileRefused
-        layout.progress("writing", 0, layout.records)
-        # updated_at changes only when something else does
-        updated = bulk.rows_update(cursor, table=_TABLE, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:1],
-                                   compared=_DB_COLUMNS[1:-1], payload=b"".join(changed))  # fmt: skip
-    return ImportResult(rows_created=created, rows_updated=updated, rows_unchanged=layout.records - created - updated)
+class EmployerIds(checks.SortedKeys):
+    """Every employer's enterprise number (as int64) and id, for the kinds that name employers."""
+
+    @classmethod
+    def read(cls, cursor: CursorWrapper) -> EmployerIds:
+        sql = f"SELECT enterprise_number, id FROM {Employer._meta.db_table}"
+        frame = bulk.copy_out(cursor, sql, ["key", "id"], {"key": np.int64, "id": np.int64})
+        return cls(frame["key"].to_numpy(np.int64), frame["id"].to_numpy(np.int64))
+
+    def check(self, rows: RowChecks, column: str) -> np.ndarray:
+        """Check the enterprise numbers of `column`: the employer ids (0 where none)."""
+        numbers, valid, keys = checks.enterprise_numbers_check(rows.cells[column])
+        rows.fail(column, ~valid, checks.enterprise_number_reason)
+        ids = self.get(keys)
+        reason = _("No employer with enterprise number {value} in the database: import the employers first.")
+        rows.fail(column, valid & (ids == 0), reason, numbers)
+        return ids
+
+
+employer_import = Employers.run
 
 
 @contextmanager
 def employer_indexes_suspended(cursor: CursorWrapper) -> Iterator[None]:
-    """A bulk load's: the employer table's indexes and those of its name words (filled by
-    its triggers); also what bench/bench_import.py suspends for its floor."""
-    with bulk.indexes_suspended(cursor, _TABLE, EmployerWord._meta.db_table):
+    """A bulk load's: the indexes of the employer table and of its name words (filled by its
+    triggers); also what bench/bench_import.py suspends for its floor."""
+    with bulk.indexes_suspended(cursor, Employer._meta.db_table, EmployerWord._meta.db_table):
         yield
-
-
-def _known_read(cursor: CursorWrapper) -> _Known:
-    """Reference codes and the employers already stored: one query each."""
-    sql = f"SELECT enterprise_number, coalesce(nsso_number, '') FROM {_TABLE}"
-    frame = bulk.copy_out(cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
-    keys = frame["key"].to_numpy(dtype=np.int64)
-    nsso_ok, nsso = checks.digit_keys(frame["nsso"].to_numpy(dtype=object), (9, 10))
-    order = np.argsort(nsso[nsso_ok])
-    return _Known(
-        nace_sector=dict(NaceCode.objects.values_list("code", "sector_id")),
-        postal_subregion=dict(PostalCode.objects.values_list("code", "subregion_id")),
-        keys=np.sort(keys),
-        nsso_keys=nsso[nsso_ok][order],
-        nsso_owners=keys[nsso_ok][order],
-    )
-
-
-def _rows_stream(
-    cursor: CursorWrapper, layout: CsvLayout, known: _Known, problems: Problems
-) -> tuple[int, list[bytes]]:
-    """Check every chunk; COPY the new rows as they come, keep the others for the UPDATE."""
-    changed: list[bytes] = []
-    now = timezone.now().isoformat()
-    with bulk.CopyStream(cursor, bulk.copy_sql(_TABLE, _DB_COLUMNS)) as stream:
-        for row_checks in csv_chunks(layout, problems=problems):
-            rows, keys = _chunk_check(row_checks, known)
-            if problems:
-                stream.abort()  # keep checking, to report every problem, but write nothing
-                continue
-            new = _position(known.keys, keys) < 0
-            stream.send(_render(rows, new, now), int(new.sum()))
-            changed.append(_render(rows, ~new, now))
-    return stream.rows, changed
-
-
-def _position(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Index of each key in `sorted_keys`, -1 where absent."""
-    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
-    return np.where(sorted_keys[at] == keys, at, -1) if len(sorted_keys) else np.full(len(keys), -1)
-
-
-def _chunk_check(row_checks: RowChecks, known: _Known) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Check one chunk; return the database columns of its rows and their keys."""
-    cells = row_checks.cells
-    parsed = checks.columns_check(SPEC, row_checks)
-    numbers, valid, keys = checks.enterprise_numbers_check(cells["enterprise_number"])
-    row_checks.fail("enterprise_number", ~valid, checks.enterprise_number_reason)
-    nsso_ok, nsso_keys = checks.digit_keys(cells["nsso_number"], (9, 10))
-    reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
-    row_checks.fail("nsso_number", ~nsso_ok & (cells["nsso_number"] != ""), reason)
-    too_long = checks.lengths(cells["name"]) > _NAME_MAX
-    row_checks.fail("name", too_long, _("The name is longer than %(max)s characters.") % {"max": _NAME_MAX})
-    nace_ok, sector = checks.lookup(cells["nace_code"], known.nace_sector)
-    row_checks.fail("nace_code", ~nace_ok, _("'{value}' is not a known NACE-BEL code (written like 43.320)."))
-    postal_ok, subregion = checks.lookup(cells["postal_code"], known.postal_subregion)
-    row_checks.fail("postal_code", ~postal_ok, _("'{value}' is not a known Belgian postal code."))
-    both = row_checks.good("start_date", "end_date") & (cells["end_date"] != "")
-    before = np.zeros(len(both), dtype=bool)
-    before[both] = parsed["end_date"][both].astype(np.int64) < parsed["start_date"][both].astype(np.int64)
-    row_checks.fail("end_date", before, _("The end date {value} is before the start date."))
-    _duplicates_check(row_checks, known, keys, valid, nsso_keys, nsso_ok)
-    stored = (numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), parsed["legal_form"])
-    stored += (cells["nace_code"], cells["joint_committee"], cells["postal_code"], sector, subregion)
-    stored += (cells["start_date"], bulk.nullable(cells["end_date"]))
-    return dict(zip(_DB_COLUMNS, stored, strict=False)), keys  # in _DB_COLUMNS order, less updated_at
-
-
-def _duplicates_check(
-    row_checks: RowChecks,
-    known: _Known,
-    keys: np.ndarray,
-    valid: np.ndarray,
-    nsso_keys: np.ndarray,
-    nsso_ok: np.ndarray,
-) -> None:
-    """An enterprise number or social-security number twice in the file, or a
-    social-security number that already belongs to another employer."""
-    lines = row_checks.lines
-    first = np.zeros(len(keys), dtype=np.int64)
-    first[valid] = known.seen.first_lines(keys[valid], lines[valid])
-    repeated = valid & (first != lines)
-    reason = _("The same enterprise number is already on line {value}.")
-    row_checks.fail("enterprise_number", repeated, reason, first)
-    given = nsso_ok & row_checks.good("nsso_number")
-    nsso_first = np.zeros(len(keys), dtype=np.int64)
-    nsso_first[given] = known.seen_nsso.first_lines(nsso_keys[given], lines[given])
-    reason = _("The same social-security number is already on line {value}.")
-    row_checks.fail("nsso_number", given & (nsso_first != lines), reason, nsso_first)
-    at = _position(known.nsso_keys, nsso_keys)
-    holder = np.zeros(len(keys), dtype=np.int64)
-    holder[at >= 0] = known.nsso_owners[at[at >= 0]]
-    taken = given & valid & (holder != 0) & (holder != keys)
-    row_checks.fail("nsso_number", taken, _nsso_owner, holder)
 
 
 def _nsso_owner(key: object) -> str:
     return _("This social-security number already belongs to employer %(number)s.") % {"number": f"{int(key):010d}"}
-
-
-def _render(rows: dict[str, np.ndarray], mask: np.ndarray, now: str) -> bytes:
-    count = int(mask.sum())
-    columns = [rows[name][mask] for name in _DB_COLUMNS[:-1]]
-    return bulk.copy_text([*columns, bulk.constant(now, count)]) if count else b""

@@ -1,32 +1,24 @@
 """Reading an import file: from bytes to tidy cells, a chunk of rows at a time.
 
-Two library parsers, each for what it does best. The stdlib csv module, strict about
-quotes, walks the records once for where each starts and how many values it has
-(pandas pads a short line with empty cells without a word, and counts records, not
-lines: a quoted value may span lines). pandas' C parser then reads the values. The walk
-runs in C; what it cannot place (a csv error, a record over several lines, a line of
-one value, NUL bytes, bytes that are not UTF-8) makes it walk again record by record,
-to say where. A quote anywhere but around a whole value is refused (RFC 4180): the csv
-module refuses one that does not end a value, and a value holding a quote must appear
-enclosed in its line. See docs/data-format.md.
+The stdlib csv module, strict about quotes, walks the records once for where each starts
+and how many values it has (pandas pads a short line without a word and counts records,
+not lines); pandas' C parser then reads the values. A quote anywhere but around a whole
+value is refused (RFC 4180). See docs/data-format.md.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import logging
-import operator
 import re
-import sys
 import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -35,14 +27,16 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .common import FileRefused, ImportResult, Problems, RowChecks
+from miningwatch import bulk
+
+from .checks import choice, columns_check
+from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
-BLOCK_BYTES = 16 * 1024 * 1024
 CHUNK_ROWS = 100_000
 SAVE_AS = gettext_lazy("export it from the spreadsheet as 'CSV UTF-8' (comma or semicolon separated)")
 _SIGNATURES = {
@@ -90,47 +84,84 @@ class CsvLayout:
         return int(np.count_nonzero(self.counts))
 
 
-# What checks the rows of a file and stores them, in the import's transaction.
-Writer = Callable[["CursorWrapper", CsvLayout, Problems], ImportResult]
 logger = logging.getLogger("inspections.imports")
 
 
-def csv_import(
-    path: Path, columns: tuple[str, ...], write: Writer, *, progress: Progress | None = None, max_errors: int = 0
-) -> ImportResult:
-    """Read the file and run `write` in one transaction: a problem found anywhere, even
-    in the last row, leaves nothing stored. The first `max_errors` problems are worded
-    (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
-    problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
-    layout, start = None, time.perf_counter()
-    try:
-        layout = csv_layout_read(path=path, expected=columns, problems=problems)
-        if progress is not None:
-            layout.progress = progress
-        layout.progress("checking", 0, layout.records)
-        with transaction.atomic(), connection.cursor() as cursor:
-            result = write(cursor, layout, problems)
-    except FileRefused:
-        result = ImportResult.refused(problems, rows_read=0)
-    result.rows_read = layout.records if layout else 0
-    logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
-    return result
+class FileKind:
+    """A kind of import file: its columns, declared (`spec`); what `check` adds for each chunk
+    of rows; how `write` stores them. An instance lives for one import, in its transaction,
+    and holds what the checks carry from chunk to chunk."""
+
+    spec: ClassVar[dict[str, Column]]
+    table: ClassVar[str]  # locked for the import
+    bulk_load: ClassVar[bool] = True  # may a big file suspend the table's indexes (bulk.bulk_mode_wanted)
+
+    def __init__(self, cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> None:
+        self.cursor, self.layout, self.problems = cursor, layout, problems
+        self.big = self.bulk_load and bulk.bulk_mode_wanted(cursor, self.table, layout.records)
+        bulk.table_lock(cursor, self.table, exclusive=self.big)
+        self.parsers = {name: _parser(column) for name, column in self.spec.items()}
+        self.lookups = {name: dict(column.lookup()) for name, column in self.spec.items() if column.lookup}
+        self.start()
+
+    @classmethod
+    def run(cls, *, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
+        """Check the file and store its rows in one transaction: a problem found anywhere,
+        even in the last row, leaves nothing stored. The first `max_errors` problems are
+        worded (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
+        problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
+        layout, start = None, time.perf_counter()
+        try:
+            layout = csv_layout_read(path=path, expected=tuple(cls.spec), problems=problems)
+            layout.progress = progress or layout.progress
+            layout.progress("checking", 0, layout.records)
+            with transaction.atomic(), connection.cursor() as cursor:
+                kind = cls(cursor, layout, problems)
+                result = kind.write(kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
+                                    for rows in csv_chunks(layout, problems=problems))  # fmt: skip
+        except FileRefused:
+            result = ImportResult(errors=problems.first(), error_count=problems.count)
+        result.rows_read = layout.records if layout else 0
+        logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
+        return result
+
+    def start(self) -> None:
+        """Read what the checks compare rows with, once an import."""
+
+    def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The checks of one chunk beyond its columns' own (`read`: their values as read):
+        its good rows as they are stored."""
+        raise NotImplementedError
+
+    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
+        """Store the checked rows, chunk by chunk as they come; call `writing` once all are."""
+        raise NotImplementedError
+
+    def writing(self) -> None:
+        """Every row is checked: refuse the file if any is wrong, else go on to write."""
+        if self.problems:
+            raise FileRefused
+        self.layout.progress("writing", 0, self.layout.records)
+
+
+def _parser(column: Column) -> Callable[[str], object] | None:
+    if column.choices is None:
+        return column.parse
+    return choice(list(column.choices()), column.unknown, fold=column.fold)
+
+
+def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
+    return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
 def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvLayout:
-    """Check that `path` is a UTF-8 CSV text with exactly the `expected` columns.
-
-    Problems that make the values unreadable raise FileRefused; lines with the wrong
-    number of values are only recorded, so the other lines can still be checked.
-    """
+    """Check that `path` is UTF-8 CSV text with exactly the `expected` columns. What leaves
+    values unreadable raises FileRefused; lines with the wrong number of values are only
+    recorded, so that the others are still checked."""
     header, start = _header_line(path, problems)
     layout = CsvLayout(path, start, *_header_check(header, expected, problems))
     problems.column_order = {name: i for i, name in enumerate(layout.columns)}
-    refusals = _Refusals(problems)
-    try:
-        _walk_in_c(layout, refusals)
-    except _Odd:
-        _walk_by_record(layout, refusals)
+    _walk(layout, _Refusals(problems))
     if problems:
         raise FileRefused
     wrong = (layout.counts > 0) & (layout.counts != len(expected))
@@ -177,8 +208,7 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
 
 
 def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
-    """A file's column names, tidied as the import reads them (FileRefused if it has no header):
-    what the upload page reads to tell one kind of file from another."""
+    """A file's column names as the import reads them (the upload page tells kinds apart by them)."""
     header, _start = _header_line(path, problems)
     return tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=_delimiter(header))))
 
@@ -211,80 +241,28 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
 # --- The walk over the records ---------------------------------------------------------------
 
 
-class _Odd(Exception):
-    """Raised in the walk in C for what only the walk record by record can place."""
-
-
-class _Refusals:
+class _Refusals(Counter[str]):
     """Problems that leave values unreadable: the first `limit` of each kind are recorded, the rest counted."""
 
     def __init__(self, problems: Problems) -> None:
-        self.problems, self.seen = problems, Counter[str]()
+        super().__init__()
+        self.problems = problems
 
     def shown(self, kind: str) -> bool:
         """Whether the next problem of this kind is recorded (and so worth wording)."""
-        return self.seen[kind] < self.problems.limit
+        return self[kind] < self.problems.limit
 
     def add(self, kind: str, line: int, reason: str, column: str = "") -> None:
         if self.shown(kind):
             self.problems.add_one(line, column, reason)
         else:
-            self.problems.count_more(1)
-        self.seen[kind] += 1
+            self.problems.count += 1
+        self[kind] += 1
 
 
-def _text_lines(layout: CsvLayout) -> Iterator[str]:
-    """The data lines, decoded a block at a time (noting the longest): in C, as the walk."""
-    with open(layout.path, "rb") as handle:
-        handle.seek(layout.start)
-        while block := handle.read(BLOCK_BYTES):
-            block += handle.readline()  # a block ends at a line end, so that it decodes on its own
-            try:
-                text = block.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _Odd from None
-            if "\x00" in text:
-                raise _Odd
-            layout.longest = max(layout.longest, _longest_line(block))
-            yield from io.StringIO(text, newline="\n")
-
-
-def _longest_line(block: bytes) -> int:
-    """The longest line of a block, in bytes (at least its characters), without a string per line."""
-    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
-    return int(np.diff(ends, prepend=-1, append=len(block)).max())
-
-
-def _walk_in_c(layout: CsvLayout, refusals: _Refusals) -> None:
-    """The walk with no Python per record: each record's length, and whether a value holds a quote."""
-    reader = csv.reader(_text_lines(layout), delimiter=layout.delimiter, strict=True)
-    shapes, texts = itertools.tee(reader)
-    quoted = map(operator.contains, map("".join, texts), itertools.repeat('"'))
-    try:
-        found = np.fromiter(zip(map(len, shapes), quoted, strict=True), dtype=[("count", np.int32), ("quote", bool)])
-    except csv.Error:
-        raise _Odd from None
-    if reader.line_num != len(found) or (found["count"] == 1).any():
-        raise _Odd  # a record over several lines; a line of spaces or of one value
-    layout.counts, layout.lines = found["count"], np.arange(2, len(found) + 2, dtype=np.int32)
-    with open(layout.path, "rb") as handle:  # the lines with a value that holds a quote: few
-        handle.seek(layout.start)
-        texts = itertools.compress(io.TextIOWrapper(handle, encoding="utf-8", newline="\n"), found["quote"])
-        for line, text in zip(layout.lines[found["quote"]].tolist(), texts, strict=True):
-            if not _quotes_enclosed(text, layout.delimiter):
-                refusals.add("quote", line, _STRAY_QUOTE)
-
-
-def _quotes_enclosed(text: str, delimiter: str) -> bool:
-    """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
-    padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
-    values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
-    enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
-    return all(delimiter + value + delimiter in padded for value in enclosed)
-
-
-def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
-    """The walk record by record, each record's lines at hand, to say where each problem is."""
+def _walk(layout: CsvLayout, refusals: _Refusals) -> None:
+    """Where each record starts and how many values it has (0: a blank line); its lines are
+    at hand, to say where a problem is."""
     taken: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -295,7 +273,7 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
                 yield taken[-1]
 
     reader = csv.reader(lines(), delimiter=layout.delimiter, strict=True)
-    starts, counts = array("i"), array("i")  # 4 bytes a record, not a Python int each
+    starts, counts, longest = array("i"), array("i"), 0  # 4 bytes a record, not a Python int each
     while True:
         first, values = reader.line_num + 2, []
         try:
@@ -306,12 +284,21 @@ def _walk_by_record(layout: CsvLayout, refusals: _Refusals) -> None:
             _csv_error(str(exc), first, reader.line_num + 1, "".join(taken), layout.delimiter, refusals)
         text = "".join(taken)
         taken.clear()
-        if any('"' in value for value in values) and not _quotes_enclosed(text, layout.delimiter):
+        if '"' in text and any('"' in value for value in values) and not _quotes_enclosed(text, layout.delimiter):
             refusals.add("quote", first, _STRAY_QUOTE)
         starts.append(first)
         counts.append(len(values) if text.strip(" \t\r\n") else 0)
+        longest = max(longest, len(text))
     layout.lines, layout.counts = np.frombuffer(starts, dtype=np.int32), np.frombuffer(counts, dtype=np.int32)
-    layout.longest = sys.maxsize  # a value may span lines
+    layout.longest = longest
+
+
+def _quotes_enclosed(text: str, delimiter: str) -> bool:
+    """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
+    padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
+    values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
+    enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
+    return all(delimiter + value + delimiter in padded for value in enclosed)
 
 
 def _csv_error(message: str, first: int, line: int, text: str, delimiter: str, refusals: _Refusals) -> None:
@@ -362,10 +349,9 @@ def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals
 def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
     """The rows pandas parses, a chunk at a time, tidied; blank rows and those with the
     wrong number of values (already reported) left out."""
-    if not (layout.counts == len(layout.columns)).any():
-        return  # no row to read values from (pandas cannot cut every row to the header's width)
+    readable = (layout.counts == len(layout.columns)).any()  # else pandas cannot cut rows to the header's width
     done = 0
-    for frame in _frames(layout, problems):
+    for frame in _frames(layout, problems) if readable else ():
         lines, counts = layout.lines[done : done + len(frame)], layout.counts[done : done + len(frame)]
         done += len(frame)
         if len(lines) != len(frame):
@@ -377,9 +363,12 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
             checks.cells[name] = _cells_tidy(name, checks, layout)
         yield checks
         layout.progress("checking", int(np.count_nonzero(layout.counts[:done])), layout.records)
-    if done != len(layout.lines):
+    if readable and done != len(layout.lines):
         # The walk and pandas disagree on where rows are: never guess.
         problems.add_one(0, "", _("The file could not be read consistently (unusual quoting or line endings)."))
+    if not done:  # one empty chunk, so that a kind's checked rows always have their columns
+        yield RowChecks(lines=np.zeros(0, np.int64), cells=dict.fromkeys(layout.columns, np.zeros(0, object)),
+                        problems=problems)  # fmt: skip
 
 
 def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
