@@ -346,15 +346,8 @@ def test_a_candidate_that_fails_the_gates_is_not_activated(trained, monkeypatch)
     assert not ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE).exists()
 
 
-_ENOUGH_CONTROLS = {
-    "rows": 900,
-    "hits": 90,
-    "validation_rows": 240,
-    "validation_hits": 24,
-    "red_rows": 12,
-    "red_hits": 5,
-}
-_FEW_CONTROLS = {"rows": 300, "hits": 40, "validation_rows": 80, "validation_hits": 12, "red_rows": 5, "red_hits": 3}
+_ENOUGH_CONTROLS = {"validation_rows": 240, "validation_hits": 24, "red_rows": 12, "red_hits": 5}
+_FEW_CONTROLS = {"validation_rows": 80, "validation_hits": 12, "red_rows": 5, "red_hits": 3}
 _FALLING = {
     "red": {"rows": 12, "hits": 4, "rate": 4 / 12},
     "orange": {"rows": 12, "hits": 5, "rate": 5 / 12},
