@@ -30,9 +30,11 @@ def lengths(values: np.ndarray) -> np.ndarray:
 
 
 def columns_check(
-    spec: Mapping[str, Column], rows: RowChecks, parsers: Mapping[str, Callable[[str], object] | None],
+    spec: Mapping[str, Column],
+    rows: RowChecks,
+    parsers: Mapping[str, Callable[[str], object] | None],
     lookups: Mapping[str, Mapping[str, object]],
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
     `choices`) and `lookups`. Returns what the values of the columns read stand for (None
     where a cell failed)."""

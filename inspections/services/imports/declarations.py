@@ -74,8 +74,14 @@ class Declarations(FileKind):
         with bulk.indexes_suspended(self.cursor, self.table) if self.big else nullcontext():
             bulk.copy_in(self.cursor, self.table, _DB_COLUMNS, copy_text(rows[~stored], _DB_COLUMNS))
             payload = copy_text(rows[stored], _DB_COLUMNS)
-            updated = bulk.rows_update(self.cursor, table=self.table, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:2],
-                                       compared=_DB_COLUMNS[2:], payload=payload)  # fmt: skip
+            updated = bulk.rows_update(
+                self.cursor,
+                table=self.table,
+                columns=_DB_COLUMNS,
+                keys=_DB_COLUMNS[:2],
+                compared=_DB_COLUMNS[2:],
+                payload=payload,
+            )
         return ImportResult.stored(len(stored), int((~stored).sum()), updated)
 
     def _stored_keys(self, keys: np.ndarray) -> np.ndarray:

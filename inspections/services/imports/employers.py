@@ -37,7 +37,7 @@ SPEC = {
         choices=lambda: LegalForm.values,
         fold=str.upper,
         unknown=gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."),
-    ),  # fmt: skip
+    ),
     "nace_code": Column(  # stored with its sector
         lookup=lambda: NaceCode.objects.values_list("code", "sector_id"),
         unknown=gettext_lazy("'{value}' is not a known NACE-BEL code (written like 43.320)."),
@@ -91,8 +91,14 @@ class Employers(FileKind):
                     stream.send(copy_text(rows[new], _DB_COLUMNS), int(new.sum()))
                     changed.append(copy_text(rows[~new], _DB_COLUMNS))
             self.writing()
-            updated = bulk.rows_update(self.cursor, table=self.table, columns=_DB_COLUMNS, keys=_DB_COLUMNS[:1],
-                                       compared=_DB_COLUMNS[1:-1], payload=b"".join(changed))  # fmt: skip
+            updated = bulk.rows_update(
+                self.cursor,
+                table=self.table,
+                columns=_DB_COLUMNS,
+                keys=_DB_COLUMNS[:1],
+                compared=_DB_COLUMNS[1:-1],
+                payload=b"".join(changed),
+            )
         return ImportResult.stored(self.layout.records, stream.rows, updated)
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -112,8 +118,9 @@ class Employers(FileKind):
         stored += [bulk.constant(self.now, len(keys)), keys]
         return pd.DataFrame(dict(zip((*_DB_COLUMNS, "key"), stored, strict=True)))[rows.good()]
 
-    def _repeats_check(self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray,
-                       given: np.ndarray) -> None:  # fmt: skip
+    def _repeats_check(
+        self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray, given: np.ndarray
+    ) -> None:
         """An enterprise number or social-security number twice in the file, or a
         social-security number that already belongs to another employer."""
         reason = _("The same enterprise number is already on line {value}.")

@@ -132,15 +132,29 @@ class Inspections(FileKind):
         reason = _("This reference already has this offence type on line {value}.")
         self.problems.add(rows["line"].to_numpy()[twice], "offence_type", reason, first_finding[twice])
 
-    def _store(self, table: str, columns: tuple[str, ...], rows: pd.DataFrame, new: np.ndarray, *, keys: int,
-               returning: tuple[str, ...]) -> list[tuple]:  # fmt: skip
+    def _store(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        rows: pd.DataFrame,
+        new: np.ndarray,
+        *,
+        keys: int,
+        returning: tuple[str, ...],
+    ) -> list[tuple]:
         """New rows by COPY (an inspection with its created_at), the others by one UPDATE of
         those that differ, keyed by the first `keys` columns: `returning` of those updated."""
         created = (*columns, "created_at") if table == _INSPECTIONS else columns
         bulk.copy_in(self.cursor, table, created, copy_text(rows[new], created))
-        return bulk.rows_update_returning(self.cursor, table=table, columns=columns, keys=columns[:keys],
-                                          compared=columns[keys:], payload=copy_text(rows[~new], columns),
-                                          returning=returning)  # fmt: skip
+        return bulk.rows_update_returning(
+            self.cursor,
+            table=table,
+            columns=columns,
+            keys=columns[:keys],
+            compared=columns[keys:],
+            payload=copy_text(rows[~new], columns),
+            returning=returning,
+        )
 
     def _ids_of(self, references: pd.Series) -> dict[str, int]:
         self.cursor.execute(

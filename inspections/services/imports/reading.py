@@ -117,8 +117,10 @@ class FileKind:
             layout.progress("checking", 0, layout.records)
             with transaction.atomic(), connection.cursor() as cursor:
                 kind = cls(cursor, layout, problems)
-                result = kind.write(kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
-                                    for rows in csv_chunks(layout, problems=problems))  # fmt: skip
+                result = kind.write(
+                    kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
+                    for rows in csv_chunks(layout, problems=problems)
+                )
         except FileRefused:
             result = ImportResult(errors=problems.first(), error_count=problems.count)
         result.rows_read = layout.records if layout else 0
@@ -367,8 +369,9 @@ def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
         # The walk and pandas disagree on where rows are: never guess.
         problems.add_one(0, "", _("The file could not be read consistently (unusual quoting or line endings)."))
     if not done:  # one empty chunk, so that a kind's checked rows always have their columns
-        yield RowChecks(lines=np.zeros(0, np.int64), cells=dict.fromkeys(layout.columns, np.zeros(0, object)),
-                        problems=problems)  # fmt: skip
+        yield RowChecks(
+            lines=np.zeros(0, np.int64), cells=dict.fromkeys(layout.columns, np.zeros(0, object)), problems=problems
+        )
 
 
 def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
