@@ -48,7 +48,8 @@ from django.db import connection, transaction  # noqa: E402
 
 from inspections.models import Employer, NaceCode, PostalCode  # noqa: E402
 from inspections.services.imports import employer_import  # noqa: E402
-from inspections.services.imports.employers import employer_indexes_suspended  # noqa: E402
+from inspections.services.imports.employers import Employers  # noqa: E402
+from miningwatch.bulk import indexes_suspended  # noqa: E402
 
 EMPLOYER = Employer._meta.db_table
 FLOOR = "bench_copy_floor"
@@ -141,7 +142,7 @@ def table_floor(derived: Path) -> float:
         transaction.atomic(),
         connection.cursor() as cursor,
         open(derived, "rb") as handle,
-        employer_indexes_suspended(cursor),
+        indexes_suspended(cursor, *Employers.suspended),
     ):
         cursor.cursor.copy_expert(f"COPY {EMPLOYER} ({DERIVED_COLUMNS}) {DERIVED_COPY}", handle)
     seconds = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """PostgreSQL bulk helpers for imports, the generator and scoring runs: COPY in and out,
-new rows straight into a table, changed rows via a temporary table and one UPDATE, table
-locks, and indexes suspended for a load. Never a query per row.
+rows staged in a temporary table then stored by one UPDATE and one INSERT, table locks,
+and indexes suspended for a load. Never a query per row.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -162,68 +163,59 @@ def copy_in(cursor: CursorWrapper, table: str, columns: Sequence[str], payload: 
         cursor.cursor.copy_expert(copy_sql(table, columns), io.BytesIO(payload), size=1 << 20)
 
 
-def rows_update(
+@contextmanager
+def staged(cursor: CursorWrapper, table: str, columns: Sequence[str], *, direct: bool = False) -> Iterator[CopyStream]:
+    """A temporary table of `table`'s `columns`, filled by a CopyStream; staged_apply stores
+    it. `direct`: the stream fills `table` itself."""
+    if not direct:
+        cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        listed = ", ".join(map(quote, columns))
+        cursor.execute(f"CREATE TEMP TABLE {_STAGE} AS SELECT {listed} FROM {quote(table)} WITH NO DATA")
+    with CopyStream(cursor, copy_sql(table if direct else _STAGE, columns)) as stream:
+        yield stream
+
+
+@dataclass
+class Applied:
+    """What staged_apply stored: how many rows, and the `returning` columns of each."""
+
+    created: int
+    updated: int
+    inserted: list[tuple]
+    changed: list[tuple]
+
+
+def staged_apply(
     cursor: CursorWrapper,
     *,
     table: str,
     columns: Sequence[str],
     keys: Sequence[str],
-    compared: Sequence[str],
-    payload: bytes,
-) -> int:
-    """Update existing rows from COPY text, only those that differ; the number updated."""
-    updated = _update(cursor, table, columns, keys, compared, payload, returning=())
-    assert isinstance(updated, int)
-    return updated
-
-
-def rows_update_returning(
-    cursor: CursorWrapper,
-    *,
-    table: str,
-    columns: Sequence[str],
-    keys: Sequence[str],
-    compared: Sequence[str],
-    payload: bytes,
-    returning: Sequence[str],
-) -> list[tuple]:
-    """rows_update, giving the `returning` columns of each updated row."""
-    updated = _update(cursor, table, columns, keys, compared, payload, returning=returning)
-    assert isinstance(updated, list)
-    return updated
-
-
-def _update(
-    cursor: CursorWrapper,
-    table: str,
-    columns: Sequence[str],
-    keys: Sequence[str],
-    compared: Sequence[str],
-    payload: bytes,
-    *,
-    returning: Sequence[str],
-) -> int | list[tuple]:
-    """Rows are staged in a temporary table and applied by one UPDATE whose
-    IS DISTINCT FROM leaves identical rows untouched (no new row version, no trigger)."""
-    if not payload:
-        return [] if returning else 0
-    cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-    listed = ", ".join(map(quote, columns))
-    cursor.execute(f"CREATE TEMP TABLE {_STAGE} AS SELECT {listed} FROM {quote(table)} WITH NO DATA")
-    copy_in(cursor, _STAGE, columns, payload)
+    returning: Sequence[str] = (),
+) -> Applied:
+    """Store the staged rows: one UPDATE of the stored rows with the same `keys` where another
+    column differs (IS DISTINCT FROM leaves identical rows untouched: no new row version, no
+    trigger), then one INSERT of the rows not stored yet. Columns `created_at` and
+    `updated_at` are not compared: the first is kept on an update, the second set."""
     cursor.execute(f"ANALYZE {_STAGE}")
-    assigned = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns if c not in keys)
+    compared = [c for c in columns if c not in (*keys, "created_at", "updated_at")]
+    assigned = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in (*compared, "updated_at") if c in columns)
     joined = " AND ".join(f"t.{quote(c)} = s.{quote(c)}" for c in keys)
-    before = ", ".join(f"t.{quote(c)}" for c in compared)
-    after = ", ".join(f"s.{quote(c)}" for c in compared)
+    before, after = (", ".join(f"{side}.{quote(c)}" for c in compared) for side in "ts")
+    listed = ", ".join(map(quote, columns))
     returned = f" RETURNING {', '.join(f't.{quote(c)}' for c in returning)}" if returning else ""
-    cursor.execute(
+    done = []
+    for sql in (
         f"UPDATE {quote(table)} AS t SET {assigned} FROM {_STAGE} AS s "
-        f"WHERE {joined} AND ({before}) IS DISTINCT FROM ({after}){returned}"
-    )
-    updated = cursor.fetchall() if returning else cursor.rowcount
+        f"WHERE {joined} AND ({before}) IS DISTINCT FROM ({after})",
+        f"INSERT INTO {quote(table)} AS t ({listed}) SELECT {listed} FROM {_STAGE} AS s "
+        f"WHERE NOT EXISTS (SELECT FROM {quote(table)} AS t WHERE {joined})",
+    ):
+        cursor.execute(sql + returned)
+        done.append((cursor.rowcount, cursor.fetchall() if returning else []))
     cursor.execute(f"DROP TABLE {_STAGE}")
-    return updated
+    (updated, changed), (created, inserted) = done
+    return Applied(created, updated, inserted, changed)
 
 
 def table_lock(cursor: CursorWrapper, table: str, *, exclusive: bool = False) -> None:

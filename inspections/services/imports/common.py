@@ -100,8 +100,13 @@ class Problems:
                 lines, values = lines[kept], None if values is None else np.asarray(values)[kept]
             self._parts.append((lines, column, reason, values))
 
-    def add_one(self, line: int, column: str, reason: str) -> None:
-        self.add(np.array([line]), column, reason)
+    def add_one(self, line: int, column: str, reason: Reason) -> None:
+        """Record one problem found while reading, in line order: once `limit` are kept, a
+        later line cannot be among the first, so it is only counted."""
+        if self.count >= self.limit:
+            self.count += 1
+        else:
+            self.add(np.array([line]), column, reason)
 
     def first(self) -> list[ImportProblem]:
         """The first `limit` problems by line; within a line, by column as in the header."""

@@ -1,24 +1,17 @@
-"""Declaration import: one row per employer (already stored) and quarter.
-
-Rows are checked chunk by chunk, then written: new ones by COPY, the others by one UPDATE.
-"""
+"""Declaration import: one row per employer (already stored) and quarter."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
 from django.utils.translation import gettext as _
 
 from inspections.models import Declaration
-from miningwatch import bulk
 
 from . import checks
-from .common import Column, ImportResult, RowChecks
+from .common import Column, RowChecks
 from .employers import EmployerIds
-from .reading import FileKind, copy_text
+from .reading import FileKind
 
 _COUNT = Column(parse=checks.count)
 _EUROS = Column(parse=checks.amount(digits=14, decimals=2))
@@ -48,8 +41,8 @@ _DAYS, _EPOCH = 2**18, "1800-01-01"
 class Declarations(FileKind):
     """Create or update the quarterly declarations of a CSV file, all of them or none."""
 
-    spec = SPEC
-    table = Declaration._meta.db_table
+    spec, table, columns, key_columns = SPEC, Declaration._meta.db_table, _DB_COLUMNS, 2
+    suspended = (Declaration._meta.db_table,)
 
     def start(self) -> None:
         self.employers, self.seen = EmployerIds.read(self.cursor), checks.SeenKeys()
@@ -64,32 +57,8 @@ class Declarations(FileKind):
         keys[good] = ids[good] * _DAYS + days
         reason = _("This employer already has a declaration for this quarter on line {value}.")
         self.seen.repeats_fail(rows, "quarter", keys, good, reason)
-        stored = {"employer_id": ids.astype(str), **{name: read[name] for name in COLUMNS[1:]}, "key": keys}
+        stored = {"employer_id": ids.astype(str), **{name: read[name] for name in COLUMNS[1:]}}
         return pd.DataFrame(stored)[rows.good()]
-
-    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        rows = pd.concat(list(checked), ignore_index=True)
-        self.writing()
-        stored = rows["key"].isin(self._stored_keys(rows["key"].to_numpy())).to_numpy()
-        with bulk.indexes_suspended(self.cursor, self.table) if self.big else nullcontext():
-            bulk.copy_in(self.cursor, self.table, _DB_COLUMNS, copy_text(rows[~stored], _DB_COLUMNS))
-            payload = copy_text(rows[stored], _DB_COLUMNS)
-            updated = bulk.rows_update(
-                self.cursor,
-                table=self.table,
-                columns=_DB_COLUMNS,
-                keys=_DB_COLUMNS[:2],
-                compared=_DB_COLUMNS[2:],
-                payload=payload,
-            )
-        return ImportResult.stored(len(stored), int((~stored).sum()), updated)
-
-    def _stored_keys(self, keys: np.ndarray) -> np.ndarray:
-        """The keys already in the table, of the employers of `keys`."""
-        listed = ",".join(map(str, np.unique(keys // _DAYS).tolist()))  # integers only: safe to inline
-        sql = f"SELECT employer_id * {_DAYS} + (quarter - date '{_EPOCH}') FROM {self.table}"
-        sql += f" WHERE employer_id = ANY('{{{listed}}}'::bigint[])"
-        return bulk.copy_out(self.cursor, sql, ["key"], {"key": np.int64})["key"].to_numpy(np.int64)
 
 
 declaration_import = Declarations.run

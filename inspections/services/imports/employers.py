@@ -1,13 +1,7 @@
-"""Employer import: one row per employer, keyed by enterprise number.
-
-While Python checks chunk n+1, PostgreSQL stores chunk n (bulk.CopyStream), in the
-import's one transaction: a problem in the last row still leaves the table as it was.
-"""
+"""Employer import: one row per employer, keyed by enterprise number."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,8 +14,8 @@ from inspections.models import Employer, EmployerWord, LegalForm, NaceCode, Post
 from miningwatch import bulk
 
 from . import checks
-from .common import Column, ImportResult, RowChecks
-from .reading import FileKind, copy_text
+from .common import Column, RowChecks
+from .reading import FileKind
 
 if TYPE_CHECKING:
     from django.db.backends.utils import CursorWrapper
@@ -64,42 +58,16 @@ _DB_COLUMNS = (
 class Employers(FileKind):
     """Create or update the employers of a CSV file, all of them or none."""
 
-    spec = SPEC
-    table = Employer._meta.db_table
+    spec, table, columns = SPEC, Employer._meta.db_table, _DB_COLUMNS
+    suspended = (Employer._meta.db_table, EmployerWord._meta.db_table)  # the words: filled by a trigger
 
     def start(self) -> None:
-        sql = f"SELECT enterprise_number, coalesce(nsso_number, '') FROM {self.table}"
+        sql = f"SELECT enterprise_number, nsso_number FROM {self.table} WHERE nsso_number IS NOT NULL"
         stored = bulk.copy_out(self.cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
-        keys = stored["key"].to_numpy(dtype=np.int64)
         nsso_ok, nsso = checks.digit_keys(stored["nsso"].to_numpy(dtype=object), (9, 10))
-        self.stored = checks.SortedKeys(keys, keys)
-        self.nsso_owners = checks.SortedKeys(nsso[nsso_ok], keys[nsso_ok])  # whose each number is
+        self.nsso_owners = checks.SortedKeys(nsso[nsso_ok], stored["key"].to_numpy(np.int64)[nsso_ok])
         self.seen, self.seen_nsso = checks.SeenKeys(), checks.SeenKeys()  # in this file
         self.now = timezone.now().isoformat()
-
-    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """New rows by COPY as they come; the others kept for one UPDATE (updated_at changes
-        only when something else does)."""
-        changed = []
-        with employer_indexes_suspended(self.cursor) if self.big else nullcontext():
-            with bulk.CopyStream(self.cursor, bulk.copy_sql(self.table, _DB_COLUMNS)) as stream:
-                for rows in checked:
-                    if self.problems:
-                        stream.abort()  # keep checking, to report every problem, but write nothing
-                        continue
-                    new = self.stored.get(rows["key"].to_numpy()) == 0
-                    stream.send(copy_text(rows[new], _DB_COLUMNS), int(new.sum()))
-                    changed.append(copy_text(rows[~new], _DB_COLUMNS))
-            self.writing()
-            updated = bulk.rows_update(
-                self.cursor,
-                table=self.table,
-                columns=_DB_COLUMNS,
-                keys=_DB_COLUMNS[:1],
-                compared=_DB_COLUMNS[1:-1],
-                payload=b"".join(changed),
-            )
-        return ImportResult.stored(self.layout.records, stream.rows, updated)
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
         cells = rows.cells
@@ -115,8 +83,8 @@ class Employers(FileKind):
         stored = [numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), read["legal_form"]]
         stored += [cells["nace_code"], cells["joint_committee"], cells["postal_code"], read["nace_code"]]
         stored += [read["postal_code"], cells["start_date"], bulk.nullable(cells["end_date"])]
-        stored += [bulk.constant(self.now, len(keys)), keys]
-        return pd.DataFrame(dict(zip((*_DB_COLUMNS, "key"), stored, strict=True)))[rows.good()]
+        stored += [bulk.constant(self.now, len(keys))]
+        return pd.DataFrame(dict(zip(_DB_COLUMNS, stored, strict=True)))[rows.good()]
 
     def _repeats_check(
         self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray, given: np.ndarray
@@ -151,14 +119,6 @@ class EmployerIds(checks.SortedKeys):
 
 
 employer_import = Employers.run
-
-
-@contextmanager
-def employer_indexes_suspended(cursor: CursorWrapper) -> Iterator[None]:
-    """A bulk load's: the indexes of the employer table and of its name words (filled by its
-    triggers); also what bench/bench_import.py suspends for its floor."""
-    with bulk.indexes_suspended(cursor, Employer._meta.db_table, EmployerWord._meta.db_table):
-        yield
 
 
 def _nsso_owner(key: object) -> str:

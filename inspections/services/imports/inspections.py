@@ -70,7 +70,6 @@ class Inspections(FileKind):
 
     spec = SPEC
     table = _INSPECTIONS
-    bulk_load = False
 
     def start(self) -> None:
         bulk.table_lock(self.cursor, _FINDINGS)
@@ -96,23 +95,23 @@ class Inspections(FileKind):
         return pd.DataFrame(stored)[rows.good()]
 
     def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Inspections first (new ones by COPY, the others by one UPDATE), then findings."""
+        """Inspections first, then their findings. A finding counts as updated if it, or its
+        inspection, changed."""
         rows = pd.concat(list(checked), ignore_index=True)
         self._agree_check(rows)
         self.writing()
         inspections = rows.drop_duplicates("key").assign(created_at=timezone.now().isoformat())
-        new = ~inspections["key"].isin(list(self._ids_of(inspections["key"]))).to_numpy()
-        changed = self._store(_INSPECTIONS, _INSPECTION_COLUMNS, inspections, new, keys=1, returning=("id",))
-        ids = self._ids_of(inspections["key"])
-        findings = rows.assign(inspection_id=rows["key"].map(ids).astype(str))
-        key = findings["inspection_id"] + " " + findings["offence_type_id"]  # the id, all digits, first: unambiguous
-        sql = f"SELECT inspection_id, offence_type_id FROM {_FINDINGS} WHERE inspection_id = ANY(%s)"
-        self.cursor.execute(sql, [list(ids.values())])
-        new = ~key.isin([f"{pk} {code}" for pk, code in self.cursor.fetchall()]).to_numpy()
-        touched = self._store(_FINDINGS, _FINDING_COLUMNS, findings, new, keys=2, returning=_FINDING_COLUMNS[:2])
-        touched = key.isin([f"{pk} {code}" for pk, code in touched])
-        touched |= findings["inspection_id"].isin([str(pk) for (pk,) in changed])
-        return ImportResult.stored(len(new), int(new.sum()), int((~new & touched.to_numpy()).sum()))
+        changed = self._store(_INSPECTIONS, (*_INSPECTION_COLUMNS, "created_at"), inspections, keys=1).changed
+        findings = rows.assign(inspection_id=rows["key"].map(self._ids_of(inspections["key"])))
+        stored = self._store(_FINDINGS, _FINDING_COLUMNS, findings.astype({"inspection_id": str}), keys=2)
+        inserted, findings_changed = set(stored.inserted), set(stored.changed)
+        inspection_changed = findings["key"].isin([reference for (reference,) in changed])
+        pairs = zip(findings["inspection_id"], findings["offence_type_id"], strict=True)
+        updated = sum(
+            pair not in inserted and (pair in findings_changed or moved)
+            for pair, moved in zip(pairs, inspection_changed, strict=True)
+        )
+        return ImportResult.stored(len(findings), stored.created, updated)
 
     def _agree_check(self, rows: pd.DataFrame) -> None:
         """Rows of one reference agree on the inspection; an offence type once per reference."""
@@ -132,28 +131,12 @@ class Inspections(FileKind):
         reason = _("This reference already has this offence type on line {value}.")
         self.problems.add(rows["line"].to_numpy()[twice], "offence_type", reason, first_finding[twice])
 
-    def _store(
-        self,
-        table: str,
-        columns: tuple[str, ...],
-        rows: pd.DataFrame,
-        new: np.ndarray,
-        *,
-        keys: int,
-        returning: tuple[str, ...],
-    ) -> list[tuple]:
-        """New rows by COPY (an inspection with its created_at), the others by one UPDATE of
-        those that differ, keyed by the first `keys` columns: `returning` of those updated."""
-        created = (*columns, "created_at") if table == _INSPECTIONS else columns
-        bulk.copy_in(self.cursor, table, created, copy_text(rows[new], created))
-        return bulk.rows_update_returning(
-            self.cursor,
-            table=table,
-            columns=columns,
-            keys=columns[:keys],
-            compared=columns[keys:],
-            payload=copy_text(rows[~new], columns),
-            returning=returning,
+    def _store(self, table: str, columns: tuple[str, ...], rows: pd.DataFrame, *, keys: int) -> bulk.Applied:
+        """Rows stored, keyed by the first `keys` columns: the keys of those inserted and changed."""
+        with bulk.staged(self.cursor, table, columns) as stage:
+            stage.send(copy_text(rows, columns), len(rows))
+        return bulk.staged_apply(
+            self.cursor, table=table, columns=columns, keys=columns[:keys], returning=columns[:keys]
         )
 
     def _ids_of(self, references: pd.Series) -> dict[str, int]:

@@ -1,9 +1,8 @@
 """Reading an import file: from bytes to tidy cells, a chunk of rows at a time.
 
-The stdlib csv module, strict about quotes, walks the records once for where each starts
-and how many values it has (pandas pads a short line without a word and counts records,
-not lines); pandas' C parser then reads the values. A quote anywhere but around a whole
-value is refused (RFC 4180). See docs/data-format.md.
+The stdlib csv module parses the records, strict about quotes; each line is decoded on
+its way in, so that a byte that is not UTF-8 is reported with its line. A quote anywhere
+but around a whole value is refused (RFC 4180). See docs/data-format.md.
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ import io
 import logging
 import re
 import time
-from array import array
-from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, NoReturn
@@ -29,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from miningwatch import bulk
 
-from .checks import choice, columns_check
+from .checks import choice, columns_check, lengths
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 
 if TYPE_CHECKING:
@@ -67,21 +65,16 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class CsvLayout:
-    """Where the rows of a file are (pandas returns them in this order)."""
+class CsvFile:
+    """A file whose header is checked: where its rows are, and how many were read."""
 
     path: Path
     start: int  # byte offset of the first data line
     delimiter: str
     columns: tuple[str, ...]  # header names, tidied, in file order
-    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # where each row starts
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # its values; 0: a blank line
-    longest: int = 0  # no value is longer (characters)
+    lines: int  # line feeds after the header: the rows, near enough, before they are read
+    records: int = 0  # rows read so far, blank lines left out
     progress: Progress = field(default=lambda phase, done, total: None)  # told as rows are checked and written
-
-    @property
-    def records(self) -> int:
-        return int(np.count_nonzero(self.counts))
 
 
 logger = logging.getLogger("inspections.imports")
@@ -93,12 +86,14 @@ class FileKind:
     and holds what the checks carry from chunk to chunk."""
 
     spec: ClassVar[dict[str, Column]]
-    table: ClassVar[str]  # locked for the import
-    bulk_load: ClassVar[bool] = True  # may a big file suspend the table's indexes (bulk.bulk_mode_wanted)
+    table: ClassVar[str]  # locked for the import, and written
+    columns: ClassVar[tuple[str, ...]]  # as stored, those that find a stored row first
+    key_columns: ClassVar[int] = 1  # how many of `columns` find a stored row
+    suspended: ClassVar[tuple[str, ...]] = ()  # tables whose indexes a big file suspends (bulk.bulk_mode_wanted)
 
-    def __init__(self, cursor: CursorWrapper, layout: CsvLayout, problems: Problems) -> None:
-        self.cursor, self.layout, self.problems = cursor, layout, problems
-        self.big = self.bulk_load and bulk.bulk_mode_wanted(cursor, self.table, layout.records)
+    def __init__(self, cursor: CursorWrapper, file: CsvFile, problems: Problems) -> None:
+        self.cursor, self.file, self.problems = cursor, file, problems
+        self.big = bool(self.suspended) and bulk.bulk_mode_wanted(cursor, self.table, file.lines)
         bulk.table_lock(cursor, self.table, exclusive=self.big)
         self.parsers = {name: _parser(column) for name, column in self.spec.items()}
         self.lookups = {name: dict(column.lookup()) for name, column in self.spec.items() if column.lookup}
@@ -110,20 +105,20 @@ class FileKind:
         even in the last row, leaves nothing stored. The first `max_errors` problems are
         worded (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
         problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
-        layout, start = None, time.perf_counter()
+        file, start = None, time.perf_counter()
         try:
-            layout = csv_layout_read(path=path, expected=tuple(cls.spec), problems=problems)
-            layout.progress = progress or layout.progress
-            layout.progress("checking", 0, layout.records)
+            file = csv_open(path=path, expected=tuple(cls.spec), problems=problems)
+            file.progress = progress or file.progress
+            file.progress("checking", 0, file.lines)
             with transaction.atomic(), connection.cursor() as cursor:
-                kind = cls(cursor, layout, problems)
+                kind = cls(cursor, file, problems)
                 result = kind.write(
                     kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
-                    for rows in csv_chunks(layout, problems=problems)
+                    for rows in csv_chunks(file, problems=problems)
                 )
         except FileRefused:
             result = ImportResult(errors=problems.first(), error_count=problems.count)
-        result.rows_read = layout.records if layout else 0
+        result.rows_read = file.records if file else 0
         logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
         return result
 
@@ -136,14 +131,30 @@ class FileKind:
         raise NotImplementedError
 
     def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Store the checked rows, chunk by chunk as they come; call `writing` once all are."""
-        raise NotImplementedError
+        """Stage the rows as they are checked, PostgreSQL copying one chunk while Python checks
+        the next; once all are, update the stored rows that differ and insert the others.
+        Into an empty table (a first load) the rows are copied straight, as fast as it gets."""
+        self.cursor.execute(f"SELECT EXISTS (SELECT FROM {bulk.quote(self.table)})")
+        direct = not self.cursor.fetchone()[0]
+        with bulk.indexes_suspended(self.cursor, *self.suspended) if self.big else nullcontext():
+            with bulk.staged(self.cursor, self.table, self.columns, direct=direct) as stage:
+                for rows in checked:
+                    if self.problems:
+                        stage.abort()  # keep checking, to report every problem, but write nothing
+                    else:
+                        stage.send(copy_text(rows, self.columns), len(rows))
+            self.writing()
+            if direct:
+                return ImportResult.stored(stage.rows, stage.rows, 0)
+            keys = self.columns[: self.key_columns]
+            applied = bulk.staged_apply(self.cursor, table=self.table, columns=self.columns, keys=keys)
+        return ImportResult.stored(stage.rows, applied.created, applied.updated)
 
     def writing(self) -> None:
         """Every row is checked: refuse the file if any is wrong, else go on to write."""
         if self.problems:
             raise FileRefused
-        self.layout.progress("writing", 0, self.layout.records)
+        self.file.progress("writing", 0, self.file.records)
 
 
 def _parser(column: Column) -> Callable[[str], object] | None:
@@ -156,20 +167,12 @@ def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
     return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
-def csv_layout_read(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvLayout:
-    """Check that `path` is UTF-8 CSV text with exactly the `expected` columns. What leaves
-    values unreadable raises FileRefused; lines with the wrong number of values are only
-    recorded, so that the others are still checked."""
+def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
+    """Check that `path` is CSV text with exactly the `expected` columns, else raise FileRefused."""
     header, start = _header_line(path, problems)
-    layout = CsvLayout(path, start, *_header_check(header, expected, problems))
-    problems.column_order = {name: i for i, name in enumerate(layout.columns)}
-    _walk(layout, _Refusals(problems))
-    if problems:
-        raise FileRefused
-    wrong = (layout.counts > 0) & (layout.counts != len(expected))
-    reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
-    problems.add(layout.lines[wrong], "", reason % {"count": len(expected)}, layout.counts[wrong])
-    return layout
+    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=_line_feeds(path, start))
+    problems.column_order = {name: i for i, name in enumerate(file.columns)}
+    return file
 
 
 def _refused(problems: Problems, line: int, reason: str, column: str = "") -> NoReturn:
@@ -209,6 +212,12 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
     return header, min(end + 1, size)
 
 
+def _line_feeds(path: Path, start: int) -> int:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+
+
 def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
     """A file's column names as the import reads them (the upload page tells kinds apart by them)."""
     header, _start = _header_line(path, problems)
@@ -240,163 +249,142 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
     return delimiter, names
 
 
-# --- The walk over the records ---------------------------------------------------------------
+# --- The records -------------------------------------------------------------------------------
 
 
-class _Refusals(Counter[str]):
-    """Problems that leave values unreadable: the first `limit` of each kind are recorded, the rest counted."""
-
-    def __init__(self, problems: Problems) -> None:
-        super().__init__()
-        self.problems = problems
-
-    def shown(self, kind: str) -> bool:
-        """Whether the next problem of this kind is recorded (and so worth wording)."""
-        return self[kind] < self.problems.limit
-
-    def add(self, kind: str, line: int, reason: str, column: str = "") -> None:
-        if self.shown(kind):
-            self.problems.add_one(line, column, reason)
+def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
+    """The rows, a chunk at a time, tidied: blank lines left out, rows with the wrong number
+    of values reported and left out. After a value that cannot be read, no row is checked
+    any more, and FileRefused is raised at the end of the file."""
+    records, width = _Records(file, problems), len(file.columns)
+    reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
+    lines, cells, longest = [], [], 0  # cells row after row: one list, not one per row
+    for first, values, size in records:
+        file.records += 1
+        if records.unreadable:  # the file is refused: only what else cannot be read still counts
+            continue
+        if len(values) != width:
+            problems.add_one(first, "", reason.format(value=len(values)) % {"count": width})
         else:
-            self.problems.count += 1
-        self[kind] += 1
+            lines.append(first)
+            cells.extend(values)
+            longest = max(longest, size)
+        if len(lines) == CHUNK_ROWS:
+            yield _chunk(file, lines, cells, longest, problems)
+            file.progress("checking", file.records, max(file.lines, file.records))
+            lines, cells, longest = [], [], 0  # cells row after row: one list, not one per row
+    if records.unreadable:
+        raise FileRefused
+    yield _chunk(file, lines, cells, longest, problems)  # maybe empty: checked rows still have their columns
 
 
-def _walk(layout: CsvLayout, refusals: _Refusals) -> None:
-    """Where each record starts and how many values it has (0: a blank line); its lines are
-    at hand, to say where a problem is."""
-    taken: list[str] = []
+def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, problems: Problems) -> RowChecks:
+    """The cells, row after row, as columns, tidied (`longest`: no record is longer, in characters)."""
+    grid = np.array(cells, dtype=object).reshape(len(lines), len(file.columns))
+    columns = {name: grid[:, i].copy() for i, name in enumerate(file.columns)}
+    checks = RowChecks(lines=np.array(lines, dtype=np.int64), cells=columns, problems=problems)
+    for name in file.columns:
+        checks.cells[name] = _cells_tidy(name, checks, longest)
+    return checks
 
-    def lines() -> Iterator[str]:
-        with open(layout.path, "rb") as handle:
-            handle.seek(layout.start)
+
+class _Records:
+    """The walk over the records: (the line each starts on, its values, its length), blank
+    lines left out; what leaves values unreadable is reported, and sets `unreadable`."""
+
+    def __init__(self, file: CsvFile, problems: Problems) -> None:
+        self.file, self.problems, self.unreadable = file, problems, False
+        self.taken: list[str] = []  # the lines of the record being read, to say where a problem is
+
+    def refuse(self, line: int, reason: str | Callable[[object], str], column: str = "") -> None:
+        self.unreadable = True
+        self.problems.add_one(line, column, reason)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str], int]]:
+        reader = csv.reader(self._lines(), delimiter=self.file.delimiter, strict=True)
+        while True:
+            first = reader.line_num + 2
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self._csv_error(str(exc), first, reader.line_num + 1, "".join(self.taken))
+                values = []
+            text = "".join(self.taken)
+            self.taken.clear()
+            if '"' in text and any('"' in value for value in values) and not self._enclosed(text):
+                self.refuse(first, _STRAY_QUOTE)
+            if values and text.strip(" \t\r\n"):
+                yield first, values, len(text)
+
+    def _lines(self) -> Iterator[str]:
+        with open(self.file.path, "rb") as handle:
+            handle.seek(self.file.start)
             for number, raw in enumerate(handle, start=2):
-                taken.append(_line_decode(raw, number, layout, refusals))
-                yield taken[-1]
+                self.taken.append(self._decode(raw, number))
+                yield self.taken[-1]
 
-    reader = csv.reader(lines(), delimiter=layout.delimiter, strict=True)
-    starts, counts, longest = array("i"), array("i"), 0  # 4 bytes a record, not a Python int each
-    while True:
-        first, values = reader.line_num + 2, []
+    def _enclosed(self, text: str) -> bool:
+        """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
+        delimiter = self.file.delimiter
+        padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
+        values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
+        enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
+        return all(delimiter + value + delimiter in padded for value in enclosed)
+
+    def _csv_error(self, message: str, first: int, line: int, text: str) -> None:
+        """A csv error in words: a quote that does not end a value, a lone CR, or no closing quote."""
+        if message.startswith("unexpected end of data"):
+            # The last value runs from its opening quote to the end of the file.
+            values = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.file.delimiter))
+            tail = values[-1][-1] if values and values[-1] else ""
+            opened = first + text[: len(text) - len(tail)].count("\n")
+            self.refuse(opened, _("A quoted value starts on this line and is never closed."))
+        elif message.startswith("new-line character"):
+            self.refuse(line, _("A carriage return (CR) without a line feed: %(fix)s") % {"fix": _LINE_ENDS})
+        elif "expected after" in message:
+            self.refuse(line, _STRAY_QUOTE)
+        else:
+            self.refuse(line, _("The line cannot be read: %(error)s.") % {"error": message})
+
+    def _decode(self, raw: bytes, number: int) -> str:
+        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column)."""
+        if b"\x00" in raw:
+            reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
+            self.refuse(number, reason % {"save_as": SAVE_AS})
         try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            _csv_error(str(exc), first, reader.line_num + 1, "".join(taken), layout.delimiter, refusals)
-        text = "".join(taken)
-        taken.clear()
-        if '"' in text and any('"' in value for value in values) and not _quotes_enclosed(text, layout.delimiter):
-            refusals.add("quote", first, _STRAY_QUOTE)
-        starts.append(first)
-        counts.append(len(values) if text.strip(" \t\r\n") else 0)
-        longest = max(longest, len(text))
-    layout.lines, layout.counts = np.frombuffer(starts, dtype=np.int32), np.frombuffer(counts, dtype=np.int32)
-    layout.longest = longest
-
-
-def _quotes_enclosed(text: str, delimiter: str) -> bool:
-    """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
-    padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
-    values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
-    enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
-    return all(delimiter + value + delimiter in padded for value in enclosed)
-
-
-def _csv_error(message: str, first: int, line: int, text: str, delimiter: str, refusals: _Refusals) -> None:
-    """A csv error in words: a quote that does not end a value, a lone CR, or no closing quote."""
-    if message.startswith("unexpected end of data"):
-        # The last value runs from its opening quote to the end of the file.
-        values = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter))
-        tail = values[-1][-1] if values and values[-1] else ""
-        opened = first + text[: len(text) - len(tail)].count("\n")
-        refusals.add("unclosed", opened, _("A quoted value starts on this line and is never closed."))
-    elif message.startswith("new-line character"):
-        refusals.add("cr", line, _("A carriage return (CR) without a line feed: %(fix)s") % {"fix": _LINE_ENDS})
-    elif "expected after" in message:
-        refusals.add("quote", line, _STRAY_QUOTE)
-    else:
-        refusals.add("csv", line, _("The line cannot be read: %(error)s.") % {"error": message})
-
-
-def _line_decode(raw: bytes, number: int, layout: CsvLayout, refusals: _Refusals) -> str:
-    """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column)."""
-    if b"\x00" in raw:
-        reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
-        refusals.add("nul", number, reason % {"save_as": SAVE_AS})
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        text = raw.decode("utf-8", "surrogateescape")
-        if not refusals.shown("utf8"):
-            refusals.add("utf8", number, "")  # only counted
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text, at = raw.decode("utf-8", "surrogateescape"), exc.start
+            column = self._undecoded_column(text) if self.problems.count < self.problems.limit else ""
+            self.refuse(number, lambda _value: self._not_utf8(raw, at), column)
             return text
-        context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
-        reason = _(
+
+    @staticmethod
+    def _not_utf8(raw: bytes, at: int) -> str:
+        context = raw[max(at - 20, 0) : at + 20].decode("latin-1").strip()
+        return _(
             "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
             "%(save_as)s."
-        ) % {"byte": raw[exc.start], "context": context, "save_as": SAVE_AS}
-        try:  # the column of the first undecodable byte, if the line parses on its own
-            values = next(csv.reader([text.rstrip("\r\n")], delimiter=layout.delimiter))
+        ) % {"byte": raw[at], "context": context, "save_as": SAVE_AS}
+
+    def _undecoded_column(self, text: str) -> str:
+        """The column of the first byte that is not UTF-8, if the line parses on its own."""
+        try:
+            values = next(csv.reader([text.rstrip("\r\n")], delimiter=self.file.delimiter))
         except csv.Error:
             values = []
-        undecoded = (name for name, value in zip(layout.columns, values, strict=False) if _UNDECODED.search(value))
-        refusals.add("utf8", number, reason, next(undecoded, ""))
-        return text
+        columns = self.file.columns
+        return next((name for name, value in zip(columns, values, strict=False) if _UNDECODED.search(value)), "")
 
 
-# --- The values --------------------------------------------------------------------------------
-
-
-def csv_chunks(layout: CsvLayout, *, problems: Problems) -> Iterator[RowChecks]:
-    """The rows pandas parses, a chunk at a time, tidied; blank rows and those with the
-    wrong number of values (already reported) left out."""
-    readable = (layout.counts == len(layout.columns)).any()  # else pandas cannot cut rows to the header's width
-    done = 0
-    for frame in _frames(layout, problems) if readable else ():
-        lines, counts = layout.lines[done : done + len(frame)], layout.counts[done : done + len(frame)]
-        done += len(frame)
-        if len(lines) != len(frame):
-            break
-        keep = counts == len(layout.columns)
-        cells = {name: frame[name].to_numpy(dtype=object)[keep] for name in layout.columns}
-        checks = RowChecks(lines=lines[keep], cells=cells, problems=problems)
-        for name in layout.columns:
-            checks.cells[name] = _cells_tidy(name, checks, layout)
-        yield checks
-        layout.progress("checking", int(np.count_nonzero(layout.counts[:done])), layout.records)
-    if readable and done != len(layout.lines):
-        # The walk and pandas disagree on where rows are: never guess.
-        problems.add_one(0, "", _("The file could not be read consistently (unusual quoting or line endings)."))
-    if not done:  # one empty chunk, so that a kind's checked rows always have their columns
-        yield RowChecks(
-            lines=np.zeros(0, np.int64), cells=dict.fromkeys(layout.columns, np.zeros(0, object)), problems=problems
-        )
-
-
-def _frames(layout: CsvLayout, problems: Problems) -> Iterator[pd.DataFrame]:
-    with open(layout.path, "rb") as handle:
-        handle.seek(layout.start)
-        # Blank lines are rows, as in the walk; a row with more values than the header is
-        # cut, one with fewer padded (the walk reported both).
-        reader = pd.read_csv(
-            handle, sep=layout.delimiter, header=None, names=list(layout.columns),
-            usecols=list(range(len(layout.columns))), index_col=False, dtype=object, na_filter=False,
-            engine="c", chunksize=CHUNK_ROWS, skip_blank_lines=False, encoding="utf-8",
-        )  # fmt: skip
-        try:
-            yield from reader
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            # The walk refuses what pandas cannot parse; this is a last guard, not a path.
-            problems.add_one(0, "", _("The file could not be parsed: %(error)s") % {"error": exc})
-
-
-def _cells_tidy(name: str, checks: RowChecks, layout: CsvLayout) -> np.ndarray:
+def _cells_tidy(name: str, checks: RowChecks, longest: int) -> np.ndarray:
     """A column's cells, over-long ones and control characters refused, surrounding blanks
     stripped. Each step runs cell by cell only if one search over the column calls for it."""
     values, limit = checks.cells[name], settings.IMPORT_MAX_CELL_CHARS
-    if layout.longest > limit:
-        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if longest > limit:
+        sizes = lengths(values)
         reason = _("The value has {value} characters; at most %(limit)s are allowed.") % {"limit": limit}
         checks.fail(name, sizes > limit, reason, sizes)
         values = np.where(sizes > limit, "", values)
