@@ -20,6 +20,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from .common import Column, RowChecks
 
 T = TypeVar("T")
+Parser = Callable[[str], object]  # raises ValueError(message, values): see reason_of
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
@@ -33,11 +34,10 @@ def columns_check(
     spec: Mapping[str, Column],
     rows: RowChecks,
     parsers: Mapping[str, Callable[[str], object] | None],
-    lookups: Mapping[str, Mapping[str, object]],
 ) -> dict[str, np.ndarray]:
     """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
-    `choices`) and `lookups`. Returns what the values of the columns read stand for (None
-    where a cell failed)."""
+    `codes`). Returns what the values of the columns read stand for (None where a cell
+    failed)."""
     read = {}
     for name, column in spec.items():
         values = rows.cells[name]
@@ -50,9 +50,6 @@ def columns_check(
         if parsers[name] is not None:
             ok, read[name] = parse_distinct(values, parsers[name])
             rows.fail(name, ~ok & (values != ""), reason_of(parsers[name]))
-        elif name in lookups:
-            ok, read[name] = lookup(values, lookups[name])
-            rows.fail(name, ~ok & (values != ""), column.unknown)
     return read
 
 
@@ -197,14 +194,6 @@ def reason_of(parse: Callable[[str], object]) -> Callable[[object], str]:
     return word
 
 
-def lookup(values: np.ndarray, mapping: Mapping[str, T]) -> tuple[np.ndarray, np.ndarray]:
-    """Map codes through `mapping`: (found mask, mapped values, None where not found)."""
-    codes, uniques = pd.factorize(values)
-    mapped = np.array([mapping.get(value) for value in uniques] + [None], dtype=object)
-    found = np.array([value in mapping for value in uniques] + [False], dtype=bool)
-    return found[codes], mapped[codes]
-
-
 def _year_check(text: str, year: int) -> None:
     if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
         years = {"value": text, "first": DATE_YEARS[0], "last": DATE_YEARS[1]}
@@ -284,14 +273,15 @@ def boolean(text: str) -> str:
     raise ValueError(_("'%(value)s' is not one of true/false, 1/0, yes/no."), {"value": text})
 
 
-def choice(options: Iterable[str], message: str, *, fold: Callable[[str], str] = str.lower) -> Callable[[str], str]:
-    """A parser of codes (case-insensitive): returns the code as stored; `message` (with
-    %(value)s and %(options)s) says why a code is refused."""
-    folded = {fold(code): code for code in options}
+def one_of(codes: Iterable[str] | Mapping[str, object], message: str, *, fold: Callable[[str], str]) -> Parser:
+    """A parser of codes, compared once folded: what each stands for (itself, if `codes` is
+    not a mapping); `message` (with %(value)s and %(options)s) says why a code is refused."""
+    meaning = codes if isinstance(codes, Mapping) else {code: code for code in codes}
+    folded, options = {fold(code): value for code, value in meaning.items()}, ", ".join(meaning)
 
-    def parse(text: str) -> str:
+    def parse(text: str) -> object:
         if fold(text) not in folded:
-            raise ValueError(message, {"value": text, "options": ", ".join(options)})
+            raise ValueError(message, {"value": text, "options": options})
         return folded[fold(text)]
 
     return parse

@@ -6,7 +6,7 @@ cell: a million wrong rows must be reported quickly, and only the first few are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -21,19 +21,18 @@ _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character
 class Column:
     """A column of a file kind, as declared: may it be empty, what stands in for an empty cell,
     how long a value may be, and how a value is read, once per distinct value: by `parse`
-    (raises ValueError(message, values)); as one of `choices` (read when an import starts,
-    compared once folded); or as a code of `lookup` (pairs read when an import starts: the
-    code, what it stands for). `unknown` says why a choice or a code is refused."""
+    (raises ValueError(message, values)), or as one of `codes` (read when an import starts:
+    the codes, or what each stands for; compared once folded). `unknown` (with %(value)s
+    and %(options)s) says why a code is refused."""
 
     required: bool = True
     default: str | None = None
     max_chars: int = 0
     too_long: str = ""  # with %(max)s
     parse: Callable[[str], object] | None = None
-    choices: Callable[[], Iterable[str]] | None = None
+    codes: Callable[[], Iterable[str] | Mapping[str, object]] | None = None
     fold: Callable[[str], str] = str.lower
-    lookup: Callable[[], Iterable[tuple[str, object]]] | None = None
-    unknown: str = ""  # for choices, with %(value)s and %(options)s; for a lookup, with {value}
+    unknown: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,13 @@ SPEC = {
         too_long=gettext_lazy("The name is longer than %(max)s characters."),
     ),
     "legal_form": Column(
-        choices=lambda: LegalForm.values,
+        codes=lambda: LegalForm.values,
         fold=str.upper,
         unknown=gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."),
     ),
     "nace_code": Column(  # stored with its sector
-        lookup=lambda: NaceCode.objects.values_list("code", "sector_id"),
-        unknown=gettext_lazy("'{value}' is not a known NACE-BEL code (written like 43.320)."),
+        codes=lambda: dict(NaceCode.objects.values_list("code", "sector_id")),
+        unknown=gettext_lazy("'%(value)s' is not a known NACE-BEL code (written like 43.320)."),
     ),
     "joint_committee": Column(
         parse=checks.pattern(
@@ -42,8 +42,8 @@ SPEC = {
         )
     ),
     "postal_code": Column(  # stored with its sub-region
-        lookup=lambda: PostalCode.objects.values_list("code", "subregion_id"),
-        unknown=gettext_lazy("'{value}' is not a known Belgian postal code."),
+        codes=lambda: dict(PostalCode.objects.values_list("code", "subregion_id")),
+        unknown=gettext_lazy("'%(value)s' is not a known Belgian postal code."),
     ),
     "start_date": Column(parse=checks.iso_date),
     "end_date": Column(required=False, parse=checks.iso_date),

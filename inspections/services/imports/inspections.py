@@ -32,22 +32,23 @@ SPEC = {
     ),
     "enterprise_number": Column(),  # of an employer in the database: EmployerIds.check
     "origin": Column(
-        choices=lambda: InspectionOrigin.values,
+        codes=lambda: InspectionOrigin.values,
         unknown=gettext_lazy("'%(value)s' is not a known origin; use one of: %(options)s."),
     ),
     "status": Column(
-        choices=lambda: InspectionStatus.values,
+        codes=lambda: InspectionStatus.values,
         unknown=gettext_lazy("'%(value)s' is not a known status; use one of: %(options)s."),
     ),
     "inspector": Column(
         required=False,
-        lookup=lambda: get_user_model().objects.values_list("username", "pk"),
-        unknown=gettext_lazy("No user with the username '{value}'."),
+        codes=lambda: dict(get_user_model().objects.values_list("username", "pk")),
+        fold=str,  # usernames are case-sensitive
+        unknown=gettext_lazy("No user with the username '%(value)s'."),
     ),
     "planned_date": _OPTIONAL_DATE,
     "visit_date": _OPTIONAL_DATE,
     "offence_type": Column(
-        choices=lambda: OffenceType.objects.values_list("code", flat=True),
+        codes=lambda: OffenceType.objects.values_list("code", flat=True),
         unknown=gettext_lazy("'%(value)s' is not a known offence type; use one of: %(options)s."),
     ),
     "found": Column(parse=checks.boolean),

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from miningwatch import bulk
 
-from .checks import choice, columns_check, lengths
+from .checks import Parser, columns_check, lengths, one_of
 from .common import Column, FileRefused, ImportResult, Problems, RowChecks
 
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ class FileKind:
         self.big = bool(self.suspended) and bulk.bulk_mode_wanted(cursor, self.table, file.lines)
         bulk.table_lock(cursor, self.table, exclusive=self.big)
         self.parsers = {name: _parser(column) for name, column in self.spec.items()}
-        self.lookups = {name: dict(column.lookup()) for name, column in self.spec.items() if column.lookup}
         self.start()
 
     @classmethod
@@ -113,7 +112,7 @@ class FileKind:
             with transaction.atomic(), connection.cursor() as cursor:
                 kind = cls(cursor, file, problems)
                 result = kind.write(
-                    kind.check(rows, columns_check(cls.spec, rows, kind.parsers, kind.lookups))
+                    kind.check(rows, columns_check(cls.spec, rows, kind.parsers))
                     for rows in csv_chunks(file, problems=problems)
                 )
         except FileRefused:
@@ -157,10 +156,8 @@ class FileKind:
         self.file.progress("writing", 0, self.file.records)
 
 
-def _parser(column: Column) -> Callable[[str], object] | None:
-    if column.choices is None:
-        return column.parse
-    return choice(list(column.choices()), column.unknown, fold=column.fold)
+def _parser(column: Column) -> Parser | None:
+    return column.parse if column.codes is None else one_of(column.codes(), column.unknown, fold=column.fold)
 
 
 def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
