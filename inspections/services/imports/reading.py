@@ -255,7 +255,8 @@ def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
     any more, and FileRefused is raised at the end of the file."""
     records, width = _Records(file, problems), len(file.columns)
     reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
-    lines, cells, longest = [], [], 0  # cells row after row: one list, not one per row
+    # The cells row after row, in one list: a list per row would keep the garbage collector busy.
+    lines, cells, longest = [], [], 0
     for first, values, size in records:
         file.records += 1
         if records.unreadable:  # the file is refused: only what else cannot be read still counts
@@ -269,7 +270,7 @@ def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
         if len(lines) == CHUNK_ROWS:
             yield _chunk(file, lines, cells, longest, problems)
             file.progress("checking", file.records, max(file.lines, file.records))
-            lines, cells, longest = [], [], 0  # cells row after row: one list, not one per row
+            lines, cells, longest = [], [], 0
     if records.unreadable:
         raise FileRefused
     yield _chunk(file, lines, cells, longest, problems)  # maybe empty: checked rows still have their columns
