@@ -205,6 +205,27 @@ def test_stray_and_unclosed_quotes(tmp_path):
     assert employers_refused(tmp_path, text) == [(3, "", "A quoted value starts on this line and is never closed.")]
 
 
+def test_an_unclosed_quote_is_listed_before_the_bad_lines_it_swallows(tmp_path):
+    rows = csv_text([employer_row(1)], EMPLOYER_COLUMNS).encode("utf-8")
+    text = rows + b'0403170701,"unclosed\n' + b"caf\xe9\n" * 5
+    path = tmp_path / "employers.csv"
+    path.write_bytes(text)
+    result = employer_import(path=path, max_errors=2)
+    assert result.error_count == 6
+    assert problems(result)[0] == (3, "", "A quoted value starts on this line and is never closed.")
+
+
+def test_once_values_cannot_be_read_only_that_is_reported(tmp_path, monkeypatch):
+    from inspections.services.imports import reading
+
+    monkeypatch.setattr(reading, "CHUNK_ROWS", 2)  # the bad dates are in chunks checked before
+    rows = [employer_row(n, start_date="2024-02-30") for n in range(5)]
+    text = csv_text(rows, EMPLOYER_COLUMNS).encode("utf-8") + "0403170701,,Caf\xe9\n".encode("latin-1")
+    found = employers_refused(tmp_path, text)
+    assert [(line, column) for line, column, _ in found] == [(7, "name")]
+    assert found[0][2].startswith("Not UTF-8 text")
+
+
 def test_lone_carriage_returns(tmp_path):
     text = csv_text([employer_row(1), employer_row(2)], EMPLOYER_COLUMNS).replace("\n", "\r")
     assert employers_refused(tmp_path, text) == [
@@ -254,6 +275,16 @@ def test_unknown_codes(tmp_path):
         (4, "nace_code", "'43.32' is not a known NACE-BEL code (written like 43.320)."),
         (4, "joint_committee", "'12' is not a joint committee (e.g. 124 or 302.01)."),
         (4, "postal_code", "'9999' is not a known Belgian postal code."),
+    ]
+
+
+def test_codes_stored_as_written_must_be_written_exactly(tmp_path):
+    from inspections.models import NaceCode
+
+    sector = NaceCode.objects.first().sector_id
+    NaceCode.objects.create(code="X1.000", name_en="x", name_nl="x", name_fr="x", sector_id=sector)
+    assert employers_with(tmp_path, nace_code="x1.000") == [
+        (4, "nace_code", "'x1.000' is not a known NACE-BEL code (written like 43.320).")
     ]
 
 

@@ -82,7 +82,7 @@ class Problems:
     """Every problem of one file: all are counted, the first `limit` (by line) are kept."""
 
     def __init__(self, *, limit: int) -> None:
-        self.limit, self.count = limit, 0
+        self.limit, self.count, self._last = limit, 0, 0  # _last: the last line kept
         self._parts: list[tuple[np.ndarray, str, Reason, np.ndarray | None]] = []
         self.column_order: dict[str, int] = {}  # header position of each column: a line's problems in it
 
@@ -98,14 +98,21 @@ class Problems:
                 kept = np.sort(np.argpartition(lines, self.limit - 1)[: self.limit])
                 lines, values = lines[kept], None if values is None else np.asarray(values)[kept]
             self._parts.append((lines, column, reason, values))
+            self._last = max(self._last, int(lines.max()))
+
+    def wanted(self, line: int) -> bool:
+        """Whether a problem on `line` can be among the first `limit` (and so is worth wording)."""
+        return self.count < self.limit or line < self._last
 
     def add_one(self, line: int, column: str, reason: Reason) -> None:
-        """Record one problem found while reading, in line order: once `limit` are kept, a
-        later line cannot be among the first, so it is only counted."""
-        if self.count >= self.limit:
-            self.count += 1
-        else:
+        """Record one problem; one that cannot be among the first `limit` is only counted."""
+        if self.wanted(line):
             self.add(np.array([line]), column, reason)
+        else:
+            self.count += 1
+
+    def clear(self) -> None:
+        self.count, self._last, self._parts = 0, 0, []
 
     def first(self) -> list[ImportProblem]:
         """The first `limit` problems by line; within a line, by column as in the header."""

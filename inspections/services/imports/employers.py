@@ -34,6 +34,7 @@ SPEC = {
     ),
     "nace_code": Column(  # stored with its sector
         codes=lambda: dict(NaceCode.objects.values_list("code", "sector_id")),
+        fold=str,  # the code is stored as written: exactly
         unknown=gettext_lazy("'%(value)s' is not a known NACE-BEL code (written like 43.320)."),
     ),
     "joint_committee": Column(
@@ -43,6 +44,7 @@ SPEC = {
     ),
     "postal_code": Column(  # stored with its sub-region
         codes=lambda: dict(PostalCode.objects.values_list("code", "subregion_id")),
+        fold=str,
         unknown=gettext_lazy("'%(value)s' is not a known Belgian postal code."),
     ),
     "start_date": Column(parse=checks.iso_date),

@@ -294,7 +294,11 @@ class _Records:
         self.file, self.problems, self.unreadable = file, problems, False
         self.taken: list[str] = []  # the lines of the record being read, to say where a problem is
 
-    def refuse(self, line: int, reason: str | Callable[[object], str], column: str = "") -> None:
+    def refuse(self, line: int, reason: str, column: str = "") -> None:
+        """A file whose values cannot be read is refused for that alone: what the rows
+        checked so far had wrong is dropped, as they may not be what the file meant."""
+        if not self.unreadable:
+            self.problems.clear()
         self.unreadable = True
         self.problems.add_one(line, column, reason)
 
@@ -354,9 +358,11 @@ class _Records:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            text, at = raw.decode("utf-8", "surrogateescape"), exc.start
-            column = self._undecoded_column(text) if self.problems.count < self.problems.limit else ""
-            self.refuse(number, lambda _value: self._not_utf8(raw, at), column)
+            text = raw.decode("utf-8", "surrogateescape")
+            if self.problems.wanted(number):
+                self.refuse(number, self._not_utf8(raw, exc.start), self._undecoded_column(text))
+            else:
+                self.refuse(number, "")  # only counted
             return text
 
     @staticmethod
