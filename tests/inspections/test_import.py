@@ -23,6 +23,7 @@ from .import_support import (
     DECLARATION_COLUMNS,
     EMPLOYER_COLUMNS,
     INSPECTION_COLUMNS,
+    csv_text,
     csv_write,
     db_state,
     declaration_row,
@@ -156,6 +157,21 @@ def test_bulk_mode_restores_every_index_and_constraint(tmp_path, monkeypatch):
     assert (result.ok, result.rows_created) == (True, 5)
     assert definitions() == before
     assert len(before) > 10
+
+
+def test_bulk_mode_counts_rows_not_blank_lines(tmp_path, monkeypatch):
+    incoming = []
+
+    def wanted(cursor, table, rows):
+        incoming.append(rows)
+        return False
+
+    monkeypatch.setattr(bulk, "bulk_mode_wanted", wanted)
+    text = csv_text([employer_row(1)], EMPLOYER_COLUMNS) + "\n \r\n" * 30_000
+    path = tmp_path / "blank.csv"
+    path.write_text(text, encoding="utf-8")
+    result = employer_import(path=path)
+    assert (result.ok, result.rows_created, incoming) == (True, 1, [1])
 
 
 def test_copy_stream_overlaps_several_chunks(tmp_path, monkeypatch):

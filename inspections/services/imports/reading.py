@@ -72,7 +72,7 @@ class CsvFile:
     start: int  # byte offset of the first data line
     delimiter: str
     columns: tuple[str, ...]  # header names, tidied, in file order
-    lines: int  # line feeds after the header: the rows, near enough, before they are read
+    lines: int  # lines with text after the header: the rows, near enough, before they are read
     records: int = 0  # rows read so far, blank lines left out
     progress: Progress = field(default=lambda phase, done, total: None)  # told as rows are checked and written
 
@@ -167,7 +167,7 @@ def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
 def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
     """Check that `path` is CSV text with exactly the `expected` columns, else raise FileRefused."""
     header, start = _header_line(path, problems)
-    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=_line_feeds(path, start))
+    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=_lines_with_text(path, start))
     problems.column_order = {name: i for i, name in enumerate(file.columns)}
     return file
 
@@ -209,10 +209,10 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
     return header, min(end + 1, size)
 
 
-def _line_feeds(path: Path, start: int) -> int:
+def _lines_with_text(path: Path, start: int) -> int:
     with open(path, "rb") as handle:
         handle.seek(start)
-        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        return sum(1 for line in handle if line.strip())
 
 
 def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
