@@ -293,10 +293,17 @@ def test_inspections_and_findings_are_upserted(tmp_path):
     again = inspection_import(path=path)
     assert (again.rows_created, again.rows_updated, again.rows_unchanged) == (0, 0, 3)
     assert db_state() == before
+    created = Inspection.objects.get(reference="INS-2").created_at
     rows[2] = inspection_row("INS-2", 1, status="completed", found="yes")
     changed = inspection_import(path=csv_write(tmp_path / "changed.csv", rows, INSPECTION_COLUMNS))
     assert (changed.rows_created, changed.rows_updated, changed.rows_unchanged) == (0, 1, 2)
     assert Inspection.objects.get(reference="INS-2").status == "completed"
+    assert Inspection.objects.get(reference="INS-2").created_at == created  # kept by an update
+    # A finding added to an inspection that changes is created, and its sibling updated.
+    rows += [inspection_row("INS-2", 1, "part_time_abuse", status="cancelled", found="no", **nothing)]
+    rows[2] = inspection_row("INS-2", 1, status="cancelled", found="yes")
+    grown = inspection_import(path=csv_write(tmp_path / "grown.csv", rows, INSPECTION_COLUMNS))
+    assert (grown.rows_created, grown.rows_updated, grown.rows_unchanged) == (1, 1, 2)
 
 
 def test_header_names_ignore_case_and_spaces(tmp_path):
