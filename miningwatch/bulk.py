@@ -204,17 +204,20 @@ def staged_apply(
     before, after = (", ".join(f"{side}.{quote(c)}" for c in compared) for side in "ts")
     listed = ", ".join(map(quote, columns))
     returned = f" RETURNING {', '.join(f't.{quote(c)}' for c in returning)}" if returning else ""
-    done = []
-    for sql in (
-        f"UPDATE {quote(table)} AS t SET {assigned} FROM {_STAGE} AS s "
-        f"WHERE {joined} AND ({before}) IS DISTINCT FROM ({after})",
-        f"INSERT INTO {quote(table)} AS t ({listed}) SELECT {listed} FROM {_STAGE} AS s "
-        f"WHERE NOT EXISTS (SELECT FROM {quote(table)} AS t WHERE {joined})",
-    ):
+
+    def run(sql: str) -> tuple[int, list[tuple]]:
         cursor.execute(sql + returned)
-        done.append((cursor.rowcount, cursor.fetchall() if returning else []))
+        return cursor.rowcount, cursor.fetchall() if returning else []
+
+    updated, changed = run(
+        f"UPDATE {quote(table)} AS t SET {assigned} FROM {_STAGE} AS s "
+        f"WHERE {joined} AND ({before}) IS DISTINCT FROM ({after})"
+    )
+    created, inserted = run(
+        f"INSERT INTO {quote(table)} AS t ({listed}) SELECT {listed} FROM {_STAGE} AS s "
+        f"WHERE NOT EXISTS (SELECT FROM {quote(table)} AS t WHERE {joined})"
+    )
     cursor.execute(f"DROP TABLE {_STAGE}")
-    (updated, changed), (created, inserted) = done
     return Applied(created, updated, inserted, changed)
 
 

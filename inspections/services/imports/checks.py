@@ -33,7 +33,7 @@ def lengths(values: np.ndarray) -> np.ndarray:
 def columns_check(
     spec: Mapping[str, Column],
     rows: RowChecks,
-    parsers: Mapping[str, Callable[[str], object] | None],
+    parsers: Mapping[str, Parser | None],
 ) -> dict[str, np.ndarray]:
     """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
     `codes`). Returns what the values of the columns read stand for (None where a cell
@@ -179,7 +179,7 @@ def parse_distinct(values: np.ndarray, parse: Callable[[str], T]) -> tuple[np.nd
     return ok[codes], parsed[codes]
 
 
-def reason_of(parse: Callable[[str], object]) -> Callable[[object], str]:
+def reason_of(parse: Parser) -> Callable[[object], str]:
     """Why `parse` refuses a value, in words (the Reason of a failed parse_distinct). Parsers
     raise ValueError(message, values): translated and filled in here, for the few rows shown."""
 
