@@ -80,13 +80,24 @@ def _shown(version: ModelVersion) -> VersionShown:
     metrics = version.metrics or {}
     controls = metrics.get("random_controls") or {}
     counts = (
-        f"{controls.get('red_hits', 0)} of {controls.get('red_rows', 0)} random controls in the red band, "
+        f"{controls.get('red_hits', 0)} of {controls.get('red_rows', 0)} random controls in the red band"
+        f"{_strata_text(controls)}, "
         f"{controls.get('validation_hits', 0)} of {controls.get('validation_rows', 0)} in the validation year"
         if controls
         else "-"
     )
     return VersionShown(
         version, figure_text(metrics, "roc_auc"), figure_text(metrics, "lift"), counts, gates_failed(metrics)
+    )
+
+
+def _strata_text(controls: dict) -> str:
+    """How the red band's rate was weighted (evaluation.red_lift), if it was."""
+    if "published_earlier_share" not in controls:
+        return ""
+    return (
+        f" ({controls['red_earlier_hits']} of {controls['red_earlier_rows']} with an earlier finding, "
+        f"weighted to their {100 * controls['published_earlier_share']:.0f} % share of the red band of the live model)"
     )
 
 

@@ -8,6 +8,8 @@ number of times per round, seeded, so the same inspections always give the same 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.calibration import calibration_curve
 
@@ -111,6 +113,7 @@ def metrics_compute(
     bands: np.ndarray,
     capacity_share: float,
     controls: np.ndarray,
+    mix: PublishedMix | None = None,
 ) -> dict[str, object]:
     """The metrics stored with a model version (see docs/scoring.md for each definition).
 
@@ -120,6 +123,7 @@ def metrics_compute(
     """
     order = np.argsort(scores, kind="stable")  # _by_score reads sorted scores
     labels, scores, bands, controls = labels[order].astype(bool), scores[order], bands[order], controls[order]
+    mix = None if mix is None else PublishedMix(earlier=mix.earlier[order], share=mix.share)
     weights = bootstrap_weights(len(labels))
     k = max(1, round(capacity_share * len(labels)))
     hits_top = int(labels[-k:].sum())
@@ -149,7 +153,9 @@ def metrics_compute(
         "bootstrap_rounds": ROUNDS,
     }
     metrics["lower_bounds"] = {"roc_auc": lower_bound(auc_draws)}
-    controlled = random_control_metrics(labels=labels, scores=scores, bands=bands, controls=controls, weights=weights)
+    controlled = random_control_metrics(
+        labels=labels, scores=scores, bands=bands, controls=controls, weights=weights, mix=mix
+    )
     metrics["intervals"].update(controlled.pop("intervals"))
     metrics["lower_bounds"].update(controlled.pop("lower_bounds"))
     metrics.update(controlled)
@@ -163,6 +169,7 @@ def random_control_metrics(
     bands: np.ndarray,
     controls: np.ndarray,
     weights: np.ndarray,
+    mix: PublishedMix | None = None,
 ) -> dict[str, object]:
     """The lift of the red band, and the ranking among the random controls of the validation year.
 
@@ -177,6 +184,8 @@ def random_control_metrics(
     collapses on two controls without a hit) but the ratio of two Jeffreys posteriors,
     Beta(hits + 1/2, misses + 1/2), drawn 20,000 times with a fixed seed; the figure is
     the median of those draws, which the interval always holds.
+
+    With a `mix`, the red band's rate is that of the list to be published: see red_lift.
     """
     controls = controls.astype(bool)
     red = controls & (bands == 1)
@@ -186,10 +195,12 @@ def random_control_metrics(
         "red_rows": int(red.sum()),
         "red_hits": int(labels[red].sum()),
     }
+    if mix is not None:
+        earlier = red & mix.earlier
+        counts |= {"red_earlier_rows": int(earlier.sum()), "red_earlier_hits": int(labels[earlier].sum())}
+        counts["published_earlier_share"] = mix.share
     control_auc, control_auc_draws = figure(roc_auc, labels[controls], scores[controls], weights[controls])
-    lift, lift_interval = lift_of(
-        (counts["red_hits"], counts["red_rows"]), (counts["validation_hits"], counts["validation_rows"])
-    )
+    lift, lift_interval = red_lift(counts)
     rows = counts["validation_rows"]
     return {
         "random_controls": counts,
@@ -201,12 +212,48 @@ def random_control_metrics(
     }
 
 
+@dataclass(frozen=True)
+class PublishedMix:
+    """Which validation inspections were of employers with an offence found before
+    (`earlier`, one per inspection), and the share of such employers in the red band of
+    the list to be published (`share`)."""
+
+    earlier: np.ndarray
+    share: float
+
+
+def red_lift(counts: dict[str, int | float]) -> tuple[float | None, list[float] | None]:
+    """The lift of the red band from the counts of random_control_metrics.
+
+    The list that is published ranks the sector as of the as-of date, with one more year
+    of findings behind it than the validated fit had when it ranked the validation year's
+    visits: its red band holds more employers found in breach before, whose controls find
+    far more. So the red band's rate is weighted by stratum: that of the red-band controls
+    with an earlier finding, weighted by their share in the published red band, plus that
+    of the others (docs/scoring.md). Without controls in both strata, it is the plain rate.
+    """
+    red, base = (counts["red_hits"], counts["red_rows"]), (counts["validation_hits"], counts["validation_rows"])
+    share, earlier = counts.get("published_earlier_share"), counts.get("red_earlier_rows", 0)
+    if share is None or not 0 < earlier < red[1]:
+        return lift_of(red, base)
+    with_earlier = (counts["red_earlier_hits"], earlier, share)
+    without = (red[0] - with_earlier[0], red[1] - earlier, 1 - share)
+    return lift_weighted([with_earlier, without], base)
+
+
 def lift_of(red: tuple[int, int], base: tuple[int, int]) -> tuple[float | None, list[float] | None]:
     """Ratio of the red band's hit rate to the base rate, each (hits, rows), and its interval."""
-    if not red[1] or not base[1]:
+    return lift_weighted([(*red, 1.0)], base)
+
+
+def lift_weighted(
+    parts: list[tuple[int, int, float]], base: tuple[int, int]
+) -> tuple[float | None, list[float] | None]:
+    """Ratio of a weighted sum of hit rates, each (hits, rows, weight), to the base rate (hits, rows)."""
+    if not all(rows for _hits, rows, _weight in parts) or not base[1]:
         return None, None
     rng = np.random.default_rng(SEED)
-    red_draws = rng.beta(red[0] + 0.5, red[1] - red[0] + 0.5, 20_000)
+    red_draws = sum(weight * rng.beta(hits + 0.5, rows - hits + 0.5, 20_000) for hits, rows, weight in parts)
     draws = red_draws / rng.beta(base[0] + 0.5, base[1] - base[0] + 0.5, 20_000)
     tail = (1 - CONFIDENCE) / 2 * 100
     low, point, high = np.percentile(draws, [tail, 50, 100 - tail])

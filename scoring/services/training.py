@@ -65,6 +65,8 @@ RANDOM_STATE = 0
 # often failed their gates on a noisy validation year. Above it a sector's own are
 # plenty, and fitting both would double the training time at a million employers.
 POOLING_BELOW = 10_000
+# The lift's strata: employers with an offence of any type found before, and the others.
+EARLIER_FINDINGS = "earlier_findings"
 
 _LABELS_SQL = """
     SELECT i.employer_id, i.visit_date AS as_of, bool_or(f.found) AS found,
@@ -226,8 +228,10 @@ def model_retrain(
     _enough(valid, MIN_VALIDATION, "validation", data.cutoff)
     fitted = _configuration_choose(data=data, features=features, rows=rows, offence=offence)
     validated = Artifact(model=fitted.validated, features=features)
-    metrics = validation_metrics(artifact=validated, data=data, cutoffs=DEFAULT_BAND_CUTOFFS)
     live = model_fit(fitted.every, features)
+    metrics = validation_metrics(
+        artifact=validated, data=data, cutoffs=DEFAULT_BAND_CUTOFFS, published=Artifact(model=live, features=features)
+    )
     metrics["pooling"] = fitted.pooling
     metrics["refit"] = {
         "training_to": as_of.isoformat(),
@@ -326,8 +330,11 @@ def scores_of(artifact: Artifact, frame: pd.DataFrame) -> np.ndarray:
     return _scores(artifact.model, frame, artifact.features)
 
 
-def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, float]) -> dict:
-    """Metrics of an artifact on the validation inspections, bands set on a sample of the sector."""
+def validation_metrics(
+    *, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, float], published: Artifact | None = None
+) -> dict:
+    """Metrics of an artifact on the validation inspections, bands set on a sample of the
+    sector; `published`: the model whose list is to be published, if not the artifact."""
     valid = data.validation
     scores = _scores(artifact.model, valid, artifact.features)
     sample = data.population()
@@ -338,10 +345,23 @@ def validation_metrics(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[s
         bands=evaluation.bands_of(scores, thresholds),
         capacity_share=cutoffs["red"],
         controls=valid["random_control"].to_numpy(dtype=bool),
+        mix=published_mix(artifact=published or artifact, data=data, cutoffs=cutoffs),
     )
     metrics["band_thresholds"] = thresholds
     metrics["cutoff"] = data.cutoff.isoformat()
     return metrics
+
+
+def published_mix(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, float]) -> evaluation.PublishedMix:
+    """Which validation inspections were of employers found in breach before, and the share
+    of those in the red band the artifact gives the sector sample on the as-of date."""
+    sample = data.sector_features.population(data.as_of)
+    scores = _scores(artifact.model, sample, artifact.features)
+    red = evaluation.bands_of(scores, evaluation.band_thresholds(scores, cutoffs)) == 1
+    earlier = sample[EARLIER_FINDINGS].to_numpy()[red] > 0
+    return evaluation.PublishedMix(
+        earlier=data.validation[EARLIER_FINDINGS].to_numpy() > 0, share=float(earlier.mean()) if len(earlier) else 0.0
+    )
 
 
 def version_decide(*, version: ModelVersion, data: TrainingSet, validated: Artifact) -> ModelVersion:

@@ -96,6 +96,52 @@ def test_a_lift_from_a_handful_of_controls_has_a_wide_interval_that_holds_it(red
     assert high / max(low, 1e-9) > 10  # a handful of controls says little, and the interval shows it
 
 
+_STRATA = {  # red-band controls: 8 of 10 with an earlier finding found one, 1 of 10 without; base 20 of 200
+    "validation_rows": 200,
+    "validation_hits": 20,
+    "red_rows": 20,
+    "red_hits": 9,
+    "red_earlier_rows": 10,
+    "red_earlier_hits": 8,
+}
+
+
+def test_the_red_band_rate_is_weighted_to_the_published_lists_share_of_earlier_findings() -> None:
+    plain, _ = evaluation.lift_of((9, 20), (20, 200))
+    lift, (low, high) = evaluation.red_lift(_STRATA | {"published_earlier_share": 0.9})
+
+    assert plain == pytest.approx(4.5, rel=0.1)
+    assert lift == pytest.approx((0.9 * 0.8 + 0.1 * 0.1) / 0.1, rel=0.1)  # 7.3: the published list's rate
+    assert low < lift < high
+    # The same mix as the controls' gives the plain figure back.
+    assert evaluation.red_lift(_STRATA | {"published_earlier_share": 0.5})[0] == pytest.approx(plain, rel=0.05)
+
+
+@pytest.mark.parametrize("earlier", [(0, 0), (9, 20)])
+def test_without_controls_in_both_strata_the_lift_is_the_plain_one(earlier) -> None:
+    counts = _STRATA | {"red_earlier_hits": earlier[0], "red_earlier_rows": earlier[1], "published_earlier_share": 0.9}
+
+    assert evaluation.red_lift(counts) == evaluation.lift_of((9, 20), (20, 200))
+
+
+def test_the_strata_follow_their_inspections_when_the_scores_are_sorted() -> None:
+    rng = np.random.default_rng(3)
+    labels, scores = _validation(rng, 3000, 4.0)
+    controls, earlier = rng.random(3000) < 0.3, rng.random(3000) < 0.4
+    bands = bands_of(scores, [0.9, 0.8, 0.5])
+    mix = evaluation.PublishedMix(earlier=earlier, share=0.7)
+
+    metrics = metrics_compute(labels=labels, scores=scores, bands=bands, capacity_share=0.1, controls=controls, mix=mix)
+
+    counts, red = metrics["random_controls"], controls & (bands == 1)
+    assert (
+        counts["red_earlier_rows"] == (red & earlier).sum()
+        and counts["red_earlier_hits"] == (red & earlier & labels).sum()
+    )
+    assert counts["published_earlier_share"] == 0.7
+    assert metrics["lift"] == evaluation.red_lift(counts)[0]
+
+
 def test_without_controls_there_is_no_lift_and_no_interval() -> None:
     labels, scores = _validation(np.random.default_rng(1), 500, 3.0)
     metrics = metrics_compute(

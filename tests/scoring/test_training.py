@@ -23,7 +23,7 @@ from inspections.roles import ANALYST
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelStatus, ModelVersion
 from scoring.services import training
-from scoring.services.artifacts import artifact_dump, artifact_load, artifact_sha256
+from scoring.services.artifacts import Artifact, artifact_dump, artifact_load, artifact_sha256
 from scoring.services.evaluation import gate_notes, gates_failed
 from scoring.services.training import (
     VALIDATION_DAYS,
@@ -234,6 +234,44 @@ def test_validated_on_the_later_year_then_refit_on_everything(trained, data, mon
     assert list(ModelVersion.objects.active().filter(sector=SECTOR, offence_type=OFFENCE)) == [again]
     assert ModelVersion.objects.get(pk=first.pk).status == ModelStatus.RETIRED
     assert ModelVersion.objects.get(pk=trained.pk).status == ModelStatus.RETIRED
+
+
+class _ByEarlierFindings:
+    """Scores an employer by its earlier findings (`sign` 1), or by their absence (-1)."""
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+
+    def predict_proba(self, values: np.ndarray) -> np.ndarray:
+        score = 1 / (1 + np.exp(-self.sign * values[:, 0]))
+        return np.column_stack([1 - score, score])
+
+
+def test_the_published_mix_is_the_share_of_earlier_findings_in_the_red_band_on_the_as_of_date(data) -> None:
+    sample = data.sector_features.population(AS_OF)
+    assert 0.05 < (sample["earlier_findings"] > 0).mean() < 0.95  # both kinds, more than a red band of each
+
+    mixes = [
+        training.published_mix(
+            artifact=Artifact(model=_ByEarlierFindings(sign), features=["earlier_findings"]),
+            data=data,
+            cutoffs=DEFAULT_BAND_CUTOFFS,
+        )
+        for sign in (1, -1)
+    ]
+
+    assert [mix.share for mix in mixes] == [1.0, 0.0]
+    np.testing.assert_array_equal(mixes[0].earlier, data.validation["earlier_findings"].to_numpy() > 0)
+
+
+def test_the_lift_is_weighted_to_the_red_band_of_the_live_model(trained, data) -> None:
+    live = artifact_load(bytes(trained.artifact))
+    counts = ModelVersion.objects.get(pk=trained.pk).metrics["random_controls"]
+
+    mix = training.published_mix(artifact=live, data=data, cutoffs=DEFAULT_BAND_CUTOFFS)
+
+    assert counts["published_earlier_share"] == pytest.approx(mix.share)
+    assert 0 <= counts["red_earlier_hits"] <= counts["red_earlier_rows"] <= counts["red_rows"]
 
 
 def test_random_controls_count_three_times_in_training(data, monkeypatch) -> None:

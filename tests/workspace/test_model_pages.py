@@ -47,6 +47,28 @@ def test_the_pair_page_shows_versions_with_intervals_and_the_history(client) -> 
     assert "maker" in page and "uploaded" in page
 
 
+def test_the_pair_page_gives_the_counts_the_lift_rests_on_and_how_they_were_weighted(client) -> None:
+    controls = {"red_hits": 9, "red_rows": 20, "validation_hits": 20, "validation_rows": 200}
+    strata = {"red_earlier_hits": 8, "red_earlier_rows": 10, "published_earlier_share": 0.9}
+    for controls_stored in (controls, controls | strata):
+        ModelVersionFactory(
+            sector_id=SECTOR,
+            offence_type_id=OFFENCE,
+            status=ModelStatus.CANDIDATE,
+            metrics={"lift": 7.3, "random_controls": controls_stored},
+        )
+    browser, _ = _client(client, ANALYST, "analyst")
+
+    page = text(browser.get(PAIR).content.decode())
+
+    plain = "9 of 20 random controls in the red band, 20 of 200 in the validation year"
+    weighted = (
+        "9 of 20 random controls in the red band (8 of 10 with an earlier finding, weighted to their 90 % share of "
+        "the red band of the live model), 20 of 200 in the validation year"
+    )
+    assert plain in page and weighted in page
+
+
 def test_the_maker_is_not_offered_approval_and_a_post_is_refused(client) -> None:
     browser, analyst = _client(client, ANALYST, "analyst")
     version = ModelVersionFactory(
