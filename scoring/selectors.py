@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from inspections.models import Employer, OffenceType, Sector
 from scoring.features.registry import FEATURES
 from scoring.models import ModelComparison, ModelEvent, ModelStatus, ModelVersion, RunStatus, ScoringRun
-from scoring.services.evaluation import figure_text, gates_failed
+from scoring.services.evaluation import figure_text, gates_failed, strata_weighted
 from scoring.services.versions import retrain_key
 
 if TYPE_CHECKING:
@@ -92,13 +92,13 @@ def _shown(version: ModelVersion) -> VersionShown:
 
 
 def _strata_text(controls: dict) -> str:
-    """How the red band's rate was weighted (evaluation.red_lift), if it was."""
+    """How the red band's rate was weighted (evaluation.red_lift), or why it was not."""
     if "published_earlier_share" not in controls:
         return ""
-    return (
-        f" ({controls['red_earlier_hits']} of {controls['red_earlier_rows']} with an earlier finding, "
-        f"weighted to their {100 * controls['published_earlier_share']:.0f} % share of the red band of the live model)"
-    )
+    earlier = f" ({controls['red_earlier_hits']} of {controls['red_earlier_rows']} with an earlier finding"
+    if not strata_weighted(controls):
+        return f"{earlier}: too few in one group to weight them)"
+    return f"{earlier}, weighted to their {100 * controls['published_earlier_share']:.0f} % share of the red band)"
 
 
 def pair_history(*, sector: str, offence: str) -> QuerySet[ModelEvent]:

@@ -123,7 +123,9 @@ def metrics_compute(
     """
     order = np.argsort(scores, kind="stable")  # _by_score reads sorted scores
     labels, scores, bands, controls = labels[order].astype(bool), scores[order], bands[order], controls[order]
-    mix = None if mix is None else PublishedMix(earlier=mix.earlier[order], share=mix.share)
+    if mix is not None:
+        assert len(mix.earlier) == len(order), "one stratum per validation inspection"
+        mix = PublishedMix(earlier=mix.earlier[order], share=mix.share)
     weights = bootstrap_weights(len(labels))
     k = max(1, round(capacity_share * len(labels)))
     hits_top = int(labels[-k:].sum())
@@ -195,7 +197,7 @@ def random_control_metrics(
         "red_rows": int(red.sum()),
         "red_hits": int(labels[red].sum()),
     }
-    if mix is not None:
+    if mix is not None and mix.share is not None:
         earlier = red & mix.earlier
         counts |= {"red_earlier_rows": int(earlier.sum()), "red_earlier_hits": int(labels[earlier].sum())}
         counts["published_earlier_share"] = mix.share
@@ -219,7 +221,21 @@ class PublishedMix:
     the list to be published (`share`)."""
 
     earlier: np.ndarray
-    share: float
+    share: float | None  # None: no sample to take it from
+
+
+# Red-band controls needed in each stratum to weight them: with fewer, one control more
+# or less swings its stratum's rate by 20 points or more, and the figure with it.
+MIN_STRATUM_CONTROLS = 5
+
+
+def strata_weighted(counts: dict[str, int | float]) -> bool:
+    """Whether the red band's rate is weighted by stratum (red_lift), from its stored counts."""
+    earlier = counts.get("red_earlier_rows", 0)
+    return (
+        counts.get("published_earlier_share") is not None
+        and min(earlier, counts["red_rows"] - earlier) >= MIN_STRATUM_CONTROLS
+    )
 
 
 def red_lift(counts: dict[str, int | float]) -> tuple[float | None, list[float] | None]:
@@ -230,12 +246,12 @@ def red_lift(counts: dict[str, int | float]) -> tuple[float | None, list[float] 
     visits: its red band holds more employers found in breach before, whose controls find
     far more. So the red band's rate is weighted by stratum: that of the red-band controls
     with an earlier finding, weighted by their share in the published red band, plus that
-    of the others (docs/scoring.md). Without controls in both strata, it is the plain rate.
+    of the others (docs/scoring.md). With too few controls in a stratum, it is the plain rate.
     """
     red, base = (counts["red_hits"], counts["red_rows"]), (counts["validation_hits"], counts["validation_rows"])
-    share, earlier = counts.get("published_earlier_share"), counts.get("red_earlier_rows", 0)
-    if share is None or not 0 < earlier < red[1]:
+    if not strata_weighted(counts):
         return lift_of(red, base)
+    share, earlier = counts["published_earlier_share"], counts["red_earlier_rows"]
     with_earlier = (counts["red_earlier_hits"], earlier, share)
     without = (red[0] - with_earlier[0], red[1] - earlier, 1 - share)
     return lift_weighted([with_earlier, without], base)

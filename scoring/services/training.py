@@ -360,7 +360,7 @@ def published_mix(*, artifact: Artifact, data: TrainingSet, cutoffs: dict[str, f
     red = evaluation.bands_of(scores, evaluation.band_thresholds(scores, cutoffs)) == 1
     earlier = sample[EARLIER_FINDINGS].to_numpy()[red] > 0
     return evaluation.PublishedMix(
-        earlier=data.validation[EARLIER_FINDINGS].to_numpy() > 0, share=float(earlier.mean()) if len(earlier) else 0.0
+        earlier=data.validation[EARLIER_FINDINGS].to_numpy() > 0, share=float(earlier.mean()) if len(earlier) else None
     )
 
 

@@ -117,9 +117,16 @@ def test_the_red_band_rate_is_weighted_to_the_published_lists_share_of_earlier_f
     assert evaluation.red_lift(_STRATA | {"published_earlier_share": 0.5})[0] == pytest.approx(plain, rel=0.05)
 
 
-@pytest.mark.parametrize("earlier", [(0, 0), (9, 20)])
-def test_without_controls_in_both_strata_the_lift_is_the_plain_one(earlier) -> None:
+@pytest.mark.parametrize("earlier", [(0, 0), (2, 4), (8, 16), (9, 20)])
+def test_with_too_few_controls_in_a_stratum_the_lift_is_the_plain_one(earlier) -> None:
     counts = _STRATA | {"red_earlier_hits": earlier[0], "red_earlier_rows": earlier[1], "published_earlier_share": 0.9}
+
+    assert evaluation.red_lift(counts) == evaluation.lift_of((9, 20), (20, 200))
+    assert not evaluation.strata_weighted(counts)
+
+
+def test_without_a_share_the_lift_is_the_plain_one() -> None:
+    counts = _STRATA | {"published_earlier_share": None}
 
     assert evaluation.red_lift(counts) == evaluation.lift_of((9, 20), (20, 200))
 

@@ -22,7 +22,7 @@ from inspections.models import Employer, Sector
 from inspections.roles import ANALYST
 from scoring.features.registry import FEATURE_NAMES, FeatureRefused
 from scoring.models import DEFAULT_BAND_CUTOFFS, ModelEventAction, ModelStatus, ModelVersion
-from scoring.services import training
+from scoring.services import evaluation, training
 from scoring.services.artifacts import Artifact, artifact_dump, artifact_load, artifact_sha256
 from scoring.services.evaluation import gate_notes, gates_failed
 from scoring.services.training import (
@@ -247,9 +247,14 @@ class _ByEarlierFindings:
         return np.column_stack([1 - score, score])
 
 
-def test_the_published_mix_is_the_share_of_earlier_findings_in_the_red_band_on_the_as_of_date(data) -> None:
+def test_the_published_mix_is_the_share_of_earlier_findings_in_the_red_band_on_the_as_of_date(
+    data, monkeypatch
+) -> None:
     sample = data.sector_features.population(AS_OF)
     assert 0.05 < (sample["earlier_findings"] > 0).mean() < 0.95  # both kinds, more than a red band of each
+    dates = []
+    real = training.SectorFeatures.population
+    monkeypatch.setattr(training.SectorFeatures, "population", lambda self, on: dates.append(on) or real(self, on))
 
     mixes = [
         training.published_mix(
@@ -261,6 +266,7 @@ def test_the_published_mix_is_the_share_of_earlier_findings_in_the_red_band_on_t
     ]
 
     assert [mix.share for mix in mixes] == [1.0, 0.0]
+    assert dates == [AS_OF, AS_OF]  # the list as published, not the sample at the cut-off
     np.testing.assert_array_equal(mixes[0].earlier, data.validation["earlier_findings"].to_numpy() > 0)
 
 
@@ -272,6 +278,9 @@ def test_the_lift_is_weighted_to_the_red_band_of_the_live_model(trained, data) -
 
     assert counts["published_earlier_share"] == pytest.approx(mix.share)
     assert 0 <= counts["red_earlier_hits"] <= counts["red_earlier_rows"] <= counts["red_rows"]
+    stored = ModelVersion.objects.get(pk=trained.pk).metrics
+    assert stored["lift"] == evaluation.red_lift(counts)[0]
+    assert stored["intervals"]["lift"] == evaluation.red_lift(counts)[1]
 
 
 def test_random_controls_count_three_times_in_training(data, monkeypatch) -> None:

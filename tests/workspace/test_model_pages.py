@@ -50,7 +50,8 @@ def test_the_pair_page_shows_versions_with_intervals_and_the_history(client) -> 
 def test_the_pair_page_gives_the_counts_the_lift_rests_on_and_how_they_were_weighted(client) -> None:
     controls = {"red_hits": 9, "red_rows": 20, "validation_hits": 20, "validation_rows": 200}
     strata = {"red_earlier_hits": 8, "red_earlier_rows": 10, "published_earlier_share": 0.9}
-    for controls_stored in (controls, controls | strata):
+    few = {"red_earlier_hits": 8, "red_earlier_rows": 17, "published_earlier_share": 0.9}  # 3 without
+    for controls_stored in (controls, controls | strata, controls | few):
         ModelVersionFactory(
             sector_id=SECTOR,
             offence_type_id=OFFENCE,
@@ -64,9 +65,10 @@ def test_the_pair_page_gives_the_counts_the_lift_rests_on_and_how_they_were_weig
     plain = "9 of 20 random controls in the red band, 20 of 200 in the validation year"
     weighted = (
         "9 of 20 random controls in the red band (8 of 10 with an earlier finding, weighted to their 90 % share of "
-        "the red band of the live model), 20 of 200 in the validation year"
+        "the red band), 20 of 200 in the validation year"
     )
-    assert plain in page and weighted in page
+    not_weighted = "(8 of 17 with an earlier finding: too few in one group to weight them)"
+    assert plain in page and weighted in page and not_weighted in page
 
 
 def test_the_maker_is_not_offered_approval_and_a_post_is_refused(client) -> None:
