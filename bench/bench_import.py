@@ -48,7 +48,7 @@ from django.db import connection, transaction  # noqa: E402
 
 from inspections.models import Employer, NaceCode, PostalCode  # noqa: E402
 from inspections.services.imports import employer_import  # noqa: E402
-from inspections.services.imports.employers import Employers  # noqa: E402
+from inspections.services.imports.kinds import Employers  # noqa: E402
 from miningwatch.bulk import indexes_suspended  # noqa: E402
 
 EMPLOYER = Employer._meta.db_table

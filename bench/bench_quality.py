@@ -395,7 +395,7 @@ def _aggregates(as_of: dt.date) -> pd.DataFrame:
     from django.db import connection
 
     from inspections.models import Declaration
-    from inspections.services.imports.declarations import COLUMNS
+    from inspections.services.imports.kinds import DECLARATION_COLUMNS as COLUMNS
 
     # Every measured column of a declaration file: all but the employer and the quarter.
     measured = [column for column in COLUMNS if column not in ("enterprise_number", "quarter")]

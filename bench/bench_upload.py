@@ -50,7 +50,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart  # 
 
 from inspections.models import DataImport, Declaration  # noqa: E402
 from inspections.roles import ANALYST, roles_sync  # noqa: E402
-from inspections.services.imports.declarations import COLUMNS  # noqa: E402
+from inspections.services.imports.kinds import DECLARATION_COLUMNS as COLUMNS  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -21,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from inspections.models import DataImport
-from inspections.services.imports import ImportProblem, ImportResult, declarations, employers, inspections
+from inspections.services.imports import ImportProblem, ImportResult, kinds
 from inspections.services.imports.common import FileRefused, Problems
 from inspections.services.imports.reading import header_names
 from inspections.services.spreadsheets import SpreadsheetRefused, is_zip, workbook_check, xlsx_to_csv
@@ -49,14 +50,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("inspections.imports")
 
 IMPORTERS: dict[str, Callable[..., ImportResult]] = {
-    DataImport.Kind.EMPLOYERS: employers.employer_import,
-    DataImport.Kind.DECLARATIONS: declarations.declaration_import,
-    DataImport.Kind.INSPECTIONS: inspections.inspection_import,
+    DataImport.Kind.EMPLOYERS: kinds.employer_import,
+    DataImport.Kind.DECLARATIONS: kinds.declaration_import,
+    DataImport.Kind.INSPECTIONS: kinds.inspection_import,
 }
 COLUMNS = {
-    DataImport.Kind.EMPLOYERS: employers.COLUMNS,
-    DataImport.Kind.DECLARATIONS: declarations.COLUMNS,
-    DataImport.Kind.INSPECTIONS: inspections.COLUMNS,
+    DataImport.Kind.EMPLOYERS: kinds.EMPLOYER_COLUMNS,
+    DataImport.Kind.DECLARATIONS: kinds.DECLARATION_COLUMNS,
+    DataImport.Kind.INSPECTIONS: kinds.INSPECTION_COLUMNS,
 }
 _KIND_LOCK = {kind: 0x1D1_0000_0000 + i for i, kind in enumerate(DataImport.Kind.values)}
 _PROGRESS_SECONDS = 24 * 60 * 60
@@ -294,7 +295,7 @@ def _outcome_save(data_import: DataImport, result: ImportResult, *, failure: str
         "rows_updated": result.rows_updated,
         "rows_unchanged": result.rows_unchanged,
         "error_count": result.error_count,
-        "errors": [problem.as_dict() for problem in result.errors[: settings.IMPORT_MAX_ERRORS_SHOWN]],
+        "errors": [asdict(problem) for problem in result.errors[: settings.IMPORT_MAX_ERRORS_SHOWN]],
         "report_path": str(_report_write(data_import, result)) if result.errors else "",
         "message": failure or result.summary(),
         "status": status,

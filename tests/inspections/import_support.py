@@ -10,9 +10,7 @@ from pathlib import Path
 from django.db import connection
 
 from inspections.services.imports import ImportResult
-from inspections.services.imports.declarations import COLUMNS as DECLARATION_COLUMNS
-from inspections.services.imports.employers import COLUMNS as EMPLOYER_COLUMNS
-from inspections.services.imports.inspections import COLUMNS as INSPECTION_COLUMNS
+from inspections.services.imports.kinds import DECLARATION_COLUMNS, EMPLOYER_COLUMNS, INSPECTION_COLUMNS
 
 __all__ = [
     "DECLARATION_COLUMNS",

@@ -7,7 +7,7 @@ from django.db import connection
 
 from inspections.models import Employer, EmployerWord, PostalCode
 from inspections.services.imports import employer_import
-from inspections.services.imports.employers import COLUMNS as EMPLOYER_COLUMNS
+from inspections.services.imports.kinds import EMPLOYER_COLUMNS
 from miningwatch import bulk
 from tests.factories import EmployerFactory
 from tests.inspections.import_support import csv_write, employer_row

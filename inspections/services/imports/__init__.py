@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from .common import ImportProblem, ImportResult
-from .declarations import declaration_import
-from .employers import employer_import
-from .inspections import inspection_import
+from .kinds import declaration_import, employer_import, inspection_import
 
 __all__ = ["ImportProblem", "ImportResult", "declaration_import", "employer_import", "inspection_import"]

@@ -30,6 +30,10 @@ def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
+def parser_of(column: Column) -> Parser | None:
+    return column.parse if column.codes is None else one_of(column.codes(), column.unknown, fold=column.fold)
+
+
 def columns_check(
     spec: Mapping[str, Column],
     rows: RowChecks,

@@ -1,4 +1,4 @@
-"""What every import shares: its result, its problems and the description of a column.
+"""What every import shares: a column's description, the result, and the problems found.
 
 Problems are kept as arrays (one array of lines per failed check), not one object per bad
 cell: a million wrong rows must be reported quickly, and only the first few are worded.
@@ -7,7 +7,7 @@ cell: a million wrong rows must be reported quickly, and only the first few are 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -19,16 +19,16 @@ _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind, as declared: may it be empty, what stands in for an empty cell,
-    how long a value may be, and how a value is read, once per distinct value: by `parse`
-    (raises ValueError(message, values)), or as one of `codes` (read when an import starts:
-    the codes, or what each stands for; compared once folded). `unknown` (with %(value)s
-    and %(options)s) says why a code is refused."""
+    """A column of a file kind: may it be empty, what stands in for an empty cell, how long
+    a value may be (`too_long` has %(max)s), and how a value is read, once per distinct value:
+    by `parse` (raises ValueError(message, values)), or as one of `codes` (read when an import
+    starts: the codes, or what each stands for; compared once folded; `unknown`, with
+    %(value)s and %(options)s, says why a code is refused)."""
 
     required: bool = True
     default: str | None = None
     max_chars: int = 0
-    too_long: str = ""  # with %(max)s
+    too_long: str = ""
     parse: Callable[[str], object] | None = None
     codes: Callable[[], Iterable[str] | Mapping[str, object]] | None = None
     fold: Callable[[str], str] = str.lower
@@ -42,9 +42,6 @@ class ImportProblem:
     line: int
     column: str
     reason: str
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import re
-import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from miningwatch import bulk
-
-from .checks import Parser, columns_check, lengths, one_of
-from .common import Column, FileRefused, ImportResult, Problems, RowChecks
-
-if TYPE_CHECKING:
-    from django.db.backends.utils import CursorWrapper
+from .checks import lengths
+from .common import FileRefused, Problems, RowChecks
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
@@ -75,93 +66,6 @@ class CsvFile:
     lines: int  # lines with text after the header: the rows, near enough, before they are read
     records: int = 0  # rows read so far, blank lines left out
     progress: Progress = field(default=lambda phase, done, total: None)  # told as rows are checked and written
-
-
-logger = logging.getLogger("inspections.imports")
-
-
-class FileKind:
-    """A kind of import file: its columns, declared (`spec`); what `check` adds for each chunk
-    of rows; how `write` stores them. An instance lives for one import, in its transaction,
-    and holds what the checks carry from chunk to chunk."""
-
-    spec: ClassVar[dict[str, Column]]
-    table: ClassVar[str]  # locked for the import, and written
-    columns: ClassVar[tuple[str, ...]]  # as stored, those that find a stored row first
-    key_columns: ClassVar[int] = 1  # how many of `columns` find a stored row
-    suspended: ClassVar[tuple[str, ...]] = ()  # tables whose indexes a big file suspends (bulk.bulk_mode_wanted)
-
-    def __init__(self, cursor: CursorWrapper, file: CsvFile, problems: Problems) -> None:
-        self.cursor, self.file, self.problems = cursor, file, problems
-        self.big = bool(self.suspended) and bulk.bulk_mode_wanted(cursor, self.table, file.lines)
-        bulk.table_lock(cursor, self.table, exclusive=self.big)
-        self.parsers = {name: _parser(column) for name, column in self.spec.items()}
-        self.start()
-
-    @classmethod
-    def run(cls, *, path: Path, progress: Progress | None = None, max_errors: int = 0) -> ImportResult:
-        """Check the file and store its rows in one transaction: a problem found anywhere,
-        even in the last row, leaves nothing stored. The first `max_errors` problems are
-        worded (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
-        problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
-        file, start = None, time.perf_counter()
-        try:
-            file = csv_open(path=path, expected=tuple(cls.spec), problems=problems)
-            file.progress = progress or file.progress
-            file.progress("checking", 0, file.lines)
-            with transaction.atomic(), connection.cursor() as cursor:
-                kind = cls(cursor, file, problems)
-                result = kind.write(
-                    kind.check(rows, columns_check(cls.spec, rows, kind.parsers))
-                    for rows in csv_chunks(file, problems=problems)
-                )
-        except FileRefused:
-            result = ImportResult(errors=problems.first(), error_count=problems.count)
-        result.rows_read = file.records if file else 0
-        logger.info("Import of %s: %s in %.2f s", path, result.summary(), time.perf_counter() - start)
-        return result
-
-    def start(self) -> None:
-        """Read what the checks compare rows with, once an import."""
-
-    def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
-        """The checks of one chunk beyond its columns' own (`read`: their values as read):
-        its good rows as they are stored."""
-        raise NotImplementedError
-
-    def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Stage the rows as they are checked, PostgreSQL copying one chunk while Python checks
-        the next; once all are, update the stored rows that differ and insert the others.
-        Into an empty table (a first load) the rows are copied straight, as fast as it gets."""
-        self.cursor.execute(f"SELECT EXISTS (SELECT FROM {bulk.quote(self.table)})")
-        direct = not self.cursor.fetchone()[0]
-        with bulk.indexes_suspended(self.cursor, *self.suspended) if self.big else nullcontext():
-            with bulk.staged(self.cursor, self.table, self.columns, direct=direct) as stage:
-                for rows in checked:
-                    if self.problems:
-                        stage.abort()  # keep checking, to report every problem, but write nothing
-                    else:
-                        stage.send(copy_text(rows, self.columns), len(rows))
-            self.writing()
-            if direct:
-                return ImportResult.stored(stage.rows, stage.rows, 0)
-            keys = self.columns[: self.key_columns]
-            applied = bulk.staged_apply(self.cursor, table=self.table, columns=self.columns, keys=keys)
-        return ImportResult.stored(stage.rows, applied.created, applied.updated)
-
-    def writing(self) -> None:
-        """Every row is checked: refuse the file if any is wrong, else go on to write."""
-        if self.problems:
-            raise FileRefused
-        self.file.progress("writing", 0, self.file.records)
-
-
-def _parser(column: Column) -> Parser | None:
-    return column.parse if column.codes is None else one_of(column.codes(), column.unknown, fold=column.fold)
-
-
-def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
-    return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
 def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
