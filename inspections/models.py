@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from stdnum.be import vat as be_enterprise_number
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
 
 # A word of a name or of a search: letters and digits (EmployerWord, migration 0005).
@@ -39,18 +40,24 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
+# Why python-stdnum refuses an enterprise number, in words, and the code of the ValidationError.
+_ENTERPRISE_NUMBER_WHY = {
+    InvalidLength: (_("it must have 10 digits"), "format"),
+    InvalidFormat: (_("it must be made of digits, e.g. 0403170701"), "format"),
+    InvalidComponent: (_("it must start with 0 or 1"), "checksum"),
+    InvalidChecksum: (_("the last two digits (the mod-97 check) do not match the first eight"), "checksum"),
+}
+
+
 def enterprise_number_validate(value: str) -> None:
-    """KBO/BCE number: 10 digits, first 0 or 1, mod-97 check (python-stdnum)."""
-    if len(value) != 10 or not value.isdigit():
-        raise ValidationError(_("An enterprise number has 10 digits, e.g. 0403170701."), code="format")
+    """KBO/BCE number, as stored: 10 digits, the first 0 or 1, a mod-97 check (python-stdnum)."""
     try:
-        be_enterprise_number.validate(value)
+        if be_enterprise_number.validate(value) != value:
+            raise InvalidFormat  # valid once compacted ("BE 0403.170.701"), but stored as its 10 digits
     except StdnumError as exc:
-        raise ValidationError(
-            _("%(value)s is not a valid enterprise number (%(reason)s)."),
-            params={"value": value, "reason": exc.message},
-            code="checksum",
-        ) from exc
+        why, code = _ENTERPRISE_NUMBER_WHY.get(type(exc), (exc.message, "invalid"))
+        message = _("'%(value)s' is not a valid enterprise number: %(why)s.")
+        raise ValidationError(message, params={"value": value, "why": why}, code=code) from exc
 
 
 class TranslatedName(models.Model):

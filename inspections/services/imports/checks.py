@@ -9,18 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _  # lazy: a refused value is worded only if shown
 from stdnum.be import vat as be_enterprise_number
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+
+from inspections.models import enterprise_number_validate
 
 from .common import Column, RowChecks
 
-T = TypeVar("T")
-Parser = Callable[[str], object]  # raises ValueError(message, values): see reason_of
+Parser = Callable[[str], object]  # raises ValueError(message, values): see parse_distinct
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
@@ -52,8 +52,8 @@ def columns_check(
         if column.default is not None:
             values = np.where(values == "", column.default, values)
         if parsers[name] is not None:
-            ok, read[name] = parse_distinct(values, parsers[name])
-            rows.fail(name, ~ok & (values != ""), reason_of(parsers[name]))
+            ok, read[name], why = parse_distinct(values, parsers[name])
+            rows.fail(name, ~ok & (values != ""), why_worded, why)
     return read
 
 
@@ -77,22 +77,12 @@ def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def enterprise_number_reason(value: object) -> str:
-    """Why stdnum refuses a number, in words (only for the few rows reported)."""
+    """Why a number is refused, in words (only for the few rows reported)."""
     try:
-        be_enterprise_number.validate(str(value))
-    except InvalidLength:
-        why = _("it must have 10 digits")
-    except InvalidComponent:
-        why = _("it must start with 0 or 1")
-    except InvalidChecksum:
-        why = _("the last two digits (the mod-97 check) do not match the first eight")
-    except InvalidFormat:
-        why = _("it must be made of digits, e.g. 0403170701")
+        enterprise_number_validate(str(value))
     except ValidationError as exc:
-        why = exc.message
-    else:
-        why = _("it is not valid")
-    return _("'%(value)s' is not a valid enterprise number: %(why)s.") % {"value": value, "why": why}
+        return exc.messages[0]
+    return _("'%(value)s' is not valid.") % {"value": value}
 
 
 def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,19 +105,15 @@ def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray,
     return ok, keys
 
 
-class SortedKeys:
-    """int64 keys, sorted, and a value of each: looked up for whole arrays at once."""
+class KeyIndex:
+    """Distinct int64 keys and a value of each, looked up for whole arrays at once."""
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.values = keys[order], values[order]
+        self.keys, self.values = pd.Index(keys), np.append(values, 0)  # get_indexer's -1: the 0 at the end
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key, 0 where it has none."""
-        if not len(self.keys):
-            return np.zeros(len(keys), dtype=self.values.dtype)
-        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return np.where(self.keys[at] == keys, self.values[at], 0)
+        return self.values[self.keys.get_indexer(keys)]
 
 
 class SeenKeys:
@@ -170,32 +156,22 @@ def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type
 # --- Once per distinct value: parsers return a value as stored (COPY text) ---------------
 
 
-def parse_distinct(values: np.ndarray, parse: Callable[[str], T]) -> tuple[np.ndarray, np.ndarray]:
-    """Apply `parse` (which raises ValueError) to each distinct value: (ok mask, parsed)."""
+def parse_distinct(values: np.ndarray, parse: Parser) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply `parse` to each distinct value: whether it reads, what it reads as, and why not
+    (the ValueError's message and values, worded only for the rows shown: `why_worded`)."""
     codes, uniques = pd.factorize(values)
-    parsed = np.empty(len(uniques), dtype=object)
-    ok = np.ones(len(uniques), dtype=bool)
+    parsed, why = np.empty(len(uniques), dtype=object), np.empty(len(uniques), dtype=object)
     for i, value in enumerate(uniques):
         try:
             parsed[i] = parse(value)
-        except ValueError:
-            ok[i] = False
-    return ok[codes], parsed[codes]
-
-
-def reason_of(parse: Parser) -> Callable[[object], str]:
-    """Why `parse` refuses a value, in words (the Reason of a failed parse_distinct). Parsers
-    raise ValueError(message, values): translated and filled in here, for the few rows shown."""
-
-    def word(value: object) -> str:
-        try:
-            parse(str(value))
         except ValueError as exc:
-            message, values = exc.args
-            return message % values
-        return _("'%(value)s' is not valid.") % {"value": value}
+            why[i] = exc.args
+    return np.equal(why, None)[codes], parsed[codes], why[codes]
 
-    return word
+
+def why_worded(why: object) -> str:
+    message, values = why
+    return message % values
 
 
 def _year_check(text: str, year: int) -> None:
@@ -205,7 +181,7 @@ def _year_check(text: str, year: int) -> None:
 
 
 def iso_date(text: str) -> str:
-    """An ISO date (YYYY-MM-DD), or ValueError (see reason_of)."""
+    """An ISO date (YYYY-MM-DD), or ValueError."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31)."), {"value": text})
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])

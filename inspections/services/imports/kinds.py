@@ -113,7 +113,7 @@ def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
     return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
-class EmployerIds(checks.SortedKeys):
+class EmployerIds(checks.KeyIndex):
     """Every employer's enterprise number (as int64) and id, for the kinds that name employers."""
 
     @classmethod
@@ -181,7 +181,7 @@ class Employers(FileKind):
         sql = f"SELECT enterprise_number, nsso_number FROM {self.table} WHERE nsso_number IS NOT NULL"
         stored = bulk.copy_out(self.cursor, sql, ["key", "nsso"], {"key": np.int64, "nsso": object})
         nsso_ok, nsso = checks.digit_keys(stored["nsso"].to_numpy(dtype=object), (9, 10))
-        self.nsso_owners = checks.SortedKeys(nsso[nsso_ok], stored["key"].to_numpy(np.int64)[nsso_ok])
+        self.nsso_owners = checks.KeyIndex(nsso[nsso_ok], stored["key"].to_numpy(np.int64)[nsso_ok])
         self.seen, self.seen_nsso = checks.SeenKeys(), checks.SeenKeys()  # in this file
         self.now = timezone.now().isoformat()
 
