@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from inspections.models import DataImport
 from inspections.services.imports import ImportProblem, ImportResult, kinds
-from inspections.services.imports.common import FileRefused, Problems
+from inspections.services.imports.checks import FileRefused, Problems
 from inspections.services.imports.reading import header_names
 from inspections.services.spreadsheets import SpreadsheetRefused, is_zip, workbook_check, xlsx_to_csv
 from miningwatch import stamps

@@ -307,7 +307,7 @@ def test_codes_stored_as_written_must_be_written_exactly(tmp_path):
             {"nsso_number": "12345"},
             ("nsso_number", "'12345' is not a social-security employer number (9 or 10 digits)."),
         ),
-        ({"name": "x" * 201}, ("name", "The name is longer than 200 characters.")),
+        ({"name": "x" * 201}, ("name", "The value has 201 characters; at most 200 are allowed.")),
     ],
 )
 def test_bad_employer_values(tmp_path, values, expected):

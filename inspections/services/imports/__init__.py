@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import ImportProblem, ImportResult
+from .checks import ImportProblem, ImportResult
 from .kinds import declaration_import, employer_import, inspection_import
 
 __all__ = ["ImportProblem", "ImportResult", "declaration_import", "employer_import", "inspection_import"]

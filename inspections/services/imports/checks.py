@@ -1,7 +1,9 @@
-"""Vectorised checks of cell values: arrays in, masks and parsed values out.
+"""Checking an import file: its problems, the checks of a chunk of rows and of cell values.
 
-Columns with few distinct values (dates, codes, counts) are parsed once per distinct value
-(pandas.factorize), with precise messages; keys, where every value differs, with numpy.
+Problems are kept as arrays (one array of lines per failed check), not one object per bad
+cell: a million wrong rows must be reported quickly, and only the first few are worded.
+Values are checked over whole arrays: columns with few distinct values (dates, codes,
+counts) are parsed once per distinct value, with precise messages; keys with numpy.
 """
 
 from __future__ import annotations
@@ -9,21 +11,160 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _  # lazy: a refused value is worded only if shown
+from django.utils.translation import gettext_lazy as _  # lazy: worded in the language of whoever reads it
 from stdnum.be import vat as be_enterprise_number
 
 from inspections.models import enterprise_number_validate
 
-from .common import Column, RowChecks
+# A reason is either a template ("'{value}' is not a date", translated) or a function of the value.
+Reason = str | Callable[[object], str]
+_VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character one must not be
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a file kind: may it be empty, what stands in for an empty cell, how long a
+    value may be, and how a value is read, once per distinct value: by `parse`, or as one of
+    `codes` (read when an import starts: the codes, or what each stands for; compared once
+    folded; `unknown`, with %(value)s and %(options)s, says why a code is refused)."""
+
+    required: bool = True
+    default: str | None = None
+    max_chars: int = 0
+    parse: Callable[[str], object] | None = None
+    codes: Callable[[], Iterable[str] | Mapping[str, object]] | None = None
+    fold: Callable[[str], str] = str.lower
+    unknown: str = ""
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One thing wrong with a file: where (line 1 is the header; 0 the whole file) and why."""
+
+    line: int
+    column: str
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    rows_read: int = 0
+    rows_created: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    errors: list[ImportProblem] = field(default_factory=list)
+    error_count: int = 0
+
+    @classmethod
+    def stored(cls, rows: int, created: int, updated: int) -> ImportResult:
+        return cls(rows_created=created, rows_updated=updated, rows_unchanged=rows - created - updated)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def summary(self) -> str:
+        n = {"read": self.rows_read, "created": self.rows_created, "updated": self.rows_updated}
+        n |= {"unchanged": self.rows_unchanged, "errors": self.error_count, "listed": len(self.errors)}
+        if self.ok:
+            return _("%(read)s row(s) read: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % n
+        refused = _("File refused, nothing imported: %(errors)s error(s) in %(read)s row(s).") % n
+        listed = _("The first %(listed)s are listed.") % n
+        return f"{refused} {listed}" if self.error_count > len(self.errors) else refused
+
+
+class FileRefused(Exception):
+    """Raised once the file cannot be imported; inside transaction.atomic(), it undoes what was written."""
+
+
+class Problems:
+    """Every problem of one file: all are counted, the first `limit` (by line) are kept."""
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit, self.count, self._last = limit, 0, 0  # _last: the last line kept
+        self._parts: list[tuple[np.ndarray, str, Reason, np.ndarray | None]] = []
+        self.column_order: dict[str, int] = {}  # header position of each column: a line's problems in it
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, lines: np.ndarray, column: str, reason: Reason, values: np.ndarray | None = None) -> None:
+        if len(lines):
+            self.count += len(lines)
+            lines = np.asarray(lines, dtype=np.int64)
+            if len(lines) > self.limit:  # only the first `limit` of all can be worded: keep those of this part
+                kept = np.sort(np.argpartition(lines, self.limit - 1)[: self.limit])
+                lines, values = lines[kept], None if values is None else np.asarray(values)[kept]
+            self._parts.append((lines, column, reason, values))
+            self._last = max(self._last, int(lines.max()))
+
+    def wanted(self, line: int) -> bool:
+        """Whether a problem on `line` can be among the first `limit` (and so is worth wording)."""
+        return self.count < self.limit or line < self._last
+
+    def add_one(self, line: int, column: str, reason: Reason) -> None:
+        if self.wanted(line):
+            self.add(np.array([line]), column, reason)
+        else:
+            self.count += 1
+
+    def clear(self) -> None:
+        self.count, self._last, self._parts = 0, 0, []
+
+    def first(self) -> list[ImportProblem]:
+        """The first `limit` problems by line; within a line, by column as in the header."""
+        if not self._parts:
+            return []
+        width = len(self.column_order) + 1
+        order = [lines * width + self.column_order.get(column, width - 1) for lines, column, *_ in self._parts]
+        owner = np.repeat(np.arange(len(self._parts)), [len(part[0]) for part in self._parts])
+        offset = np.concatenate([np.arange(len(part[0])) for part in self._parts])
+        chosen = np.argsort(np.concatenate(order), kind="stable")[: self.limit]
+        return [self._word(*self._parts[owner[i]], int(offset[i])) for i in chosen]
+
+    @staticmethod
+    def _word(lines: np.ndarray, column: str, reason: Reason, values: np.ndarray | None, at: int) -> ImportProblem:
+        value = None if values is None else values[at]
+        if callable(reason):
+            reason = reason(value)
+        elif value is not None:
+            text = str(value)
+            shown = text if len(text) <= _VALUE_SHOWN_CHARS else text[: _VALUE_SHOWN_CHARS - 1] + "…"
+            reason = str(reason).format(value=shown)
+        return ImportProblem(line=int(lines[at]), column=column, reason=str(reason))  # lazy ones worded now
+
+
+class RowChecks:
+    """The cells of one chunk of rows and their checks: one mistake, one message (a cell
+    found wrong is not judged again by a later check)."""
+
+    def __init__(self, *, lines: np.ndarray, cells: dict[str, np.ndarray], problems: Problems) -> None:
+        self.lines, self.cells, self.problems = lines, cells, problems
+        self.bad = {column: np.zeros(len(lines), dtype=bool) for column in cells}
+
+    def fail(self, column: str, mask: np.ndarray, reason: Reason, values: np.ndarray | None = None) -> None:
+        """Report the rows of `mask` for `column`; values default to the cells themselves."""
+        new = mask & ~self.bad[column]
+        if new.any():
+            self.bad[column] |= new
+            shown = self.cells[column] if values is None else values
+            self.problems.add(self.lines[new], column, reason, shown[new])
+
+    def good(self, *columns: str) -> np.ndarray:
+        """Rows whose given cells (all if none given) are still without a problem."""
+        return ~np.any([self.bad[column] for column in columns or self.cells], axis=0)
+
 
 Parser = Callable[[str], object]  # raises ValueError(message, values): see parse_distinct
 
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
 INT_MAX = 2_147_483_647  # PostgreSQL integer
+TOO_LONG = _("The value has {value} characters; at most %(limit)s are allowed.")
 
 
 def lengths(values: np.ndarray) -> np.ndarray:
@@ -39,16 +180,16 @@ def columns_check(
     rows: RowChecks,
     parsers: Mapping[str, Parser | None],
 ) -> dict[str, np.ndarray]:
-    """The checks a column's spec declares, with the import's `parsers` (of its `parse` or
-    `codes`). Returns what the values of the columns read stand for (None where a cell
-    failed)."""
+    """The checks the columns' spec declares, with the import's `parsers`: what the values of
+    the columns read stand for (None where a cell failed)."""
     read = {}
     for name, column in spec.items():
         values = rows.cells[name]
         if column.required:
             rows.fail(name, values == "", _("A value is required."))
         if column.max_chars:
-            rows.fail(name, lengths(values) > column.max_chars, column.too_long % {"max": column.max_chars})
+            sizes = lengths(values)
+            rows.fail(name, sizes > column.max_chars, TOO_LONG % {"limit": column.max_chars}, sizes)
         if column.default is not None:
             values = np.where(values == "", column.default, values)
         if parsers[name] is not None:

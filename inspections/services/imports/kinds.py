@@ -24,7 +24,7 @@ from inspections import models
 from miningwatch import bulk
 
 from . import checks, reading
-from .common import Column, FileRefused, ImportResult, Problems, RowChecks
+from .checks import Column, FileRefused, ImportResult, Problems, RowChecks
 
 logger = logging.getLogger("inspections.imports")
 _EMPLOYERS, _WORDS, _DECLARATIONS, _INSPECTIONS, _FINDINGS = (
@@ -137,10 +137,7 @@ class EmployerIds(checks.KeyIndex):
 EMPLOYER_SPEC = {
     "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
-    "name": Column(
-        max_chars=models.Employer._meta.get_field("name").max_length,
-        too_long=gettext_lazy("The name is longer than %(max)s characters."),
-    ),
+    "name": Column(max_chars=models.Employer._meta.get_field("name").max_length),
     "legal_form": Column(
         codes=lambda: models.LegalForm.values,
         fold=str.upper,
@@ -273,10 +270,7 @@ class Declarations(FileKind):
 
 _OPTIONAL_DATE = Column(required=False, parse=checks.iso_date)
 INSPECTION_SPEC = {
-    "reference": Column(
-        max_chars=models.Inspection._meta.get_field("reference").max_length,
-        too_long=gettext_lazy("At most %(max)s characters."),
-    ),
+    "reference": Column(max_chars=models.Inspection._meta.get_field("reference").max_length),
     "enterprise_number": Column(),  # of an employer in the database: EmployerIds.check
     "origin": Column(
         codes=lambda: models.InspectionOrigin.values,

@@ -21,8 +21,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .checks import lengths
-from .common import FileRefused, Problems, RowChecks
+from .checks import TOO_LONG, FileRefused, Problems, RowChecks, lengths
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
@@ -293,8 +292,7 @@ def _cells_tidy(name: str, checks: RowChecks, longest: int) -> np.ndarray:
     values, limit = checks.cells[name], settings.IMPORT_MAX_CELL_CHARS
     if longest > limit:
         sizes = lengths(values)
-        reason = _("The value has {value} characters; at most %(limit)s are allowed.") % {"limit": limit}
-        checks.fail(name, sizes > limit, reason, sizes)
+        checks.fail(name, sizes > limit, TOO_LONG % {"limit": limit}, sizes)
         values = np.where(sizes > limit, "", values)
     joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
     if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
