@@ -15,7 +15,7 @@ from stdnum.be import vat
 
 from inspections.models import Declaration, Employer, Finding, Inspection
 from inspections.services.imports import declaration_import, employer_import, inspection_import
-from inspections.services.imports.checks import enterprise_numbers_check
+from inspections.services.imports.checks import Problems, RowChecks
 from miningwatch import bulk
 from tests.factories import EmployerFactory, InspectionFactory, UserFactory
 
@@ -229,10 +229,15 @@ def _candidates(count: int) -> list[str]:
 
 def test_vectorised_enterprise_number_rule_agrees_with_stdnum():
     candidates = _candidates(120_000)
-    numbers, valid, keys = enterprise_numbers_check(np.array(candidates, dtype=object))
+    problems = Problems(limit=10)
+    rows = RowChecks(
+        lines=np.arange(len(candidates)), cells={"n": np.array(candidates, dtype=object)}, problems=problems
+    )
+    numbers, valid, keys = rows.enterprise_numbers_check("n")
     expected = np.array([vat.is_valid(value) for value in candidates])
     disagree = [value for value, a, b in zip(candidates, valid, expected, strict=True) if a != b]
     assert not disagree, disagree[:20]
+    assert problems.count == len(candidates) - expected.sum()  # each invalid number reported
     assert 10_000 < expected.sum() < len(candidates) - 10_000  # both outcomes well represented
     for value, number, ok, key in zip(candidates[:5000], numbers, valid, keys, strict=False):
         if ok:

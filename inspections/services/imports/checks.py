@@ -1,9 +1,9 @@
 """Checking an import file: its problems, the checks of a chunk of rows and of cell values.
 
-Problems are kept as arrays (one array of lines per failed check), not one object per bad
-cell: a million wrong rows must be reported quickly, and only the first few are worded.
-Values are checked over whole arrays: columns with few distinct values (dates, codes,
-counts) are parsed once per distinct value, with precise messages; keys with numpy.
+Problems are kept as arrays (one array of lines per failed check): a million wrong rows are
+reported quickly, and only the first few are worded. Values are checked over whole arrays:
+columns with few distinct values (dates, codes, counts) are parsed once per distinct value,
+with precise messages; keys with numpy.
 """
 
 from __future__ import annotations
@@ -23,23 +23,29 @@ from inspections.models import enterprise_number_validate
 
 # A reason is either a template ("'{value}' is not a date", translated) or a function of the value.
 Reason = str | Callable[[object], str]
+Parser = Callable[[str], object]  # raises ValueError(message, values): see parse_distinct
 _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character one must not be
+DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
+INT_MAX = 2_147_483_647  # PostgreSQL integer
+TOO_LONG = _("The value has {value} characters; at most %(limit)s are allowed.")
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind: may it be empty, what stands in for an empty cell, how long a
-    value may be, and how a value is read, once per distinct value: by `parse`, or as one of
-    `codes` (read when an import starts: the codes, or what each stands for; compared once
-    folded; `unknown`, with %(value)s and %(options)s, says why a code is refused)."""
+    """A column of a file kind: may it be empty, how long a value may be, and how a value is
+    read, once per distinct value: by `parse`, or as one of `codes` (read when an import
+    starts: the codes, or what each stands for; compared once folded; `unknown`, with
+    %(value)s and %(options)s, says why a code is refused)."""
 
     required: bool = True
-    default: str | None = None
     max_chars: int = 0
-    parse: Callable[[str], object] | None = None
+    parse: Parser | None = None
     codes: Callable[[], Iterable[str] | Mapping[str, object]] | None = None
     fold: Callable[[str], str] = str.lower
     unknown: str = ""
+
+    def parser(self) -> Parser | None:
+        return self.parse if self.codes is None else one_of(self.codes(), self.unknown, fold=self.fold)
 
 
 @dataclass(frozen=True)
@@ -159,66 +165,44 @@ class RowChecks:
         """Rows whose given cells (all if none given) are still without a problem."""
         return ~np.any([self.bad[column] for column in columns or self.cells], axis=0)
 
+    def columns_check(self, spec: Mapping[str, Column], parsers: Mapping[str, Parser | None]) -> dict[str, np.ndarray]:
+        """The checks the columns' spec declares: what the values read stand for (None where a cell failed)."""
+        read = {}
+        for name, column in spec.items():
+            values = self.cells[name]
+            if column.required:
+                self.fail(name, values == "", _("A value is required."))
+            if column.max_chars:
+                sizes = lengths(values)
+                self.fail(name, sizes > column.max_chars, TOO_LONG % {"limit": column.max_chars}, sizes)
+            if parsers[name] is not None:
+                ok, read[name], why = parse_distinct(values, parsers[name])
+                self.fail(name, ~ok & (values != ""), why_worded, why)
+        return read
 
-Parser = Callable[[str], object]  # raises ValueError(message, values): see parse_distinct
-
-DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
-INT_MAX = 2_147_483_647  # PostgreSQL integer
-TOO_LONG = _("The value has {value} characters; at most %(limit)s are allowed.")
+    def enterprise_numbers_check(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and the
+        valid ones as int64 keys (0 for the others); the others are reported. stdnum's rule is
+        applied to whole arrays, once per row being too slow; only values not yet 10 digits go
+        through its compact()."""
+        numbers = np.array(self.cells[column], dtype=object)
+        plain = lengths(numbers) == 10
+        plain[plain] = _digits(numbers[plain], 10)[0]
+        numbers[~plain] = [be_enterprise_number.compact(value) for value in numbers[~plain]]
+        valid, keys = lengths(numbers) == 10, np.zeros(len(numbers), dtype=np.int64)
+        digits, keys[valid] = _digits(numbers[valid], 10)
+        # stdnum's rule: digits, not all zero, the first 0 or 1, the first 8 plus the last 2 a multiple of 97.
+        valid[valid] = digits
+        valid &= (keys > 0) & (keys < 2 * 10**9) & ((keys // 100 + keys % 100) % 97 == 0)
+        self.fail(column, ~valid, _enterprise_number_reason)
+        return numbers, valid, np.where(valid, keys, 0)
 
 
 def lengths(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def parser_of(column: Column) -> Parser | None:
-    return column.parse if column.codes is None else one_of(column.codes(), column.unknown, fold=column.fold)
-
-
-def columns_check(
-    spec: Mapping[str, Column],
-    rows: RowChecks,
-    parsers: Mapping[str, Parser | None],
-) -> dict[str, np.ndarray]:
-    """The checks the columns' spec declares, with the import's `parsers`: what the values of
-    the columns read stand for (None where a cell failed)."""
-    read = {}
-    for name, column in spec.items():
-        values = rows.cells[name]
-        if column.required:
-            rows.fail(name, values == "", _("A value is required."))
-        if column.max_chars:
-            sizes = lengths(values)
-            rows.fail(name, sizes > column.max_chars, TOO_LONG % {"limit": column.max_chars}, sizes)
-        if column.default is not None:
-            values = np.where(values == "", column.default, values)
-        if parsers[name] is not None:
-            ok, read[name], why = parse_distinct(values, parsers[name])
-            rows.fail(name, ~ok & (values != ""), why_worded, why)
-    return read
-
-
-# --- Keys --------------------------------------------------------------------------------
-
-
-def enterprise_numbers_check(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and the
-    valid ones as int64 keys (0 for the others). stdnum's rule is applied to whole arrays,
-    once per row being too slow; only values not yet 10 digits go through its compact()."""
-    numbers = np.array(values, dtype=object)
-    plain = lengths(numbers) == 10
-    plain[plain] = _digits(numbers[plain], 10)[0]
-    numbers[~plain] = [be_enterprise_number.compact(value) for value in numbers[~plain]]
-    valid, keys = lengths(numbers) == 10, np.zeros(len(numbers), dtype=np.int64)
-    digits, keys[valid] = _digits(numbers[valid], 10)
-    # stdnum's rule: digits, not all zero, the first 0 or 1, the first 8 plus the last 2 a multiple of 97.
-    valid[valid] = digits
-    valid &= (keys > 0) & (keys < 2 * 10**9) & ((keys // 100 + keys % 100) % 97 == 0)
-    return numbers, valid, np.where(valid, keys, 0)
-
-
-def enterprise_number_reason(value: object) -> str:
-    """Why a number is refused, in words (only for the few rows reported)."""
+def _enterprise_number_reason(value: object) -> str:
     try:
         enterprise_number_validate(str(value))
     except ValidationError as exc:
@@ -258,32 +242,21 @@ class KeyIndex:
 
 
 class SeenKeys:
-    """Keys met so far in a file (sorted) and the line each was first met on, so that
-    duplicates are found across chunks without a Python loop over rows."""
+    """The keys met in the chunks of a file so far, and the line each was first met on."""
 
     def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.lines = np.zeros(0, dtype=np.int64)
+        self.chunks: list[KeyIndex] = []
 
-    def repeats_fail(self, checks: RowChecks, column: str, keys: np.ndarray, given: np.ndarray, reason: str) -> None:
-        """Fail the rows of `given` whose key was met on an earlier line (the value shown); remember the others."""
-        keys, lines = keys[given], checks.lines[given]
-        order = np.argsort(keys, kind="stable")  # stable: the first of equal keys comes first
-        ordered = keys[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])[: len(keys)]
-        group_keys, group_first = ordered[starts], lines[order][starts]
-        at = np.searchsorted(self.keys, group_keys)
-        known = np.zeros(len(group_keys), dtype=bool)
-        if len(self.keys):
-            inside = np.minimum(at, len(self.keys) - 1)
-            known = self.keys[inside] == group_keys
-            group_first = np.where(known, self.lines[inside], group_first)
-        first = np.zeros(len(given), dtype=np.int64)
-        first[np.flatnonzero(given)[order]] = np.repeat(group_first, np.diff(np.r_[starts, len(keys)]))
-        # np.insert at sorted positions is one linear pass: no re-sort of what is kept.
-        self.keys = np.insert(self.keys, at[~known], group_keys[~known])
-        self.lines = np.insert(self.lines, at[~known], group_first[~known])
-        checks.fail(column, given & (first != checks.lines), reason, first)
+    def repeats_fail(self, rows: RowChecks, column: str, keys: np.ndarray, given: np.ndarray, reason: str) -> None:
+        """Fail the rows of `given` whose key is on an earlier line (the value shown)."""
+        keys, lines = keys[given], rows.lines[given]
+        first = pd.Series(lines).groupby(keys, sort=False).transform("first").to_numpy()
+        for chunk in self.chunks:
+            first = np.where((earlier := chunk.get(keys)) > 0, earlier, first)
+        self.chunks.append(KeyIndex(keys[first == lines], lines[first == lines]))
+        shown = np.zeros(len(given), dtype=np.int64)
+        shown[given] = first
+        rows.fail(column, given & (shown != rows.lines), reason, shown)
 
 
 def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type = float) -> np.ndarray:
@@ -322,7 +295,6 @@ def _year_check(text: str, year: int) -> None:
 
 
 def iso_date(text: str) -> str:
-    """An ISO date (YYYY-MM-DD), or ValueError."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD (e.g. 2024-03-31)."), {"value": text})
     year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
@@ -336,7 +308,7 @@ def iso_date(text: str) -> str:
 
 
 def quarter_start(text: str) -> str:
-    """'2024-Q3' -> '2024-07-01' (the first day of the quarter), or ValueError."""
+    """'2024-Q3' -> '2024-07-01' (the first day of the quarter)."""
     if not re.fullmatch(r"[0-9]{4}-[Qq][0-9]", text):
         raise ValueError(_("'%(value)s' is not a quarter in the form YYYY-Qn (e.g. 2024-Q3)."), {"value": text})
     year, number = int(text[:4]), int(text[-1])
@@ -347,26 +319,27 @@ def quarter_start(text: str) -> str:
 
 
 def count(text: str) -> str:
-    """A whole number from 0 to 2,147,483,647 (leading zeros dropped)."""
-    if re.fullmatch(r"[0-9]+", text):
-        if int(text) > INT_MAX:
+    """A whole number from 0 to 2,147,483,647 (leading zeros dropped); an empty cell is 0."""
+    if re.fullmatch(r"[0-9]*", text):
+        if text and int(text) > INT_MAX:
             raise ValueError(_("'%(value)s' is too large (at most %(max)s)."), {"value": text, "max": INT_MAX})
-        return str(int(text))
+        return str(int(text or 0))
     if text.startswith("-") and _number_like(text[1:]):
         raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), {"value": text})
     raise ValueError(_("'%(value)s' is not a whole number (digits only, e.g. 12)."), {"value": text})
 
 
-def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Callable[[str], str]:
-    """A parser of non-negative decimals with at most `digits` digits, `decimals` after the dot."""
+def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Parser:
+    """A parser of non-negative decimals with at most `digits` digits, `decimals` after the
+    dot; an empty cell is 0."""
     whole = digits - decimals
     form = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
 
     def parse(text: str) -> str:
-        if form.fullmatch(text):
-            if maximum is not None and float(text) > maximum:
+        if form.fullmatch(text or "0"):
+            if maximum is not None and float(text or 0) > maximum:
                 raise ValueError(_("'%(value)s' is above %(maximum)s."), {"value": text, "maximum": f"{maximum:g}"})
-            return text
+            return text or "0"
         values = {"value": text, "decimals": decimals, "digits": whole}  # the text is refused from here on
         if text.startswith("-") and _number_like(text[1:]):
             raise ValueError(_("'%(value)s' is negative; it must be 0 or more."), values)
@@ -408,11 +381,9 @@ def one_of(codes: Iterable[str] | Mapping[str, object], message: str, *, fold: C
     return parse
 
 
-def pattern(regex: str, message: str) -> Callable[[str], str]:
-    compiled = re.compile(regex)
-
+def pattern(regex: str, message: str) -> Parser:
     def parse(text: str) -> str:
-        if not compiled.fullmatch(text):
+        if not re.fullmatch(regex, text):
             raise ValueError(message, {"value": text})
         return text
 

@@ -17,8 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _  # lazy: worded in the reader's language
 
 from inspections import models
 from miningwatch import bulk
@@ -34,9 +33,8 @@ _EMPLOYERS, _WORDS, _DECLARATIONS, _INSPECTIONS, _FINDINGS = (
 
 
 class FileKind:
-    """A kind of import file: its columns, declared (`spec`); what `check` adds for each chunk
-    of rows; how `write` stores them. An instance lives for one import, in its transaction,
-    and holds what the checks carry from chunk to chunk."""
+    """A kind of import file: its columns (`spec`), what `check` adds for each chunk of rows,
+    how `write` stores them. An instance lives for one import, in its transaction."""
 
     spec: ClassVar[dict[str, Column]]
     table: ClassVar[str]  # locked for the import, and written
@@ -48,14 +46,13 @@ class FileKind:
         self.cursor, self.file, self.problems = cursor, file, problems
         self.big = bool(self.suspended) and bulk.bulk_mode_wanted(cursor, self.table, file.lines)
         bulk.table_lock(cursor, self.table, exclusive=self.big)
-        self.parsers = {name: checks.parser_of(column) for name, column in self.spec.items()}
+        self.parsers = {name: column.parser() for name, column in self.spec.items()}
         self.start()
 
     @classmethod
     def run(cls, *, path: Path, progress: reading.Progress | None = None, max_errors: int = 0) -> ImportResult:
-        """Check the file and store its rows in one transaction: a problem found anywhere,
-        even in the last row, leaves nothing stored. The first `max_errors` problems are
-        worded (settings.IMPORT_MAX_ERRORS_SHOWN if 0); all are counted."""
+        """Check the file and store its rows in one transaction: a problem anywhere leaves nothing
+        stored. All problems are counted, the first `max_errors` worded (0: the setting)."""
         problems = Problems(limit=max_errors or settings.IMPORT_MAX_ERRORS_SHOWN)
         file, start = None, time.perf_counter()
         try:
@@ -65,7 +62,7 @@ class FileKind:
             with transaction.atomic(), connection.cursor() as cursor:
                 kind = cls(cursor, file, problems)
                 result = kind.write(
-                    kind.check(rows, checks.columns_check(cls.spec, rows, kind.parsers))
+                    kind.check(rows, rows.columns_check(cls.spec, kind.parsers))
                     for rows in reading.csv_chunks(file, problems=problems)
                 )
         except FileRefused:
@@ -78,14 +75,13 @@ class FileKind:
         """Read what the checks compare rows with, once an import."""
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
-        """The checks of one chunk beyond its columns' own (`read`: their values as read):
-        its good rows as they are stored."""
+        """A chunk's checks beyond its columns' own (`read`): its good rows as they are stored."""
         raise NotImplementedError
 
     def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Stage the rows as they are checked, PostgreSQL copying one chunk while Python checks
-        the next; once all are, update the stored rows that differ and insert the others.
-        Into an empty table (a first load) the rows are copied straight, as fast as it gets."""
+        """Stage the rows as they are checked (PostgreSQL copies a chunk while Python checks the
+        next), then update the stored rows that differ and insert the others. Into an empty
+        table (a first load) the rows are copied straight."""
         self.cursor.execute(f"SELECT EXISTS (SELECT FROM {bulk.quote(self.table)})")
         direct = not self.cursor.fetchone()[0]
         with bulk.indexes_suspended(self.cursor, *self.suspended) if self.big else nullcontext():
@@ -124,8 +120,7 @@ class EmployerIds(checks.KeyIndex):
 
     def check(self, rows: RowChecks, column: str) -> np.ndarray:
         """Check the enterprise numbers of `column`: the employer ids (0 where none)."""
-        numbers, valid, keys = checks.enterprise_numbers_check(rows.cells[column])
-        rows.fail(column, ~valid, checks.enterprise_number_reason)
+        numbers, valid, keys = rows.enterprise_numbers_check(column)
         ids = self.get(keys)
         reason = _("No employer with enterprise number {value} in the database: import the employers first.")
         rows.fail(column, valid & (ids == 0), reason, numbers)
@@ -135,28 +130,26 @@ class EmployerIds(checks.KeyIndex):
 # --- Employers: one row per employer, keyed by enterprise number --------------------------------
 
 EMPLOYER_SPEC = {
-    "enterprise_number": Column(),  # checked with numpy: checks.enterprise_numbers_check
+    "enterprise_number": Column(),  # checked with numpy: RowChecks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
     "name": Column(max_chars=models.Employer._meta.get_field("name").max_length),
     "legal_form": Column(
         codes=lambda: models.LegalForm.values,
         fold=str.upper,
-        unknown=gettext_lazy("'%(value)s' is not a known legal form; use one of: %(options)s."),
+        unknown=_("'%(value)s' is not a known legal form; use one of: %(options)s."),
     ),
     "nace_code": Column(  # stored with its sector
         codes=lambda: dict(models.NaceCode.objects.values_list("code", "sector_id")),
         fold=str,  # the code is stored as written: exactly
-        unknown=gettext_lazy("'%(value)s' is not a known NACE-BEL code (written like 43.320)."),
+        unknown=_("'%(value)s' is not a known NACE-BEL code (written like 43.320)."),
     ),
     "joint_committee": Column(
-        parse=checks.pattern(
-            r"[0-9]{3}(\.[0-9]{2})?", gettext_lazy("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
-        )
+        parse=checks.pattern(r"[0-9]{3}(\.[0-9]{2})?", _("'%(value)s' is not a joint committee (e.g. 124 or 302.01)."))
     ),
     "postal_code": Column(  # stored with its sub-region
         codes=lambda: dict(models.PostalCode.objects.values_list("code", "subregion_id")),
         fold=str,
-        unknown=gettext_lazy("'%(value)s' is not a known Belgian postal code."),
+        unknown=_("'%(value)s' is not a known Belgian postal code."),
     ),
     "start_date": Column(parse=checks.iso_date),
     "end_date": Column(required=False, parse=checks.iso_date),
@@ -184,8 +177,7 @@ class Employers(FileKind):
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
         cells = rows.cells
-        numbers, valid, keys = checks.enterprise_numbers_check(cells["enterprise_number"])
-        rows.fail("enterprise_number", ~valid, checks.enterprise_number_reason)
+        numbers, valid, keys = rows.enterprise_numbers_check("enterprise_number")
         nsso_ok, nsso = checks.digit_keys(cells["nsso_number"], (9, 10))
         reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
         rows.fail("nsso_number", ~nsso_ok & (cells["nsso_number"] != ""), reason)
@@ -202,8 +194,7 @@ class Employers(FileKind):
     def _repeats_check(
         self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray, given: np.ndarray
     ) -> None:
-        """An enterprise number or social-security number twice in the file, or a
-        social-security number that already belongs to another employer."""
+        """A number twice in the file, or a social-security number of another employer."""
         reason = _("The same enterprise number is already on line {value}.")
         self.seen.repeats_fail(rows, "enterprise_number", keys, valid, reason)
         reason = _("The same social-security number is already on line {value}.")
@@ -274,27 +265,27 @@ INSPECTION_SPEC = {
     "enterprise_number": Column(),  # of an employer in the database: EmployerIds.check
     "origin": Column(
         codes=lambda: models.InspectionOrigin.values,
-        unknown=gettext_lazy("'%(value)s' is not a known origin; use one of: %(options)s."),
+        unknown=_("'%(value)s' is not a known origin; use one of: %(options)s."),
     ),
     "status": Column(
         codes=lambda: models.InspectionStatus.values,
-        unknown=gettext_lazy("'%(value)s' is not a known status; use one of: %(options)s."),
+        unknown=_("'%(value)s' is not a known status; use one of: %(options)s."),
     ),
     "inspector": Column(
         required=False,
         codes=lambda: dict(get_user_model().objects.values_list("username", "pk")),
         fold=str,  # usernames are case-sensitive
-        unknown=gettext_lazy("No user with the username '%(value)s'."),
+        unknown=_("No user with the username '%(value)s'."),
     ),
     "planned_date": _OPTIONAL_DATE,
     "visit_date": _OPTIONAL_DATE,
     "offence_type": Column(
         codes=lambda: models.OffenceType.objects.values_list("code", flat=True),
-        unknown=gettext_lazy("'%(value)s' is not a known offence type; use one of: %(options)s."),
+        unknown=_("'%(value)s' is not a known offence type; use one of: %(options)s."),
     ),
     "found": Column(parse=checks.boolean),
-    "workers_regularised": Column(required=False, parse=checks.count, default="0"),
-    "contributions_recovered": Column(required=False, parse=checks.amount(digits=14, decimals=2), default="0"),
+    "workers_regularised": Column(required=False, parse=checks.count),  # empty: 0
+    "contributions_recovered": Column(required=False, parse=checks.amount(digits=14, decimals=2)),
 }
 INSPECTION_COLUMNS = tuple(INSPECTION_SPEC)
 # The columns that describe the inspection itself, equal on every row of a reference,
@@ -338,8 +329,7 @@ class Inspections(FileKind):
         return pd.DataFrame(stored)[rows.good()]
 
     def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Inspections first, then their findings. A finding counts as updated if it, or its
-        inspection, changed."""
+        """Inspections, then findings: one counts as updated if it, or its inspection, changed."""
         rows = pd.concat(list(checked), ignore_index=True)
         self._agree_check(rows)
         self.writing()
@@ -375,7 +365,7 @@ class Inspections(FileKind):
         self.problems.add(rows["line"].to_numpy()[twice], "offence_type", reason, first_finding[twice])
 
     def _store(self, table: str, columns: tuple[str, ...], rows: pd.DataFrame, *, keys: int) -> bulk.Applied:
-        """Rows stored, keyed by the first `keys` columns: the keys of those inserted and changed."""
+        """Store rows keyed by their first `keys` columns: the keys of those inserted and changed."""
         with bulk.staged(self.cursor, table, columns) as stage:
             stage.send(copy_text(rows, columns), len(rows))
         return bulk.staged_apply(
