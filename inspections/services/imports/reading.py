@@ -1,8 +1,7 @@
-"""Reading an import file: from bytes to tidy cells, a chunk of rows at a time.
+"""Reading an import file into tidy cells, a chunk of rows at a time (docs/data-format.md).
 
-The stdlib csv module parses the records, strict about quotes; each line is decoded on
-its way in, so that a byte that is not UTF-8 is reported with its line. A quote anywhere
-but around a whole value is refused (RFC 4180). See docs/data-format.md.
+The stdlib csv module parses the records, strict about quotes (RFC 4180); each line is
+decoded on its way in, so that a byte that is not UTF-8 is reported with its line.
 """
 
 from __future__ import annotations
@@ -48,8 +47,6 @@ _STRAY_QUOTE = gettext_lazy(
 )
 # csv stops at a value over 128 KiB by default; a long value must be read, to be refused with its length.
 csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-
-
 # Told how far an import is: its phase ("checking", "writing"), rows done, rows in all.
 Progress = Callable[[str, int, int], None]
 
@@ -64,15 +61,23 @@ class CsvFile:
     columns: tuple[str, ...]  # header names, tidied, in file order
     lines: int  # lines with text after the header: the rows, near enough, before they are read
     records: int = 0  # rows read so far, blank lines left out
-    progress: Progress = field(default=lambda phase, done, total: None)  # told as rows are checked and written
+    progress: Progress = field(default=lambda phase, done, total: None)
 
 
 def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
     """Check that `path` is CSV text with exactly the `expected` columns, else raise FileRefused."""
     header, start = _header_line(path, problems)
-    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=_lines_with_text(path, start))
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        lines = sum(1 for line in handle if line.strip())
+    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=lines)
     problems.column_order = {name: i for i, name in enumerate(file.columns)}
     return file
+
+
+def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
+    """A file's column names as the import reads them (the upload page tells kinds apart by them)."""
+    return _names(_header_line(path, problems)[0])[1]
 
 
 def _refused(problems: Problems, line: int, reason: str, column: str = "") -> NoReturn:
@@ -112,32 +117,21 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
     return header, min(end + 1, size)
 
 
-def _lines_with_text(path: Path, start: int) -> int:
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        return sum(1 for line in handle if line.strip())
-
-
-def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
-    """A file's column names as the import reads them (the upload page tells kinds apart by them)."""
-    header, _start = _header_line(path, problems)
-    return tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=_delimiter(header))))
-
-
-def _delimiter(header: str) -> str:
-    # The column names hold neither ',' nor ';', so whichever appears more separates them.
-    return ";" if header.count(";") > header.count(",") else ","
+def _names(header: str) -> tuple[str, tuple[str, ...]]:
+    """The delimiter (the column names hold neither ',' nor ';': the one found more often) and
+    the names, tidied."""
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    return delimiter, tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
 
 
 def _header_check(header: str, expected: tuple[str, ...], problems: Problems) -> tuple[str, tuple[str, ...]]:
     """Delimiter and column names: the exact set expected, in any order."""
     listed = {"columns": ", ".join(expected)}
-    delimiter = _delimiter(header)
+    delimiter, names = _names(header)
     if not header.strip():
         _refused(problems, 1, _("The first line is empty: it must be the header (%(columns)s).") % listed)
     if delimiter not in header:
         _refused(problems, 1, _("The header has no ',' or ';' between column names; expected: %(columns)s.") % listed)
-    names = tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
     for name in sorted({name for name in names if names.count(name) > 1}):
         problems.add_one(1, name, _("This column appears more than once in the header."))
     for name in [name for name in expected if name not in names]:
@@ -180,13 +174,27 @@ def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
 
 
 def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, problems: Problems) -> RowChecks:
-    """The cells, row after row, as columns, tidied (`longest`: no record is longer, in characters)."""
+    """The cells as columns, tidied: over-long values and control characters refused, blanks
+    around values stripped. Each step runs cell by cell only if a search over the column (or
+    `longest`, the longest record) calls for it."""
     grid = np.array(cells, dtype=object).reshape(len(lines), len(file.columns))
-    columns = {name: grid[:, i].copy() for i, name in enumerate(file.columns)}
-    checks = RowChecks(lines=np.array(lines, dtype=np.int64), cells=columns, problems=problems)
-    for name in file.columns:
-        checks.cells[name] = _cells_tidy(name, checks, longest)
-    return checks
+    rows = RowChecks(lines=np.array(lines, dtype=np.int64), cells={}, problems=problems)
+    limit = settings.IMPORT_MAX_CELL_CHARS
+    for i, name in enumerate(file.columns):
+        rows.cells[name], rows.bad[name] = grid[:, i].copy(), np.zeros(len(lines), dtype=bool)
+        if longest > limit:
+            sizes = lengths(rows.cells[name])
+            rows.fail(name, sizes > limit, TOO_LONG % {"limit": limit}, sizes)
+        values = np.where(rows.bad[name], "", rows.cells[name])
+        joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
+        if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
+            values = pd.Series(values, dtype=object).str.strip(" \t").to_numpy(dtype=object)
+        if not joined.replace("\x00", "").isprintable():  # also true of a no-break space, say: look closer
+            control = pd.Series(values, dtype=object).str.contains(_CONTROL).to_numpy(dtype=bool)
+            rows.fail(name, control, _("The value holds a tab, a line break or another control character."))
+            values = np.where(control, "", values)
+        rows.cells[name] = values
+    return rows
 
 
 class _Records:
@@ -230,12 +238,14 @@ class _Records:
                 self.taken.append(self._decode(raw, number))
                 yield self.taken[-1]
 
+    def _values(self, text: str) -> list[str]:
+        return next(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.file.delimiter), [])
+
     def _enclosed(self, text: str) -> bool:
         """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
         delimiter = self.file.delimiter
         padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
-        values = next(csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter), [])
-        enclosed = ('"' + value.replace('"', '""') + '"' for value in values if '"' in value)
+        enclosed = ('"' + value.replace('"', '""') + '"' for value in self._values(text) if '"' in value)
         return all(delimiter + value + delimiter in padded for value in enclosed)
 
     def _csv_error(self, message: str, first: int, line: int, text: str) -> None:
@@ -254,7 +264,8 @@ class _Records:
             self.refuse(line, _("The line cannot be read: %(error)s.") % {"error": message})
 
     def _decode(self, raw: bytes, number: int) -> str:
-        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column)."""
+        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column,
+        if the line parses on its own)."""
         if b"\x00" in raw:
             reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
             self.refuse(number, reason % {"save_as": SAVE_AS})
@@ -262,43 +273,19 @@ class _Records:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             text = raw.decode("utf-8", "surrogateescape")
-            if self.problems.wanted(number):
-                self.refuse(number, self._not_utf8(raw, exc.start), self._undecoded_column(text))
-            else:
+            if not self.problems.wanted(number):
                 self.refuse(number, "")  # only counted
+                return text
+            try:
+                values = self._values(text)
+            except csv.Error:
+                values = []
+            pairs = zip(self.file.columns, values, strict=False)
+            column = next((name for name, value in pairs if _UNDECODED.search(value)), "")
+            context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
+            reason = _(
+                "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
+                "%(save_as)s."
+            )
+            self.refuse(number, reason % {"byte": raw[exc.start], "context": context, "save_as": SAVE_AS}, column)
             return text
-
-    @staticmethod
-    def _not_utf8(raw: bytes, at: int) -> str:
-        context = raw[max(at - 20, 0) : at + 20].decode("latin-1").strip()
-        return _(
-            "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
-            "%(save_as)s."
-        ) % {"byte": raw[at], "context": context, "save_as": SAVE_AS}
-
-    def _undecoded_column(self, text: str) -> str:
-        """The column of the first byte that is not UTF-8, if the line parses on its own."""
-        try:
-            values = next(csv.reader([text.rstrip("\r\n")], delimiter=self.file.delimiter))
-        except csv.Error:
-            values = []
-        columns = self.file.columns
-        return next((name for name, value in zip(columns, values, strict=False) if _UNDECODED.search(value)), "")
-
-
-def _cells_tidy(name: str, checks: RowChecks, longest: int) -> np.ndarray:
-    """A column's cells, over-long ones and control characters refused, surrounding blanks
-    stripped. Each step runs cell by cell only if one search over the column calls for it."""
-    values, limit = checks.cells[name], settings.IMPORT_MAX_CELL_CHARS
-    if longest > limit:
-        sizes = lengths(values)
-        checks.fail(name, sizes > limit, TOO_LONG % {"limit": limit}, sizes)
-        values = np.where(sizes > limit, "", values)
-    joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
-    if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
-        values = pd.Series(values, dtype=object).str.strip(" \t").to_numpy(dtype=object)
-    if not joined.replace("\x00", "").isprintable():  # also true of a no-break space, say: look closer
-        control = pd.Series(values, dtype=object).str.contains(_CONTROL).to_numpy(dtype=bool)
-        checks.fail(name, control, _("The value holds a tab, a line break or another control character."))
-        values = np.where(control, "", values)
-    return values
