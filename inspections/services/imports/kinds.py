@@ -90,7 +90,7 @@ class FileKind:
                     if self.problems:
                         stage.abort()  # keep checking, to report every problem, but write nothing
                     else:
-                        stage.send(copy_text(rows, self.columns), len(rows))
+                        stage.send(_copy_text(rows, self.columns), len(rows))
             self.writing()
             if direct:
                 return ImportResult.stored(stage.rows, stage.rows, 0)
@@ -105,25 +105,19 @@ class FileKind:
         self.file.progress("writing", 0, self.file.records)
 
 
-def copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
-    return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
-
-
 class EmployerIds(checks.KeyIndex):
-    """Every employer's enterprise number (as int64) and id, for the kinds that name employers."""
+    """Every employer's id by enterprise number (as int64), for the kinds that name employers."""
 
-    @classmethod
-    def read(cls, cursor: CursorWrapper) -> EmployerIds:
+    def __init__(self, cursor: CursorWrapper) -> None:
         sql = f"SELECT enterprise_number, id FROM {_EMPLOYERS}"
         frame = bulk.copy_out(cursor, sql, ["key", "id"], {"key": np.int64, "id": np.int64})
-        return cls(frame["key"].to_numpy(np.int64), frame["id"].to_numpy(np.int64))
+        super().__init__(frame["key"].to_numpy(np.int64), frame["id"].to_numpy(np.int64))
 
     def check(self, rows: RowChecks, column: str) -> np.ndarray:
         """Check the enterprise numbers of `column`: the employer ids (0 where none)."""
         numbers, valid, keys = rows.enterprise_numbers_check(column)
-        ids = self.get(keys)
         reason = _("No employer with enterprise number {value} in the database: import the employers first.")
-        rows.fail(column, valid & (ids == 0), reason, numbers)
+        rows.fail(column, valid & ((ids := self.get(keys)) == 0), reason, numbers)
         return ids
 
 
@@ -160,12 +154,11 @@ EMPLOYER_COLUMNS = tuple(EMPLOYER_SPEC)
 class Employers(FileKind):
     """Create or update the employers of a CSV file, all of them or none."""
 
-    spec, table = EMPLOYER_SPEC, _EMPLOYERS
+    spec, table, suspended = EMPLOYER_SPEC, _EMPLOYERS, (_EMPLOYERS, _WORDS)  # the words: filled by a trigger
     columns = (
         *("enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "joint_committee", "postal_code_id"),
         *("sector_id", "subregion_id", "start_date", "end_date", "updated_at"),
     )
-    suspended = (_EMPLOYERS, _WORDS)  # the words: filled by a trigger
 
     def start(self) -> None:
         sql = f"SELECT enterprise_number, nsso_number FROM {self.table} WHERE nsso_number IS NOT NULL"
@@ -177,30 +170,30 @@ class Employers(FileKind):
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
         cells = rows.cells
-        numbers, valid, keys = rows.enterprise_numbers_check("enterprise_number")
-        nsso_ok, nsso = checks.digit_keys(cells["nsso_number"], (9, 10))
-        reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
-        rows.fail("nsso_number", ~nsso_ok & (cells["nsso_number"] != ""), reason)
+        numbers = self._numbers_check(rows)
         dated = rows.good("start_date", "end_date") & (cells["end_date"] != "")
         before = checks.greater(read["start_date"], read["end_date"], dated, str)
         rows.fail("end_date", before, _("The end date {value} is before the start date."))
-        self._repeats_check(rows, keys, valid, nsso, nsso_ok & rows.good("nsso_number"))
         stored = [numbers, bulk.nullable(cells["nsso_number"]), bulk.text_escaped(cells["name"]), read["legal_form"]]
         stored += [cells["nace_code"], cells["joint_committee"], cells["postal_code"], read["nace_code"]]
         stored += [read["postal_code"], cells["start_date"], bulk.nullable(cells["end_date"])]
-        stored += [bulk.constant(self.now, len(keys))]
+        stored += [bulk.constant(self.now, len(numbers))]
         return pd.DataFrame(dict(zip(self.columns, stored, strict=True)))[rows.good()]
 
-    def _repeats_check(
-        self, rows: RowChecks, keys: np.ndarray, valid: np.ndarray, nsso: np.ndarray, given: np.ndarray
-    ) -> None:
-        """A number twice in the file, or a social-security number of another employer."""
+    def _numbers_check(self, rows: RowChecks) -> np.ndarray:
+        """The enterprise and social-security numbers: valid, once in the file, and a
+        social-security number not another employer's. The enterprise numbers, normalised."""
+        numbers, valid, keys = rows.enterprise_numbers_check("enterprise_number")
+        nsso_ok, nsso = checks.digit_keys(rows.cells["nsso_number"], (9, 10))
+        reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
+        rows.fail("nsso_number", ~nsso_ok & (rows.cells["nsso_number"] != ""), reason)
         reason = _("The same enterprise number is already on line {value}.")
         self.seen.repeats_fail(rows, "enterprise_number", keys, valid, reason)
         reason = _("The same social-security number is already on line {value}.")
-        self.seen_nsso.repeats_fail(rows, "nsso_number", nsso, given, reason)
+        self.seen_nsso.repeats_fail(rows, "nsso_number", nsso, given := nsso_ok & rows.good("nsso_number"), reason)
         holder = self.nsso_owners.get(nsso)
         rows.fail("nsso_number", given & valid & (holder != 0) & (holder != keys), _nsso_owner, holder)
+        return numbers
 
 
 def _nsso_owner(key: object) -> str:
@@ -241,7 +234,7 @@ class Declarations(FileKind):
     suspended = (_DECLARATIONS,)
 
     def start(self) -> None:
-        self.employers, self.seen = EmployerIds.read(self.cursor), checks.SeenKeys()
+        self.employers, self.seen = EmployerIds(self.cursor), checks.SeenKeys()
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
         ids = self.employers.check(rows, "enterprise_number")
@@ -307,7 +300,7 @@ class Inspections(FileKind):
 
     def start(self) -> None:
         bulk.table_lock(self.cursor, _FINDINGS)
-        self.employers = EmployerIds.read(self.cursor)
+        self.employers = EmployerIds(self.cursor)
 
     def check(self, rows: RowChecks, read: dict[str, np.ndarray]) -> pd.DataFrame:
         cells = rows.cells
@@ -367,7 +360,7 @@ class Inspections(FileKind):
     def _store(self, table: str, columns: tuple[str, ...], rows: pd.DataFrame, *, keys: int) -> bulk.Applied:
         """Store rows keyed by their first `keys` columns: the keys of those inserted and changed."""
         with bulk.staged(self.cursor, table, columns) as stage:
-            stage.send(copy_text(rows, columns), len(rows))
+            stage.send(_copy_text(rows, columns), len(rows))
         return bulk.staged_apply(
             self.cursor, table=table, columns=columns, keys=columns[:keys], returning=columns[:keys]
         )
@@ -377,6 +370,10 @@ class Inspections(FileKind):
             f"SELECT reference, id FROM {_INSPECTIONS} WHERE reference = ANY(%s)", [references.tolist()]
         )
         return dict(self.cursor.fetchall())
+
+
+def _copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
+    return bulk.copy_text(rows[list(columns)].to_numpy(dtype=object).T)
 
 
 employer_import, declaration_import, inspection_import = Employers.run, Declarations.run, Inspections.run
