@@ -33,6 +33,7 @@ class Phases(Protocol):
 BULK_MIN_ROWS = 50_000
 _STAGE = "mw_import_rows"
 _ABORT = object()
+NULL = "\\N"  # in COPY text
 
 
 def quote(name: str) -> str:
@@ -62,9 +63,9 @@ def text_escaped(values: np.ndarray) -> np.ndarray:
 
 
 def nullable(values: np.ndarray) -> np.ndarray:
-    """Empty cells as NULL (\\N in COPY text)."""
+    """Empty cells as NULL."""
     out = values.copy()
-    out[out == ""] = "\\N"
+    out[out == ""] = NULL
     return out
 
 

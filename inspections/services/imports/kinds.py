@@ -317,7 +317,7 @@ class Inspections(FileKind):
         stored |= {"line": rows.lines, "key": cells["reference"], "reference": bulk.text_escaped(cells["reference"])}
         stored |= {name: read[name] for name in ("origin", "status", "found", *_FINDING_COLUMNS[3:])}
         stored |= {name: bulk.nullable(cells[name]) for name in ("planned_date", "visit_date")}
-        stored["inspector_id"] = np.where(cells["inspector"] != "", read["inspector"], "\\N").astype(str)
+        stored["inspector_id"] = np.where(cells["inspector"] != "", read["inspector"], bulk.NULL).astype(str)
         stored |= {"employer_id": employer_ids.astype(str), "offence_type_id": read["offence_type"]}
         return pd.DataFrame(stored)[rows.good()]
 
@@ -328,16 +328,14 @@ class Inspections(FileKind):
         self.writing()
         inspections = rows.drop_duplicates("key").assign(created_at=timezone.now().isoformat())
         changed = self._store(_INSPECTIONS, ("reference", *_SHARED.values(), "created_at"), inspections, keys=1)
-        findings = rows.assign(inspection_id=rows["key"].map(self._ids_of(inspections["key"])))
+        references = [inspections["key"].tolist()]
+        self.cursor.execute(f"SELECT reference, id FROM {_INSPECTIONS} WHERE reference = ANY(%s)", references)
+        findings = rows.assign(inspection_id=rows["key"].map(dict(self.cursor.fetchall())))
         stored = self._store(_FINDINGS, _FINDING_COLUMNS, findings.astype({"inspection_id": str}), keys=2)
-        inserted, findings_changed = set(stored.inserted), set(stored.changed)
-        inspection_changed = findings["key"].isin([reference for (reference,) in changed.changed])
-        pairs = zip(findings["inspection_id"], findings["offence_type_id"], strict=True)
-        updated = sum(
-            pair not in inserted and (pair in findings_changed or moved)
-            for pair, moved in zip(pairs, inspection_changed, strict=True)
-        )
-        return ImportResult.stored(len(findings), stored.created, updated)
+        moved = findings["key"].isin([reference for (reference,) in changed.changed]).to_numpy()
+        pairs = pd.Series(list(zip(findings["inspection_id"], findings["offence_type_id"], strict=True)))
+        updated = ~pairs.isin(stored.inserted).to_numpy() & (pairs.isin(stored.changed).to_numpy() | moved)
+        return ImportResult.stored(len(findings), stored.created, int(updated.sum()))
 
     def _agree_check(self, rows: pd.DataFrame) -> None:
         """Rows of one reference agree on the inspection; an offence type once per reference."""
@@ -347,10 +345,8 @@ class Inspections(FileKind):
         for column, compared in _SHARED.items():
             differs = rows[compared].to_numpy() != first_row[compared].reindex(rows["key"]).to_numpy()
             there = first_row[column].reindex(rows["key"]).to_numpy()[differs]
-            shown = [
-                f"{line} ('{'' if value == chr(92) + 'N' else value}')"
-                for line, value in zip(first_line[differs], there, strict=True)
-            ]
+            there[there == bulk.NULL] = ""
+            shown = [f"{line} ('{value}')" for line, value in zip(first_line[differs], there, strict=True)]
             self.problems.add(rows["line"].to_numpy()[differs], column, reason, np.array(shown, dtype=object))
         twice = rows.duplicated(["key", "offence_type_id"]).to_numpy()
         first_finding = rows.groupby(["key", "offence_type_id"], sort=False)["line"].transform("first").to_numpy()
@@ -364,12 +360,6 @@ class Inspections(FileKind):
         return bulk.staged_apply(
             self.cursor, table=table, columns=columns, keys=columns[:keys], returning=columns[:keys]
         )
-
-    def _ids_of(self, references: pd.Series) -> dict[str, int]:
-        self.cursor.execute(
-            f"SELECT reference, id FROM {_INSPECTIONS} WHERE reference = ANY(%s)", [references.tolist()]
-        )
-        return dict(self.cursor.fetchall())
 
 
 def _copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
