@@ -1,10 +1,6 @@
-"""Checking an import file: its problems, the checks of a chunk of rows and of cell values.
-
-Problems are kept as arrays (one array of lines per failed check): a million wrong rows are
-reported quickly, and only the first few are worded. Values are checked over whole arrays:
-columns with few distinct values (dates, codes, counts) are parsed once per distinct value,
-with precise messages; keys with numpy.
-"""
+"""Checking an import file, over whole arrays: a million wrong rows are reported quickly (one
+array of lines per failed check; only the first few worded). Dates, codes and amounts are
+parsed once per distinct value, with precise messages; keys with numpy."""
 
 from __future__ import annotations
 
@@ -32,10 +28,8 @@ TOO_LONG = _("The value has {value} characters; at most %(limit)s are allowed.")
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a file kind: may it be empty, how long a value may be, and how a value is
-    read, once per distinct value: by `parse`, or as one of `codes` (read when an import
-    starts: the codes, or what each stands for; compared once folded; `unknown`, with
-    %(value)s and %(options)s, says why a code is refused)."""
+    """A column of a file kind. A value is read by `parse`, or as one of `codes` (read when an
+    import starts), compared once folded; `unknown` (%(value)s, %(options)s) refuses a code."""
 
     required: bool = True
     max_chars: int = 0
@@ -109,8 +103,7 @@ class Problems:
             self._parts.append((lines, column, reason, values))
             self._last = max(self._last, int(lines.max()))
 
-    def wanted(self, line: int) -> bool:
-        """Whether a problem on `line` can be among the first `limit` (and so is worth wording)."""
+    def wanted(self, line: int) -> bool:  # can a problem on `line` be among those worded?
         return self.count < self.limit or line < self._last
 
     def add_one(self, line: int, column: str, reason: Reason) -> None:
@@ -146,8 +139,7 @@ class Problems:
 
 
 class RowChecks:
-    """The cells of one chunk of rows and their checks: one mistake, one message (a cell
-    found wrong is not judged again by a later check)."""
+    """The cells of a chunk of rows and their checks: a cell found wrong is not judged again."""
 
     def __init__(self, *, lines: np.ndarray, cells: dict[str, np.ndarray], problems: Problems) -> None:
         self.lines, self.cells, self.problems = lines, cells, problems
@@ -181,10 +173,8 @@ class RowChecks:
         return read
 
     def enterprise_numbers_check(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalised numbers, whether each is valid (exactly stdnum.be.vat.is_valid), and the
-        valid ones as int64 keys (0 for the others); the others are reported. stdnum's rule is
-        applied to whole arrays, once per row being too slow; only values not yet 10 digits go
-        through its compact()."""
+        """Normalised numbers, whether each is valid (as stdnum.be.vat.is_valid, over whole arrays),
+        and the valid ones as int64 keys (0 for the others); the others are reported."""
         numbers = np.array(self.cells[column], dtype=object)
         plain = lengths(numbers) == 10
         plain[plain] = _digits(numbers[plain], 10)[0]
@@ -219,8 +209,7 @@ def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Which values are digits only, `widths` long, and those as distinct int64 keys
-    (the width is part of the key: 012345678 and 0012345678 differ)."""
+    """Which values are digits only, `widths` long, and those as int64 keys (0123 and 123 differ)."""
     sizes = lengths(values)
     ok, keys = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=np.int64)
     for width in widths:
@@ -260,19 +249,14 @@ class SeenKeys:
 
 
 def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type = float) -> np.ndarray:
-    """Rows of `where` whose first value, read as `kind` (text orders ISO dates), is greater
-    than the second; False elsewhere, where values may be missing."""
+    """Rows of `where` whose first value, read as `kind` (text for ISO dates), is greater."""
     out = np.zeros(len(where), dtype=bool)
     out[where] = first[where].astype(kind) > second[where].astype(kind)
     return out
 
 
-# --- Once per distinct value: parsers return a value as stored (COPY text) ---------------
-
-
 def parse_distinct(values: np.ndarray, parse: Parser) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply `parse` to each distinct value: whether it reads, what it reads as, and why not
-    (the ValueError's message and values, worded only for the rows shown: `why_worded`)."""
+    """Apply `parse` to each distinct value: whether it reads, as what, and why not (worded only if shown)."""
     codes, uniques = pd.factorize(values)
     parsed, why = np.empty(len(uniques), dtype=object), np.empty(len(uniques), dtype=object)
     for i, value in enumerate(uniques):
@@ -330,8 +314,7 @@ def count(text: str) -> str:
 
 
 def amount(*, digits: int, decimals: int, maximum: float | None = None) -> Parser:
-    """A parser of non-negative decimals with at most `digits` digits, `decimals` after the
-    dot; an empty cell is 0."""
+    """A parser of decimals from 0, `digits` digits at most, `decimals` after the dot; empty: 0."""
     whole = digits - decimals
     form = re.compile(rf"[0-9]{{1,{whole}}}(\.[0-9]{{1,{decimals}}})?")
 
@@ -368,8 +351,7 @@ def boolean(text: str) -> str:
 
 
 def one_of(codes: Iterable[str] | Mapping[str, object], message: str, *, fold: Callable[[str], str]) -> Parser:
-    """A parser of codes, compared once folded: what each stands for (itself, if `codes` is
-    not a mapping); `message` (with %(value)s and %(options)s) says why a code is refused."""
+    """A parser of codes, compared once folded: what each stands for (itself, if not a mapping)."""
     meaning = codes if isinstance(codes, Mapping) else {code: code for code in codes}
     folded, options = {fold(code): value for code, value in meaning.items()}, ", ".join(meaning)
 

@@ -79,9 +79,8 @@ class FileKind:
         raise NotImplementedError
 
     def write(self, checked: Iterator[pd.DataFrame]) -> ImportResult:
-        """Stage the rows as they are checked (PostgreSQL copies a chunk while Python checks the
-        next), then update the stored rows that differ and insert the others. Into an empty
-        table (a first load) the rows are copied straight."""
+        """Stage rows as they are checked (PostgreSQL copies one chunk while Python checks the next),
+        then update the stored rows that differ, insert the others; into an empty table, copy."""
         self.cursor.execute(f"SELECT EXISTS (SELECT FROM {bulk.quote(self.table)})")
         direct = not self.cursor.fetchone()[0]
         with bulk.indexes_suspended(self.cursor, *self.suspended) if self.big else nullcontext():
@@ -181,8 +180,7 @@ class Employers(FileKind):
         return pd.DataFrame(dict(zip(self.columns, stored, strict=True)))[rows.good()]
 
     def _numbers_check(self, rows: RowChecks) -> np.ndarray:
-        """The enterprise and social-security numbers: valid, once in the file, and a
-        social-security number not another employer's. The enterprise numbers, normalised."""
+        """Valid numbers, once in the file, social-security ones not another employer's: the normalised."""
         numbers, valid, keys = rows.enterprise_numbers_check("enterprise_number")
         nsso_ok, nsso = checks.digit_keys(rows.cells["nsso_number"], (9, 10))
         reason = _("'{value}' is not a social-security employer number (9 or 10 digits).")
@@ -291,10 +289,8 @@ _FINDING_COLUMNS = ("inspection_id", "offence_type_id", "found", "workers_regula
 
 
 class Inspections(FileKind):
-    """Create or update the inspections and findings of a CSV file, all of them or none. Rows
-    with the same reference describe one inspection and must agree on its columns. Inspections
-    are matched by reference, findings by (inspection, offence type); findings already stored
-    but absent from the file are kept."""
+    """Create or update the inspections and findings of a CSV file, all of them or none: rows of a
+    reference agree on its inspection; findings stored but not in the file are kept."""
 
     spec, table = INSPECTION_SPEC, _INSPECTIONS
 

@@ -1,8 +1,6 @@
-"""Reading an import file into tidy cells, a chunk of rows at a time (docs/data-format.md).
-
-The stdlib csv module parses the records, strict about quotes (RFC 4180); each line is
-decoded on its way in, so that a byte that is not UTF-8 is reported with its line.
-"""
+"""Reading an import file into tidy cells, a chunk of rows at a time (docs/data-format.md): the
+csv module parses records, strict about quotes; lines are decoded one by one, to say where a
+byte is not UTF-8."""
 
 from __future__ import annotations
 
@@ -26,7 +24,7 @@ BOM = b"\xef\xbb\xbf"
 HEADER_MAX_BYTES = 64 * 1024  # a longer first line is not a header
 CHUNK_ROWS = 100_000
 SAVE_AS = gettext_lazy("export it from the spreadsheet as 'CSV UTF-8' (comma or semicolon separated)")
-_SIGNATURES = {
+_SIGNATURES = {  # what a file's first bytes say it is
     b"\x89PNG": gettext_lazy("a PNG image"),
     b"PK\x03\x04": gettext_lazy("a ZIP archive (an Excel .xlsx or OpenDocument workbook is one)"),
     b"PK\x05\x06": gettext_lazy("a ZIP archive"),
@@ -35,8 +33,7 @@ _SIGNATURES = {
     b"\x1f\x8b": gettext_lazy("a gzip archive"),
     b"\xff\xd8\xff": gettext_lazy("a JPEG image"),
     b"GIF8": gettext_lazy("a GIF image"),
-    b"\xff\xfe": gettext_lazy("UTF-16 text"),
-    b"\xfe\xff": gettext_lazy("UTF-16 text"),
+    (b"\xff\xfe", b"\xfe\xff"): gettext_lazy("UTF-16 text"),
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, decoded with surrogateescape
@@ -118,8 +115,7 @@ def _header_line(path: Path, problems: Problems) -> tuple[str, int]:
 
 
 def _names(header: str) -> tuple[str, tuple[str, ...]]:
-    """The delimiter (the column names hold neither ',' nor ';': the one found more often) and
-    the names, tidied."""
+    """The delimiter (names hold neither ',' nor ';': the one found more often) and the names."""
     delimiter = ";" if header.count(";") > header.count(",") else ","
     return delimiter, tuple(name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter)))
 
@@ -143,13 +139,9 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
     return delimiter, names
 
 
-# --- The records -------------------------------------------------------------------------------
-
-
 def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
-    """The rows, a chunk at a time, tidied: blank lines left out, rows with the wrong number
-    of values reported and left out. After a value that cannot be read, no row is checked
-    any more, and FileRefused is raised at the end of the file."""
+    """The rows, a chunk at a time, tidied; blank lines and rows of the wrong width left out. After
+    a value that cannot be read, rows are only counted, and the file is refused at its end."""
     records, width = _Records(file, problems), len(file.columns)
     reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
     # The cells row after row, in one list: a list per row would keep the garbage collector busy.
@@ -174,9 +166,8 @@ def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
 
 
 def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, problems: Problems) -> RowChecks:
-    """The cells as columns, tidied: over-long values and control characters refused, blanks
-    around values stripped. Each step runs cell by cell only if a search over the column (or
-    `longest`, the longest record) calls for it."""
+    """The cells as columns: over-long values and control characters refused, edge blanks stripped;
+    cell by cell only where a search over the column (or `longest`, the longest record) calls for it."""
     grid = np.array(cells, dtype=object).reshape(len(lines), len(file.columns))
     rows = RowChecks(lines=np.array(lines, dtype=np.int64), cells={}, problems=problems)
     limit = settings.IMPORT_MAX_CELL_CHARS
@@ -198,16 +189,14 @@ def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, prob
 
 
 class _Records:
-    """The walk over the records: (the line each starts on, its values, its length), blank
-    lines left out; what leaves values unreadable is reported, and sets `unreadable`."""
+    """The records: (the line each starts on, its values, its length); what is unreadable is reported."""
 
     def __init__(self, file: CsvFile, problems: Problems) -> None:
         self.file, self.problems, self.unreadable = file, problems, False
         self.taken: list[str] = []  # the lines of the record being read, to say where a problem is
 
     def refuse(self, line: int, reason: str, column: str = "") -> None:
-        """A file whose values cannot be read is refused for that alone: what the rows
-        checked so far had wrong is dropped, as they may not be what the file meant."""
+        """A file that cannot be read is refused for that alone: the rows read so far may be wrong."""
         if not self.unreadable:
             self.problems.clear()
         self.unreadable = True
@@ -264,8 +253,7 @@ class _Records:
             self.refuse(line, _("The line cannot be read: %(error)s.") % {"error": message})
 
     def _decode(self, raw: bytes, number: int) -> str:
-        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with the column,
-        if the line parses on its own)."""
+        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with their column)."""
         if b"\x00" in raw:
             reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
             self.refuse(number, reason % {"save_as": SAVE_AS})
