@@ -169,7 +169,7 @@ class RowChecks:
                 self.fail(name, sizes > column.max_chars, TOO_LONG % {"limit": column.max_chars}, sizes)
             if parsers[name] is not None:
                 ok, read[name], why = parse_distinct(values, parsers[name])
-                self.fail(name, ~ok & (values != ""), why_worded, why)
+                self.fail(name, ~ok & (values != ""), lambda why: why[0] % why[1], why)  # (message, values)
         return read
 
     def enterprise_numbers_check(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -256,7 +256,7 @@ def greater(first: np.ndarray, second: np.ndarray, where: np.ndarray, kind: type
 
 
 def parse_distinct(values: np.ndarray, parse: Parser) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply `parse` to each distinct value: whether it reads, as what, and why not (worded only if shown)."""
+    """Apply `parse` to each distinct value: whether it reads, as what, and why not (its ValueError's args)."""
     codes, uniques = pd.factorize(values)
     parsed, why = np.empty(len(uniques), dtype=object), np.empty(len(uniques), dtype=object)
     for i, value in enumerate(uniques):
@@ -265,11 +265,6 @@ def parse_distinct(values: np.ndarray, parse: Parser) -> tuple[np.ndarray, np.nd
         except ValueError as exc:
             why[i] = exc.args
     return np.equal(why, None)[codes], parsed[codes], why[codes]
-
-
-def why_worded(why: object) -> str:
-    message, values = why
-    return message % values
 
 
 def _year_check(text: str, year: int) -> None:

@@ -120,8 +120,7 @@ class EmployerIds(checks.KeyIndex):
         return ids
 
 
-# --- Employers: one row per employer, keyed by enterprise number --------------------------------
-
+# Employers: one row per employer, keyed by enterprise number.
 EMPLOYER_SPEC = {
     "enterprise_number": Column(),  # checked with numpy: RowChecks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
@@ -198,8 +197,7 @@ def _nsso_owner(key: object) -> str:
     return _("This social-security number already belongs to employer %(number)s.") % {"number": f"{int(key):010d}"}
 
 
-# --- Declarations: one row per employer (already stored) and quarter -----------------------------
-
+# Declarations: one row per employer (already stored) and quarter.
 _COUNT = Column(parse=checks.count)
 _EUROS = Column(parse=checks.amount(digits=14, decimals=2))
 # Every column is stored under its own name (enterprise_number as employer_id), as read.
@@ -238,18 +236,15 @@ class Declarations(FileKind):
         ids = self.employers.check(rows, "enterprise_number")
         above = checks.greater(read["fte"], read["headcount"], rows.good("fte", "headcount"))
         rows.fail("fte", above, _("{value} full-time equivalents is more than the headcount."))
-        good = rows.good()
-        days = (read["quarter"][good].astype("datetime64[D]") - np.datetime64(_EPOCH)).astype(np.int64)
-        keys = np.zeros(len(good), dtype=np.int64)
-        keys[good] = ids[good] * _DAYS + days
+        quarters = np.where(good := rows.good(), read["quarter"], _EPOCH).astype("datetime64[D]")
+        keys = ids * _DAYS + (quarters - np.datetime64(_EPOCH)).astype(np.int64)
         reason = _("This employer already has a declaration for this quarter on line {value}.")
         self.seen.repeats_fail(rows, "quarter", keys, good, reason)
         stored = {"employer_id": ids.astype(str), **{name: read[name] for name in self.columns[1:]}}
         return pd.DataFrame(stored)[rows.good()]
 
 
-# --- Inspections: one row per finding (an inspection and one offence type checked) ---------------
-
+# Inspections: one row per finding (an inspection and one offence type checked).
 _OPTIONAL_DATE = Column(required=False, parse=checks.iso_date)
 INSPECTION_SPEC = {
     "reference": Column(max_chars=models.Inspection._meta.get_field("reference").max_length),
