@@ -62,8 +62,7 @@ class FileKind:
             with transaction.atomic(), connection.cursor() as cursor:
                 kind = cls(cursor, file, problems)
                 result = kind.write(
-                    kind.check(rows, rows.columns_check(cls.spec, kind.parsers))
-                    for rows in reading.csv_chunks(file, problems=problems)
+                    kind.check(rows, rows.columns_check(cls.spec, kind.parsers)) for rows in reading.csv_chunks(file)
                 )
         except FileRefused:
             result = ImportResult(errors=problems.first(), error_count=problems.count)

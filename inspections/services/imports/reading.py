@@ -50,15 +50,103 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class CsvFile:
-    """A file whose header is checked: where its rows are, and how many were read."""
+    """A file whose header is checked: where its rows are, how many were read, and the walk over
+    them. What leaves values unreadable is reported, and sets `unreadable`."""
 
     path: Path
     start: int  # byte offset of the first data line
     delimiter: str
     columns: tuple[str, ...]  # header names, tidied, in file order
     lines: int  # lines with text after the header: the rows, near enough, before they are read
+    problems: Problems
     records: int = 0  # rows read so far, blank lines left out
     progress: Progress = field(default=lambda phase, done, total: None)
+    unreadable: bool = False
+    taken: list[str] = field(default_factory=list)  # the lines of the record being read
+
+    def refuse(self, line: int, reason: str, column: str = "") -> None:
+        """A file that cannot be read is refused for that alone: the rows read so far may be wrong."""
+        if not self.unreadable:
+            self.problems.clear()
+        self.unreadable = True
+        self.problems.add_one(line, column, reason)
+
+    def walk(self) -> Iterator[tuple[int, list[str], int]]:
+        """The records: the line each starts on, its values, its length; blank lines left out."""
+        reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
+        while True:
+            first = reader.line_num + 2
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self._csv_error(str(exc), first, reader.line_num + 1, "".join(self.taken))
+                values = []
+            text = "".join(self.taken)
+            self.taken.clear()
+            if '"' in text and any('"' in value for value in values) and not self._enclosed(text):
+                self.refuse(first, _STRAY_QUOTE)
+            if values and text.strip(" \t\r\n"):
+                yield first, values, len(text)
+
+    def _lines(self) -> Iterator[str]:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            for number, raw in enumerate(handle, start=2):
+                self.taken.append(self._decode(raw, number))
+                yield self.taken[-1]
+
+    def _values(self, text: str) -> list[str]:
+        return next(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.delimiter), [])
+
+    def _enclosed(self, text: str) -> bool:
+        """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
+        delimiter = self.delimiter
+        padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
+        enclosed = ('"' + value.replace('"', '""') + '"' for value in self._values(text) if '"' in value)
+        return all(delimiter + value + delimiter in padded for value in enclosed)
+
+    def _csv_error(self, message: str, first: int, line: int, text: str) -> None:
+        """A csv error in words: a quote that does not end a value, a lone CR, or no closing quote."""
+        if message.startswith("unexpected end of data"):
+            # The last value runs from its opening quote to the end of the file.
+            values = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.delimiter))
+            tail = values[-1][-1] if values and values[-1] else ""
+            opened = first + text[: len(text) - len(tail)].count("\n")
+            self.refuse(opened, _("A quoted value starts on this line and is never closed."))
+        elif message.startswith("new-line character"):
+            self.refuse(line, _("A carriage return (CR) without a line feed: %(fix)s") % {"fix": _LINE_ENDS})
+        elif "expected after" in message:
+            self.refuse(line, _STRAY_QUOTE)
+        else:
+            self.refuse(line, _("The line cannot be read: %(error)s.") % {"error": message})
+
+    def _decode(self, raw: bytes, number: int) -> str:
+        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with their column)."""
+        if b"\x00" in raw:
+            reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
+            self.refuse(number, reason % {"save_as": SAVE_AS})
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", "surrogateescape")
+            if not self.problems.wanted(number):
+                self.refuse(number, "")  # only counted
+                return text
+            try:
+                values = self._values(text)
+            except csv.Error:
+                values = []
+            pairs = zip(self.columns, values, strict=False)
+            column = next((name for name, value in pairs if _UNDECODED.search(value)), "")
+            context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
+            reason = _(
+                "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
+                "%(save_as)s."
+            )
+            self.refuse(number, reason % {"byte": raw[exc.start], "context": context, "save_as": SAVE_AS}, column)
+            return text
 
 
 def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
@@ -67,7 +155,7 @@ def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> Cs
     with open(path, "rb") as handle:
         handle.seek(start)
         lines = sum(1 for line in handle if line.strip())
-    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=lines)
+    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=lines, problems=problems)
     problems.column_order = {name: i for i, name in enumerate(file.columns)}
     return file
 
@@ -139,16 +227,16 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
     return delimiter, names
 
 
-def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
+def csv_chunks(file: CsvFile) -> Iterator[RowChecks]:
     """The rows, a chunk at a time, tidied; blank lines and rows of the wrong width left out. After
     a value that cannot be read, rows are only counted, and the file is refused at its end."""
-    records, width = _Records(file, problems), len(file.columns)
+    problems, width = file.problems, len(file.columns)
     reason = _("{value} value(s) where the header has %(count)s; quote values that contain the delimiter.")
     # The cells row after row, in one list: a list per row would keep the garbage collector busy.
     lines, cells, longest = [], [], 0
-    for first, values, size in records:
+    for first, values, size in file.walk():
         file.records += 1
-        if records.unreadable:  # the file is refused: only what else cannot be read still counts
+        if file.unreadable:  # the file is refused: only what else cannot be read still counts
             continue
         if len(values) != width:
             problems.add_one(first, "", reason.format(value=len(values)) % {"count": width})
@@ -160,7 +248,7 @@ def csv_chunks(file: CsvFile, *, problems: Problems) -> Iterator[RowChecks]:
             yield _chunk(file, lines, cells, longest, problems)
             file.progress("checking", file.records, max(file.lines, file.records))
             lines, cells, longest = [], [], 0
-    if records.unreadable:
+    if file.unreadable:
         raise FileRefused
     yield _chunk(file, lines, cells, longest, problems)  # maybe empty: checked rows still have their columns
 
@@ -186,94 +274,3 @@ def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, prob
             values = np.where(control, "", values)
         rows.cells[name] = values
     return rows
-
-
-class _Records:
-    """The records: (the line each starts on, its values, its length); what is unreadable is reported."""
-
-    def __init__(self, file: CsvFile, problems: Problems) -> None:
-        self.file, self.problems, self.unreadable = file, problems, False
-        self.taken: list[str] = []  # the lines of the record being read, to say where a problem is
-
-    def refuse(self, line: int, reason: str, column: str = "") -> None:
-        """A file that cannot be read is refused for that alone: the rows read so far may be wrong."""
-        if not self.unreadable:
-            self.problems.clear()
-        self.unreadable = True
-        self.problems.add_one(line, column, reason)
-
-    def __iter__(self) -> Iterator[tuple[int, list[str], int]]:
-        reader = csv.reader(self._lines(), delimiter=self.file.delimiter, strict=True)
-        while True:
-            first = reader.line_num + 2
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                self._csv_error(str(exc), first, reader.line_num + 1, "".join(self.taken))
-                values = []
-            text = "".join(self.taken)
-            self.taken.clear()
-            if '"' in text and any('"' in value for value in values) and not self._enclosed(text):
-                self.refuse(first, _STRAY_QUOTE)
-            if values and text.strip(" \t\r\n"):
-                yield first, values, len(text)
-
-    def _lines(self) -> Iterator[str]:
-        with open(self.file.path, "rb") as handle:
-            handle.seek(self.file.start)
-            for number, raw in enumerate(handle, start=2):
-                self.taken.append(self._decode(raw, number))
-                yield self.taken[-1]
-
-    def _values(self, text: str) -> list[str]:
-        return next(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.file.delimiter), [])
-
-    def _enclosed(self, text: str) -> bool:
-        """Whether each value of a record that holds a quote appears in it enclosed, quotes doubled."""
-        delimiter = self.file.delimiter
-        padded = delimiter + text.removesuffix("\n").removesuffix("\r") + delimiter
-        enclosed = ('"' + value.replace('"', '""') + '"' for value in self._values(text) if '"' in value)
-        return all(delimiter + value + delimiter in padded for value in enclosed)
-
-    def _csv_error(self, message: str, first: int, line: int, text: str) -> None:
-        """A csv error in words: a quote that does not end a value, a lone CR, or no closing quote."""
-        if message.startswith("unexpected end of data"):
-            # The last value runs from its opening quote to the end of the file.
-            values = list(csv.reader(io.StringIO(text, newline="\n"), delimiter=self.file.delimiter))
-            tail = values[-1][-1] if values and values[-1] else ""
-            opened = first + text[: len(text) - len(tail)].count("\n")
-            self.refuse(opened, _("A quoted value starts on this line and is never closed."))
-        elif message.startswith("new-line character"):
-            self.refuse(line, _("A carriage return (CR) without a line feed: %(fix)s") % {"fix": _LINE_ENDS})
-        elif "expected after" in message:
-            self.refuse(line, _STRAY_QUOTE)
-        else:
-            self.refuse(line, _("The line cannot be read: %(error)s.") % {"error": message})
-
-    def _decode(self, raw: bytes, number: int) -> str:
-        """One line as text; NUL bytes and bytes that are not UTF-8 are refused (with their column)."""
-        if b"\x00" in raw:
-            reason = _("This line holds a NUL byte: this is not a CSV text file; %(save_as)s.")
-            self.refuse(number, reason % {"save_as": SAVE_AS})
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            text = raw.decode("utf-8", "surrogateescape")
-            if not self.problems.wanted(number):
-                self.refuse(number, "")  # only counted
-                return text
-            try:
-                values = self._values(text)
-            except csv.Error:
-                values = []
-            pairs = zip(self.file.columns, values, strict=False)
-            column = next((name for name, value in pairs if _UNDECODED.search(value)), "")
-            context = raw[max(exc.start - 20, 0) : exc.start + 20].decode("latin-1").strip()
-            reason = _(
-                "Not UTF-8 text (byte 0x%(byte)02X in '%(context)s'; the file looks Latin-1/Windows-1252 encoded); "
-                "%(save_as)s."
-            )
-            self.refuse(number, reason % {"byte": raw[exc.start], "context": context, "save_as": SAVE_AS}, column)
-            return text
