@@ -338,13 +338,6 @@ def _number_like(text: str) -> bool:
     return bool(whole) and whole.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
 
 
-def boolean(text: str) -> str:
-    folded = text.lower()
-    if folded in ("true", "1", "yes", "false", "0", "no"):
-        return "t" if folded in ("true", "1", "yes") else "f"
-    raise ValueError(_("'%(value)s' is not one of true/false, 1/0, yes/no."), {"value": text})
-
-
 def one_of(codes: Iterable[str] | Mapping[str, object], message: str, *, fold: Callable[[str], str]) -> Parser:
     """A parser of codes, compared once folded: what each stands for (itself, if not a mapping)."""
     meaning = codes if isinstance(codes, Mapping) else {code: code for code in codes}
@@ -365,3 +358,7 @@ def pattern(regex: str, message: str) -> Parser:
         return text
 
     return parse
+
+
+_BOOLEANS = {"true": "t", "1": "t", "yes": "t", "false": "f", "0": "f", "no": "f"}
+boolean = one_of(_BOOLEANS, _("'%(value)s' is not one of true/false, 1/0, yes/no."), fold=str.lower)

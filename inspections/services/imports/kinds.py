@@ -1,5 +1,4 @@
-"""The three kinds of import file: their columns, their checks beyond a column's own, and
-how their rows are stored, all of a file or none (docs/data-format.md)."""
+"""The three kinds of import file: their columns, checks and storage (docs/data-format.md)."""
 
 from __future__ import annotations
 
@@ -26,15 +25,12 @@ from . import checks, reading
 from .checks import Column, FileRefused, ImportResult, Problems, RowChecks
 
 logger = logging.getLogger("inspections.imports")
-_EMPLOYERS, _WORDS, _DECLARATIONS, _INSPECTIONS, _FINDINGS = (
-    table._meta.db_table
-    for table in (models.Employer, models.EmployerWord, models.Declaration, models.Inspection, models.Finding)
-)
+_MODELS = (models.Employer, models.EmployerWord, models.Declaration, models.Inspection, models.Finding)
+_EMPLOYERS, _WORDS, _DECLARATIONS, _INSPECTIONS, _FINDINGS = (model._meta.db_table for model in _MODELS)
 
 
 class FileKind:
-    """A kind of import file: its columns (`spec`), what `check` adds for each chunk of rows,
-    how `write` stores them. An instance lives for one import, in its transaction."""
+    """A kind of import file: its columns (`spec`), a chunk's checks (`check`), its storage (`write`)."""
 
     spec: ClassVar[dict[str, Column]]
     table: ClassVar[str]  # locked for the import, and written
@@ -61,9 +57,8 @@ class FileKind:
             file.progress("checking", 0, file.lines)
             with transaction.atomic(), connection.cursor() as cursor:
                 kind = cls(cursor, file, problems)
-                result = kind.write(
-                    kind.check(rows, rows.columns_check(cls.spec, kind.parsers)) for rows in reading.csv_chunks(file)
-                )
+                chunks = reading.csv_chunks(file)
+                result = kind.write(kind.check(rows, rows.columns_check(cls.spec, kind.parsers)) for rows in chunks)
         except FileRefused:
             result = ImportResult(errors=problems.first(), error_count=problems.count)
         result.rows_read = file.records if file else 0
@@ -120,6 +115,7 @@ class EmployerIds(checks.KeyIndex):
 
 
 # Employers: one row per employer, keyed by enterprise number.
+_JOINT_COMMITTEE = _("'%(value)s' is not a joint committee (e.g. 124 or 302.01).")
 EMPLOYER_SPEC = {
     "enterprise_number": Column(),  # checked with numpy: RowChecks.enterprise_numbers_check
     "nsso_number": Column(required=False),  # 9 or 10 digits: checks.digit_keys
@@ -134,9 +130,7 @@ EMPLOYER_SPEC = {
         fold=str,  # the code is stored as written: exactly
         unknown=_("'%(value)s' is not a known NACE-BEL code (written like 43.320)."),
     ),
-    "joint_committee": Column(
-        parse=checks.pattern(r"[0-9]{3}(\.[0-9]{2})?", _("'%(value)s' is not a joint committee (e.g. 124 or 302.01)."))
-    ),
+    "joint_committee": Column(parse=checks.pattern(r"[0-9]{3}(\.[0-9]{2})?", _JOINT_COMMITTEE)),
     "postal_code": Column(  # stored with its sub-region
         codes=lambda: dict(models.PostalCode.objects.values_list("code", "subregion_id")),
         fold=str,
@@ -152,10 +146,8 @@ class Employers(FileKind):
     """Create or update the employers of a CSV file, all of them or none."""
 
     spec, table, suspended = EMPLOYER_SPEC, _EMPLOYERS, (_EMPLOYERS, _WORDS)  # the words: filled by a trigger
-    columns = (
-        *("enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "joint_committee", "postal_code_id"),
-        *("sector_id", "subregion_id", "start_date", "end_date", "updated_at"),
-    )
+    columns = ("enterprise_number", "nsso_number", "name", "legal_form", "nace_id", "joint_committee")
+    columns += ("postal_code_id", "sector_id", "subregion_id", "start_date", "end_date", "updated_at")
 
     def start(self) -> None:
         sql = f"SELECT enterprise_number, nsso_number FROM {self.table} WHERE nsso_number IS NOT NULL"
