@@ -38,8 +38,8 @@ class FileKind:
     key_columns: ClassVar[int] = 1  # how many of `columns` find a stored row
     suspended: ClassVar[tuple[str, ...]] = ()  # tables whose indexes a big file suspends (bulk.bulk_mode_wanted)
 
-    def __init__(self, cursor: CursorWrapper, file: reading.CsvFile, problems: Problems) -> None:
-        self.cursor, self.file, self.problems = cursor, file, problems
+    def __init__(self, cursor: CursorWrapper, file: reading.CsvFile) -> None:
+        self.cursor, self.file, self.problems = cursor, file, file.problems
         self.big = bool(self.suspended) and bulk.bulk_mode_wanted(cursor, self.table, file.lines)
         bulk.table_lock(cursor, self.table, exclusive=self.big)
         self.parsers = {name: column.parser() for name, column in self.spec.items()}
@@ -56,7 +56,7 @@ class FileKind:
             file.progress = progress or file.progress
             file.progress("checking", 0, file.lines)
             with transaction.atomic(), connection.cursor() as cursor:
-                kind = cls(cursor, file, problems)
+                kind = cls(cursor, file)
                 chunks = reading.csv_chunks(file)
                 result = kind.write(kind.check(rows, rows.columns_check(cls.spec, kind.parsers)) for rows in chunks)
         except FileRefused:

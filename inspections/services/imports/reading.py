@@ -153,8 +153,7 @@ def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> Cs
     """Check that `path` is CSV text with exactly the `expected` columns, else raise FileRefused."""
     header, start = _header_line(path, problems)
     with open(path, "rb") as handle:
-        handle.seek(start)
-        lines = sum(1 for line in handle if line.strip())
+        lines = sum(1 for line in handle if line.strip()) - 1  # the header has text
     file = CsvFile(path, start, *_header_check(header, expected, problems), lines=lines, problems=problems)
     problems.column_order = {name: i for i, name in enumerate(file.columns)}
     return file
