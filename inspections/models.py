@@ -49,11 +49,15 @@ _ENTERPRISE_NUMBER_WHY = {
 }
 
 
-def enterprise_number_validate(value: str) -> None:
-    """KBO/BCE number, as stored: 10 digits, the first 0 or 1, a mod-97 check (python-stdnum)."""
+def enterprise_number_validate(value: str, *, stored: bool = True) -> None:
+    """KBO/BCE number: 10 digits, the first 0 or 1, a mod-97 check (python-stdnum). Only the
+    stored form, unless `stored` is False: then any form stdnum reads ("BE 0403.170.701")."""
     try:
-        if be_enterprise_number.validate(value) != value:
-            raise InvalidFormat  # valid once compacted ("BE 0403.170.701"), but stored as its 10 digits
+        if stored and not value.isdigit():
+            raise InvalidFormat
+        if stored and len(value) != 10:
+            raise InvalidLength
+        be_enterprise_number.validate(value)
     except StdnumError as exc:
         why, code = _ENTERPRISE_NUMBER_WHY.get(type(exc), (exc.message, "invalid"))
         message = _("'%(value)s' is not a valid enterprise number: %(why)s.")

@@ -28,6 +28,29 @@ def test_invalid_enterprise_numbers(number: str, code: str) -> None:
     assert excinfo.value.code == code
 
 
+@pytest.mark.parametrize(
+    ("number", "why"),
+    [
+        ("403170701", "it must have 10 digits"),
+        ("0403.170.701", "it must be made of digits, e.g. 0403170701"),
+        ("BE0403170701", "it must be made of digits, e.g. 0403170701"),
+        ("2403170701", "it must start with 0 or 1"),
+        ("0403170702", "the last two digits (the mod-97 check) do not match the first eight"),
+    ],
+)
+def test_an_invalid_enterprise_number_says_why(number: str, why: str) -> None:
+    """The stored form is 10 digits: a form python-stdnum reads is still refused, saying why."""
+    with pytest.raises(ValidationError) as excinfo:
+        enterprise_number_validate(number)
+    assert excinfo.value.messages == [f"'{number}' is not a valid enterprise number: {why}."]
+
+
+def test_an_import_accepts_the_forms_python_stdnum_reads() -> None:
+    enterprise_number_validate("BE 0403.170.701", stored=False)
+    with pytest.raises(ValidationError, match="the mod-97 check"):
+        enterprise_number_validate("BE 0403.170.702", stored=False)
+
+
 @pytest.mark.django_db
 def test_employer_save_derives_sector_and_subregion() -> None:
     employer = EmployerFactory(nace_id="56.101", postal_code_id="9000")

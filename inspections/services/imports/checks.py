@@ -194,7 +194,7 @@ def lengths(values: np.ndarray) -> np.ndarray:
 
 def _enterprise_number_reason(value: object) -> str:
     try:
-        enterprise_number_validate(str(value))
+        enterprise_number_validate(str(value), stored=False)
     except ValidationError as exc:
         return exc.messages[0]
     return _("'%(value)s' is not valid.") % {"value": value}
@@ -220,13 +220,12 @@ def digit_keys(values: np.ndarray, widths: tuple[int, ...]) -> tuple[np.ndarray,
 
 
 class KeyIndex:
-    """Distinct int64 keys and a value of each, looked up for whole arrays at once."""
+    """Distinct int64 keys and a value of each (0 for a key not there), looked up for whole arrays."""
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
         self.keys, self.values = pd.Index(keys), np.append(values, 0)  # get_indexer's -1: the 0 at the end
 
     def get(self, keys: np.ndarray) -> np.ndarray:
-        """The value of each key, 0 where it has none."""
         return self.values[self.keys.get_indexer(keys)]
 
 

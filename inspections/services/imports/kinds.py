@@ -345,7 +345,7 @@ class Inspections(FileKind):
 
 
 def _copy_text(rows: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
-    return bulk.copy_text(rows[list(columns)].to_numpy(dtype=object).T)
+    return bulk.copy_text([rows[column].to_numpy(dtype=object) for column in columns])
 
 
 employer_import, declaration_import, inspection_import = Employers.run, Declarations.run, Inspections.run

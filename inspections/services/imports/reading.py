@@ -152,9 +152,10 @@ class CsvFile:
 def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> CsvFile:
     """Check that `path` is CSV text with exactly the `expected` columns, else raise FileRefused."""
     header, start = _header_line(path, problems)
+    delimiter, columns = _header_check(header, expected, problems)
     with open(path, "rb") as handle:
         lines = sum(1 for line in handle if line.strip()) - 1  # the header has text
-    file = CsvFile(path, start, *_header_check(header, expected, problems), lines=lines, problems=problems)
+    file = CsvFile(path, start, delimiter, columns, lines=lines, problems=problems)
     problems.column_order = {name: i for i, name in enumerate(file.columns)}
     return file
 
