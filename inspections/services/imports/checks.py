@@ -17,8 +17,7 @@ from stdnum.be import vat as be_enterprise_number
 
 from inspections.models import enterprise_number_validate
 
-# A reason is either a template ("'{value}' is not a date", translated) or a function of the value.
-Reason = str | Callable[[object], str]
+Reason = str | Callable[[object], str]  # a template ("'{value}' is not a date") or a function of the value
 Parser = Callable[[str], object]  # raises ValueError(message, values): see parse_distinct
 _VALUE_SHOWN_CHARS = 60  # values are echoed in messages; a 10-million-character one must not be
 DATE_YEARS = (1800, 2199)  # outside: a typing mistake, not a date anyone means
@@ -240,7 +239,8 @@ class SeenKeys:
         keys, lines = keys[given], rows.lines[given]
         first = pd.Series(lines).groupby(keys, sort=False).transform("first").to_numpy()
         for chunk in self.chunks:
-            first = np.where((earlier := chunk.get(keys)) > 0, earlier, first)
+            earlier = chunk.get(keys)
+            first = np.where(earlier > 0, earlier, first)
         self.chunks.append(KeyIndex(keys[first == lines], lines[first == lines]))
         shown = np.zeros(len(given), dtype=np.int64)
         shown[given] = first

@@ -110,7 +110,8 @@ class EmployerIds(checks.KeyIndex):
         """Check the enterprise numbers of `column`: the employer ids (0 where none)."""
         numbers, valid, keys = rows.enterprise_numbers_check(column)
         reason = _("No employer with enterprise number {value} in the database: import the employers first.")
-        rows.fail(column, valid & ((ids := self.get(keys)) == 0), reason, numbers)
+        ids = self.get(keys)
+        rows.fail(column, valid & (ids == 0), reason, numbers)
         return ids
 
 
@@ -178,7 +179,8 @@ class Employers(FileKind):
         reason = _("The same enterprise number is already on line {value}.")
         self.seen.repeats_fail(rows, "enterprise_number", keys, valid, reason)
         reason = _("The same social-security number is already on line {value}.")
-        self.seen_nsso.repeats_fail(rows, "nsso_number", nsso, given := nsso_ok & rows.good("nsso_number"), reason)
+        given = nsso_ok & rows.good("nsso_number")
+        self.seen_nsso.repeats_fail(rows, "nsso_number", nsso, given, reason)
         holder = self.nsso_owners.get(nsso)
         rows.fail("nsso_number", given & valid & (holder != 0) & (holder != keys), _nsso_owner, holder)
         return numbers
@@ -227,7 +229,8 @@ class Declarations(FileKind):
         ids = self.employers.check(rows, "enterprise_number")
         above = checks.greater(read["fte"], read["headcount"], rows.good("fte", "headcount"))
         rows.fail("fte", above, _("{value} full-time equivalents is more than the headcount."))
-        quarters = np.where(good := rows.good(), read["quarter"], _EPOCH).astype("datetime64[D]")
+        good = rows.good()
+        quarters = np.where(good, read["quarter"], _EPOCH).astype("datetime64[D]")
         keys = ids * _DAYS + (quarters - np.datetime64(_EPOCH)).astype(np.int64)
         reason = _("This employer already has a declaration for this quarter on line {value}.")
         self.seen.repeats_fail(rows, "quarter", keys, good, reason)

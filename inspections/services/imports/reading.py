@@ -42,10 +42,8 @@ _STRAY_QUOTE = gettext_lazy(
     'A quote (") inside a value that is not itself enclosed in quotes. Enclose the whole value in '
     'quotes and write the quote twice, e.g. "Café ""De Hoek"" BV".'
 )
-# csv stops at a value over 128 KiB by default; a long value must be read, to be refused with its length.
-csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-# Told how far an import is: its phase ("checking", "writing"), rows done, rows in all.
-Progress = Callable[[str, int, int], None]
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # not 128 KiB: a long value is refused by length
+Progress = Callable[[str, int, int], None]  # told how far an import is: phase ("checking", "writing"), done, total
 
 
 @dataclass
@@ -155,9 +153,7 @@ def csv_open(*, path: Path, expected: tuple[str, ...], problems: Problems) -> Cs
     delimiter, columns = _header_check(header, expected, problems)
     with open(path, "rb") as handle:
         lines = sum(1 for line in handle if line.strip()) - 1  # the header has text
-    file = CsvFile(path, start, delimiter, columns, lines=lines, problems=problems)
-    problems.column_order = {name: i for i, name in enumerate(file.columns)}
-    return file
+    return CsvFile(path, start, delimiter, columns, lines=lines, problems=problems)
 
 
 def header_names(*, path: Path, problems: Problems) -> tuple[str, ...]:
@@ -224,6 +220,7 @@ def _header_check(header: str, expected: tuple[str, ...], problems: Problems) ->
         problems.add_one(1, name or _("(empty)"), _("Unknown column; the columns are: %(columns)s.") % listed)
     if problems:
         raise FileRefused
+    problems.column_order = {name: i for i, name in enumerate(names)}  # a line's problems in header order
     return delimiter, names
 
 
