@@ -254,14 +254,14 @@ def _chunk(file: CsvFile, lines: list[int], cells: list[str], longest: int, prob
     """The cells as columns: over-long values and control characters refused, edge blanks stripped;
     cell by cell only where a search over the column (or `longest`, the longest record) calls for it."""
     grid = np.array(cells, dtype=object).reshape(len(lines), len(file.columns))
-    rows = RowChecks(lines=np.array(lines, dtype=np.int64), cells={}, problems=problems)
+    columns = {name: grid[:, i] for i, name in enumerate(file.columns)}
+    rows = RowChecks(lines=np.array(lines, dtype=np.int64), cells=columns, problems=problems)
     limit = settings.IMPORT_MAX_CELL_CHARS
-    for i, name in enumerate(file.columns):
-        rows.cells[name], rows.bad[name] = grid[:, i].copy(), np.zeros(len(lines), dtype=bool)
+    for name, values in columns.items():  # each column replaced by its tidy cells
         if longest > limit:
-            sizes = lengths(rows.cells[name])
+            sizes = lengths(values)
             rows.fail(name, sizes > limit, TOO_LONG % {"limit": limit}, sizes)
-        values = np.where(rows.bad[name], "", rows.cells[name])
+            values = np.where(sizes > limit, "", values)
         joined = "\x00".join(values)  # no value holds a NUL: the walk refuses them
         if any(edge in f"\x00{joined}\x00" for edge in (" \x00", "\t\x00", "\x00 ", "\x00\t")):
             values = pd.Series(values, dtype=object).str.strip(" \t").to_numpy(dtype=object)
